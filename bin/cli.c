@@ -1,0 +1,646 @@
+/* Shared helpers of the `xva` command. */
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli.h"
+
+/* ------------------------------------------------------------------ */
+/* Messages                                                             */
+
+static void
+vmessage (const char *cmd, const char *kind, const char *fmt, va_list ap)
+{
+  fflush (stdout);
+  if (cmd != NULL && cmd[0] != '\0')
+    fprintf (stderr, "xva %s: %s", cmd, kind);
+  else
+    fprintf (stderr, "xva: %s", kind);
+  vfprintf (stderr, fmt, ap);
+  fputc ('\n', stderr);
+}
+
+void
+Xva_cli_error (const char *cmd, const char *fmt, ...)
+{
+  va_list ap;
+
+  va_start (ap, fmt);
+  vmessage (cmd, "", fmt, ap);
+  va_end (ap);
+}
+
+void
+Xva_cli_warn (const char *cmd, const char *fmt, ...)
+{
+  va_list ap;
+
+  va_start (ap, fmt);
+  vmessage (cmd, "warning: ", fmt, ap);
+  va_end (ap);
+}
+
+void
+Xva_cli_usage_hint (const char *cmd)
+{
+  if (cmd != NULL && cmd[0] != '\0')
+    fprintf (stderr, "Try 'xva %s --help'.\n", cmd);
+  else
+    fprintf (stderr, "Try 'xva --help'.\n");
+}
+
+int
+Xva_cli_bad_option (const char *cmd, int c, int argc, char **argv)
+{
+  const char *arg = NULL;
+  size_t namelen;
+
+  if (optind >= 1 && optind - 1 < argc)
+    arg = argv[optind - 1];
+  if (arg != NULL && strncmp (arg, "--", 2) == 0) {
+    namelen = strcspn (arg, "=");
+    if (c == ':')
+      Xva_cli_error (cmd, "option '%.*s' needs an argument",
+                     (int) namelen, arg);
+    else
+      Xva_cli_error (cmd, "unknown or ambiguous option '%.*s'",
+                     (int) namelen, arg);
+  }
+  else if (c == ':')
+    Xva_cli_error (cmd, "option '-%c' needs an argument", optopt);
+  else if (isprint (optopt))
+    Xva_cli_error (cmd, "unknown option '-%c'", optopt);
+  else
+    Xva_cli_error (cmd, "unknown option");
+  Xva_cli_usage_hint (cmd);
+  return XVA_EXIT_USAGE;
+}
+
+int
+Xva_cli_exit_code (int status)
+{
+  switch (status) {
+  case XVA_OK:
+  case XVA_EOF:
+    return XVA_EXIT_OK;
+  case XVA_EFORMAT:
+  case XVA_ECHECKSUM:
+  case XVA_ETRUNCATED:
+  case XVA_EVERSION:
+  case XVA_ECOMPRESS:
+  case XVA_ELIMIT:
+    return XVA_EXIT_ARCHIVE;
+  case XVA_EIO:
+  case XVA_ENOSPC:
+    return XVA_EXIT_IO;
+  case XVA_EAUTH:
+    return XVA_EXIT_AUTH;
+  case XVA_ENOTFOUND:
+    return XVA_EXIT_NOTFOUND;
+  case XVA_ENET:
+    return XVA_EXIT_NET;
+  case XVA_ESERVER:
+    return XVA_EXIT_SERVER;
+  default:
+    return XVA_EXIT_FAIL;
+  }
+}
+
+/* ------------------------------------------------------------------ */
+/* Signals                                                              */
+
+static volatile sig_atomic_t stop_signal;
+static volatile sig_atomic_t main_hits;
+static pthread_t main_thread;
+
+static void
+on_signal (int sig)
+{
+  int saved = errno;
+
+  if (stop_signal == 0)
+    stop_signal = sig;
+  if (!pthread_equal (pthread_self (), main_thread)) {
+    /* Wake the main thread so that its blocking call returns EINTR. */
+    pthread_kill (main_thread, sig);
+  }
+  else if (++main_hits > 1) {
+    /* Asked twice: stop now. */
+    signal (sig, SIG_DFL);
+    raise (sig);
+  }
+  errno = saved;
+}
+
+void
+Xva_cli_signals_init (void)
+{
+  static const int sigs[] = { SIGINT, SIGTERM, SIGHUP };
+  struct sigaction sa;
+  size_t i;
+
+  main_thread = pthread_self ();
+  memset (&sa, 0, sizeof sa);
+  sa.sa_handler = on_signal;
+  sigemptyset (&sa.sa_mask);
+  sa.sa_flags = 0;            /* no SA_RESTART: blocking calls see EINTR */
+  for (i = 0; i < sizeof sigs / sizeof sigs[0]; i++)
+    sigaction (sigs[i], &sa, NULL);
+  signal (SIGPIPE, SIG_IGN);
+}
+
+int
+Xva_cli_interrupted (void)
+{
+  return (int) stop_signal;
+}
+
+/* ------------------------------------------------------------------ */
+/* Files                                                                */
+
+int
+Xva_cli_open_input (const char *cmd, const char *path, int *exit_code)
+{
+  int fd;
+
+  if (strcmp (path, "-") == 0) {
+    if (isatty (STDIN_FILENO)) {
+      Xva_cli_error (cmd, "refusing to read an archive from a terminal "
+                     "(give a FILE or redirect standard input)");
+      Xva_cli_usage_hint (cmd);
+      *exit_code = XVA_EXIT_USAGE;
+      return -1;
+    }
+    return STDIN_FILENO;
+  }
+  fd = open (path, O_RDONLY | O_CLOEXEC);
+  if (fd == -1) {
+    Xva_cli_error (cmd, "cannot open %s: %s", path, strerror (errno));
+    *exit_code = XVA_EXIT_IO;
+    return -1;
+  }
+  return fd;
+}
+
+int
+Xva_cli_write_all (int fd, const void *buf, size_t n)
+{
+  const unsigned char *p = buf;
+  ssize_t w;
+
+  while (n > 0) {
+    if (Xva_cli_interrupted ()) {
+      errno = ECANCELED;
+      return -1;
+    }
+    w = write (fd, p, n);
+    if (w < 0) {
+      if (errno == EINTR)
+        continue;
+      return -1;
+    }
+    if (w == 0) {
+      errno = EIO;
+      return -1;
+    }
+    p += w;
+    n -= (size_t) w;
+  }
+  return 0;
+}
+
+char *
+Xva_cli_basename (const char *path)
+{
+  size_t end = strlen (path);
+  size_t start;
+  char *out;
+
+  while (end > 1 && path[end - 1] == '/')
+    end--;
+  start = end;
+  while (start > 0 && path[start - 1] != '/')
+    start--;
+  out = malloc (end - start + 1);
+  if (out == NULL)
+    return NULL;
+  memcpy (out, path + start, end - start);
+  out[end - start] = '\0';
+  return out;
+}
+
+char *
+Xva_cli_path_join (const char *dir, const char *name)
+{
+  size_t dl = strlen (dir);
+  size_t nl = strlen (name);
+  int slash = dl > 0 && dir[dl - 1] != '/';
+  char *out;
+
+  if (dl > SIZE_MAX / 2 || nl > SIZE_MAX / 2)
+    return NULL;
+  out = malloc (dl + nl + 2);
+  if (out == NULL)
+    return NULL;
+  memcpy (out, dir, dl);
+  if (slash)
+    out[dl] = '/';
+  memcpy (out + dl + (size_t) slash, name, nl);
+  out[dl + (size_t) slash + nl] = '\0';
+  return out;
+}
+
+/* ------------------------------------------------------------------ */
+/* Parsing                                                              */
+
+int
+Xva_cli_parse_uint (const char *s, uint64_t min, uint64_t max,
+                    uint64_t *out)
+{
+  unsigned long long v;
+  char *end;
+
+  if (s == NULL || !isdigit ((unsigned char) s[0]))
+    return -1;
+  errno = 0;
+  v = strtoull (s, &end, 10);
+  if (errno != 0 || *end != '\0')
+    return -1;
+  if ((uint64_t) v < min || (uint64_t) v > max)
+    return -1;
+  *out = (uint64_t) v;
+  return 0;
+}
+
+int
+Xva_cli_parse_size (const char *s, uint64_t *out)
+{
+  unsigned long long v;
+  unsigned shift = 0;
+  char *end;
+  const char *p;
+
+  if (s == NULL || !isdigit ((unsigned char) s[0]))
+    return -1;
+  errno = 0;
+  v = strtoull (s, &end, 10);
+  if (errno != 0)
+    return -1;
+  p = end;
+  switch (toupper ((unsigned char) *p)) {
+  case '\0':
+    break;
+  case 'B':
+    p++;
+    break;
+  case 'K': shift = 10; p++; break;
+  case 'M': shift = 20; p++; break;
+  case 'G': shift = 30; p++; break;
+  case 'T': shift = 40; p++; break;
+  case 'P': shift = 50; p++; break;
+  default:
+    return -1;
+  }
+  if (shift > 0) {
+    if (toupper ((unsigned char) p[0]) == 'I'
+        && toupper ((unsigned char) p[1]) == 'B')
+      p += 2;
+    else if (toupper ((unsigned char) p[0]) == 'B')
+      p++;
+  }
+  if (*p != '\0')
+    return -1;
+  if (shift > 0 && (uint64_t) v > (UINT64_MAX >> shift))
+    return -1;
+  *out = (uint64_t) v << shift;
+  return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* Progress                                                             */
+
+static double
+now_seconds (void)
+{
+  struct timespec ts;
+
+  clock_gettime (CLOCK_MONOTONIC, &ts);
+  return (double) ts.tv_sec + (double) ts.tv_nsec / 1e9;
+}
+
+void
+Xva_cli_progress_start (struct xva_cli_progress *pg, int want)
+{
+  memset (pg, 0, sizeof *pg);
+  pg->enabled = want && isatty (STDERR_FILENO);
+  pg->start = now_seconds ();
+  pg->last = pg->start;
+}
+
+double
+Xva_cli_progress_elapsed (const struct xva_cli_progress *pg)
+{
+  return now_seconds () - pg->start;
+}
+
+static void
+format_duration (double secs, char *buf, size_t len)
+{
+  uint64_t s;
+
+  if (!(secs >= 0.0) || secs > 360000.0) {
+    snprintf (buf, len, "--:--");
+    return;
+  }
+  s = (uint64_t) (secs + 0.5);
+  if (s >= 3600)
+    snprintf (buf, len, "%" PRIu64 ":%02u:%02u", s / 3600,
+              (unsigned) (s / 60 % 60), (unsigned) (s % 60));
+  else
+    snprintf (buf, len, "%u:%02u", (unsigned) (s / 60),
+              (unsigned) (s % 60));
+}
+
+void
+Xva_cli_progress_update (struct xva_cli_progress *pg, uint64_t bytes,
+                         const struct xva_progress *p)
+{
+  char line[160], size[32], rate[32], eta[32];
+  double t, elapsed;
+  size_t n, used;
+  int w;
+
+  if (!pg->enabled)
+    return;
+  t = now_seconds ();
+  if (pg->shown && t - pg->last < 0.2)
+    return;
+  pg->last = t;
+  elapsed = t - pg->start;
+  Xva_cli_human_bytes (bytes, size, sizeof size);
+  if (elapsed > 0.0)
+    Xva_cli_human_bytes ((uint64_t) ((double) bytes / elapsed), rate,
+                         sizeof rate);
+  else
+    snprintf (rate, sizeof rate, "-");
+  w = snprintf (line, sizeof line, "%s  %s/s", size, rate);
+  used = w > 0 ? (size_t) w : 0;
+  if (used >= sizeof line)
+    used = sizeof line - 1;
+  if (p != NULL && p->total > 0) {
+    uint64_t done = p->done < p->total ? p->done : p->total;
+    unsigned pct = (unsigned) ((double) done * 100.0 / (double) p->total);
+    if (done > 0 && elapsed > 0.0)
+      format_duration (elapsed * (double) (p->total - done) / (double) done,
+                       eta, sizeof eta);
+    else
+      snprintf (eta, sizeof eta, "--:--");
+    w = snprintf (line + used, sizeof line - used, "  %3u%%  ETA %s",
+                  pct, eta);
+    if (w > 0)
+      used += (size_t) w;
+    if (used >= sizeof line)
+      used = sizeof line - 1;
+  }
+  n = used;
+  fprintf (stderr, "\r%s", line);
+  if (n < pg->width)
+    fprintf (stderr, "%*s", (int) (pg->width - n), "");
+  fflush (stderr);
+  pg->width = n;
+  pg->shown = 1;
+}
+
+void
+Xva_cli_progress_end (struct xva_cli_progress *pg)
+{
+  if (!pg->enabled || !pg->shown)
+    return;
+  fprintf (stderr, "\r%*s\r", (int) pg->width, "");
+  fflush (stderr);
+  pg->shown = 0;
+  pg->width = 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* Reading an archive                                                   */
+
+int
+Xva_cli_read_archive (int fd, struct xva_reader *r,
+                      struct xva_cli_progress *pg, int *read_errno,
+                      uint64_t *bytes_read)
+{
+  struct xva_progress p;
+  struct xva_in in;
+  uint64_t total = 0;
+  unsigned char *buf;
+  ssize_t n;
+  int s;
+
+  *read_errno = 0;
+  buf = malloc (XVA_CLI_READ_SIZE);
+  if (buf == NULL) {
+    s = XVA_ENOMEM;
+    goto out;
+  }
+  for (;;) {
+    if (Xva_cli_interrupted ()) {
+      s = XVA_ECANCELLED;
+      goto out_free;
+    }
+    n = read (fd, buf, XVA_CLI_READ_SIZE);
+    if (n < 0) {
+      if (errno == EINTR)
+        continue;
+      *read_errno = errno;
+      s = XVA_EIO;
+      goto out_free;
+    }
+    if (n == 0)
+      break;
+    total += (uint64_t) n;
+    in.src = buf;
+    in.size = (size_t) n;
+    in.pos = 0;
+    s = xva_reader_feed (r, &in);
+    if (pg != NULL) {
+      xva_reader_progress (r, &p);
+      Xva_cli_progress_update (pg, total, &p);
+    }
+    if (s == XVA_EOF)
+      break;
+    if (s < 0)
+      goto out_free;
+  }
+  s = xva_reader_finish (r);
+out_free:
+  free (buf);
+out:
+  if (bytes_read != NULL)
+    *bytes_read = total;
+  return s;
+}
+
+/* ------------------------------------------------------------------ */
+/* Formatting                                                           */
+
+const char *
+Xva_cli_checksum_kinds (unsigned kinds)
+{
+  unsigned x = 1u << XVA_CHECKSUM_XXHASH;
+  unsigned s = 1u << XVA_CHECKSUM_SHA1;
+
+  if (kinds == 0)
+    return "none";
+  if (kinds == x)
+    return "xxhash";
+  if (kinds == s)
+    return "sha1";
+  return "mixed";
+}
+
+const char *
+Xva_cli_human_bytes (uint64_t n, char *buf, size_t len)
+{
+  static const char *const units[] = { "KiB", "MiB", "GiB", "TiB", "PiB",
+                                       "EiB" };
+  double v = (double) n;
+  size_t u = 0;
+
+  if (n < 1024) {
+    snprintf (buf, len, "%" PRIu64 " B", n);
+    return buf;
+  }
+  v /= 1024.0;
+  while (v >= 1024.0 && u + 1 < sizeof units / sizeof units[0]) {
+    v /= 1024.0;
+    u++;
+  }
+  snprintf (buf, len, "%.1f %s", v, units[u]);
+  return buf;
+}
+
+const char *
+Xva_cli_value_text (const struct xva_value *v, char *buf, size_t len)
+{
+  int64_t i;
+  double d;
+  int b;
+
+  if (v == NULL)
+    return NULL;
+  switch (xva_value_type (v)) {
+  case XVA_TYPE_STRING:
+  case XVA_TYPE_DATE:
+    return xva_value_string (v);
+  case XVA_TYPE_INT:
+    if (xva_value_get_int (v, &i) != 0)
+      return NULL;
+    snprintf (buf, len, "%" PRId64, i);
+    return buf;
+  case XVA_TYPE_BOOL:
+    if (xva_value_get_bool (v, &b) != 0)
+      return NULL;
+    snprintf (buf, len, "%s", b ? "true" : "false");
+    return buf;
+  case XVA_TYPE_DOUBLE:
+    if (xva_value_get_double (v, &d) != 0)
+      return NULL;
+    snprintf (buf, len, "%.16g", d);
+    return buf;
+  default:
+    return NULL;
+  }
+}
+
+void
+Xva_cli_print_safe (FILE *f, const char *s)
+{
+  const unsigned char *p;
+
+  if (s == NULL)
+    return;
+  for (p = (const unsigned char *) s; *p != '\0'; p++)
+    fputc (*p < 0x20 || *p == 0x7f ? '?' : *p, f);
+}
+
+/* Length of the valid UTF-8 sequence at p (1..4), or 0 if invalid. */
+static size_t
+utf8_len (const unsigned char *p)
+{
+  unsigned char c = p[0];
+  size_t n, i;
+
+  if (c < 0x80)
+    return 1;
+  if (c >= 0xc2 && c <= 0xdf)
+    n = 2;
+  else if (c >= 0xe0 && c <= 0xef)
+    n = 3;
+  else if (c >= 0xf0 && c <= 0xf4)
+    n = 4;
+  else
+    return 0;
+  for (i = 1; i < n; i++)
+    if (p[i] < 0x80 || p[i] > 0xbf)
+      return 0;
+  if (c == 0xe0 && p[1] < 0xa0)
+    return 0;
+  if (c == 0xed && p[1] > 0x9f)
+    return 0;
+  if (c == 0xf0 && p[1] < 0x90)
+    return 0;
+  if (c == 0xf4 && p[1] > 0x8f)
+    return 0;
+  return n;
+}
+
+void
+Xva_cli_json_string (FILE *f, const char *s)
+{
+  const unsigned char *p;
+  size_t n;
+
+  if (s == NULL) {
+    fputs ("null", f);
+    return;
+  }
+  fputc ('"', f);
+  p = (const unsigned char *) s;
+  while (*p != '\0') {
+    switch (*p) {
+    case '"': fputs ("\\\"", f); p++; continue;
+    case '\\': fputs ("\\\\", f); p++; continue;
+    case '\b': fputs ("\\b", f); p++; continue;
+    case '\f': fputs ("\\f", f); p++; continue;
+    case '\n': fputs ("\\n", f); p++; continue;
+    case '\r': fputs ("\\r", f); p++; continue;
+    case '\t': fputs ("\\t", f); p++; continue;
+    default:
+      break;
+    }
+    if (*p < 0x20 || *p == 0x7f) {
+      fprintf (f, "\\u%04x", (unsigned) *p);
+      p++;
+      continue;
+    }
+    n = utf8_len (p);
+    if (n == 0) {
+      fputs ("\\ufffd", f);
+      p++;
+      continue;
+    }
+    fwrite (p, 1, n, f);
+    p += n;
+  }
+  fputc ('"', f);
+}

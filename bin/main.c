@@ -1,0 +1,141 @@
+/* xva: the command-line tool.  Dispatches on the subcommand. */
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+
+struct command {
+  const char *name;
+  int (*run) (int argc, char **argv);
+  const char *summary;
+};
+
+static const struct command commands[] = {
+  { "pack", Xva_cmd_pack, "make an archive of a new VM from raw disk images" },
+  { "verify", Xva_cmd_verify, "check an archive's structure and checksums" },
+  { "extract", Xva_cmd_extract, "write an archive's ova.xml and disk images" },
+  { "inspect", Xva_cmd_inspect, "describe an archive's VMs and disks" },
+};
+
+#define NCOMMANDS (sizeof commands / sizeof commands[0])
+
+static void
+usage (FILE *f)
+{
+  size_t i;
+
+  fprintf (f,
+           "Usage: xva COMMAND [OPTIONS] [ARGS]\n"
+           "       xva help COMMAND\n"
+           "       xva --help | --version\n"
+           "\n"
+           "Writes and reads XVA archives (XenServer / XCP-ng VM exports).\n"
+           "\n"
+           "Commands:\n");
+  for (i = 0; i < NCOMMANDS; i++)
+    fprintf (f, "  %-10s %s\n", commands[i].name, commands[i].summary);
+  fprintf (f,
+           "\n"
+           "A FILE of '-' means standard input or output.  Progress is shown\n"
+           "on standard error when it is a terminal.\n"
+           "\n"
+           "Exit status:\n"
+           "  0  success\n"
+           "  1  other failure\n"
+           "  2  bad usage\n"
+           "  3  invalid, corrupt or truncated archive\n"
+           "  4  local I/O error (open, read, write, no space)\n"
+           "  5  authentication failed\n"
+           "  6  not found\n"
+           "  7  network failure\n"
+           "  8  the server reported a failure\n"
+           "\n"
+           "Run 'xva COMMAND --help' for a command's options.\n");
+}
+
+static const struct command *
+find_command (const char *name)
+{
+  size_t i;
+
+  for (i = 0; i < NCOMMANDS; i++)
+    if (strcmp (commands[i].name, name) == 0)
+      return &commands[i];
+  return NULL;
+}
+
+static int
+run_command (const struct command *c, int argc, char **argv)
+{
+  int r, sig;
+
+  r = c->run (argc, argv);
+  if (fflush (stdout) != 0 || ferror (stdout)) {
+    Xva_cli_error (c->name, "cannot write to standard output");
+    if (r == XVA_EXIT_OK)
+      r = XVA_EXIT_IO;
+  }
+  sig = Xva_cli_interrupted ();
+  if (sig != 0) {
+    /* Cleaned up; now end the way the signal would have. */
+    signal (sig, SIG_DFL);
+    raise (sig);
+  }
+  return r;
+}
+
+int
+main (int argc, char **argv)
+{
+  const struct command *c;
+  char help_opt[] = "--help";
+  char *help_argv[3];
+
+  if (argc < 2) {
+    usage (stderr);
+    return XVA_EXIT_USAGE;
+  }
+  if (strcmp (argv[1], "--help") == 0 || strcmp (argv[1], "-h") == 0) {
+    usage (stdout);
+    return XVA_EXIT_OK;
+  }
+  if (strcmp (argv[1], "--version") == 0 || strcmp (argv[1], "-V") == 0) {
+    printf ("xva %s\n", XVA_VERSION_STRING);
+    return XVA_EXIT_OK;
+  }
+  if (strcmp (argv[1], "help") == 0) {
+    if (argc < 3) {
+      usage (stdout);
+      return XVA_EXIT_OK;
+    }
+    if (argc > 3) {
+      Xva_cli_error ("help", "too many arguments");
+      Xva_cli_usage_hint (NULL);
+      return XVA_EXIT_USAGE;
+    }
+    c = find_command (argv[2]);
+    if (c == NULL) {
+      Xva_cli_error (NULL, "unknown command '%s'", argv[2]);
+      Xva_cli_usage_hint (NULL);
+      return XVA_EXIT_USAGE;
+    }
+    help_argv[0] = argv[2];
+    help_argv[1] = help_opt;
+    help_argv[2] = NULL;
+    return run_command (c, 2, help_argv);
+  }
+  if (argv[1][0] == '-') {
+    Xva_cli_error (NULL, "unknown option '%s'", argv[1]);
+    Xva_cli_usage_hint (NULL);
+    return XVA_EXIT_USAGE;
+  }
+  c = find_command (argv[1]);
+  if (c == NULL) {
+    Xva_cli_error (NULL, "unknown command '%s'", argv[1]);
+    Xva_cli_usage_hint (NULL);
+    return XVA_EXIT_USAGE;
+  }
+  Xva_cli_signals_init ();
+  return run_command (c, argc - 1, argv + 1);
+}

@@ -1,0 +1,805 @@
+/* xva pack: an archive of a new, halted VM from raw disk images. */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <linux/fs.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cli.h"
+
+#define CMD "pack"
+#define MAX_DISKS 1024u
+#define SECTOR 512u
+
+enum {
+  OPT_NAME = 256,
+  OPT_DESCRIPTION,
+  OPT_MEMORY,
+  OPT_VCPUS,
+  OPT_CHECKSUM,
+  OPT_COMPRESS,
+  OPT_LEVEL,
+  OPT_VIF,
+  OPT_THREADS,
+};
+
+static const struct option long_options[] = {
+  { "output", required_argument, NULL, 'o' },
+  { "name", required_argument, NULL, OPT_NAME },
+  { "description", required_argument, NULL, OPT_DESCRIPTION },
+  { "memory", required_argument, NULL, OPT_MEMORY },
+  { "vcpus", required_argument, NULL, OPT_VCPUS },
+  { "checksum", required_argument, NULL, OPT_CHECKSUM },
+  { "compress", required_argument, NULL, OPT_COMPRESS },
+  { "level", required_argument, NULL, OPT_LEVEL },
+  { "vif", no_argument, NULL, OPT_VIF },
+  { "threads", required_argument, NULL, OPT_THREADS },
+  { "quiet", no_argument, NULL, 'q' },
+  { "verbose", no_argument, NULL, 'v' },
+  { "help", no_argument, NULL, 'h' },
+  { NULL, 0, NULL, 0 },
+};
+
+static void
+usage (FILE *f)
+{
+  fprintf (f,
+    "Usage: xva pack [OPTIONS] DISK...\n"
+    "\n"
+    "Writes an XVA archive of a new, halted VM whose disks are the given\n"
+    "raw disk images or block devices (disk 0 first).  The archive goes\n"
+    "to standard output unless -o is given; it is never written to a\n"
+    "terminal.  A disk whose size is not a multiple of 512 bytes is\n"
+    "padded with zeros up to the next multiple (with a warning).\n"
+    "\n"
+    "Options:\n"
+    "  -o, --output=OUT        write the archive to OUT ('-': standard\n"
+    "                          output, the default); OUT is replaced\n"
+    "                          only once the archive is complete\n"
+    "      --name=NAME         the VM's name (default: the first DISK's\n"
+    "                          file name)\n"
+    "      --description=TEXT  the VM's description\n"
+    "      --memory=SIZE       memory, bytes or with K/M/G/T suffix\n"
+    "                          (default 1G)\n"
+    "      --vcpus=N           virtual CPUs (default 1)\n"
+    "      --checksum=KIND     xxhash (default) or sha1\n"
+    "      --compress=ALG      none (default), gzip or zstd\n"
+    "      --level=N           compression level (gzip 1-9, zstd 1-19)\n"
+    "      --vif               give the VM one network interface\n"
+    "      --threads=N         worker threads (default: one per core)\n"
+    "  -q, --quiet             no progress display and no warnings\n"
+    "  -v, --verbose           print a summary line when done\n"
+    "  -h, --help              show this help\n"
+    "\n"
+    "Each disk's VDI is named after its file.  Exit status: 0 success,\n"
+    "1 failure, 2 bad usage, 4 local I/O error.\n");
+}
+
+/* ------------------------------------------------------------------ */
+/* A source that reads past the end of a file as zeros.                */
+
+struct pad_source {
+  struct xva_source_io inner;   /* xva_source_fds over fds */
+  unsigned n;
+  int *fds;                     /* in stream order */
+  uint64_t *real;               /* bytes in each file */
+  uint64_t *size;               /* virtual size of each disk */
+};
+
+static int
+pad_pread (void *opaque, unsigned disk, void *buf, size_t n, uint64_t off)
+{
+  struct pad_source *ps = opaque;
+  uint64_t real;
+  size_t head;
+
+  if (disk >= ps->n) {
+    errno = EINVAL;
+    return -1;
+  }
+  real = ps->real[disk];
+  if (off >= real) {
+    memset (buf, 0, n);
+    return 0;
+  }
+  if (n <= real - off)
+    return ps->inner.pread (ps->inner.opaque, disk, buf, n, off);
+  head = (size_t) (real - off);
+  if (ps->inner.pread (ps->inner.opaque, disk, buf, head, off) == -1)
+    return -1;
+  memset ((unsigned char *) buf + head, 0, n - head);
+  return 0;
+}
+
+static int
+pad_extent (void *opaque, unsigned disk, uint64_t off, uint64_t *start,
+            uint64_t *end)
+{
+  struct pad_source *ps = opaque;
+  uint64_t real, s, e;
+
+  if (disk >= ps->n) {
+    errno = EINVAL;
+    return -1;
+  }
+  real = ps->real[disk];
+  if (off >= real) {
+    *start = *end = ps->size[disk];
+    return 0;
+  }
+  if (ps->inner.extent == NULL) {
+    *start = off;
+    *end = real;
+    return 0;
+  }
+  if (ps->inner.extent (ps->inner.opaque, disk, off, &s, &e) == -1)
+    return -1;
+  if (s >= real)
+    s = e = ps->size[disk];
+  else if (e > real)
+    e = real;
+  *start = s;
+  *end = e;
+  return 0;
+}
+
+static void
+pad_free (void *opaque)
+{
+  struct pad_source *ps = opaque;
+
+  if (ps == NULL)
+    return;
+  if (ps->inner.free != NULL)
+    ps->inner.free (ps->inner.opaque);
+  free (ps->fds);
+  free (ps->real);
+  free (ps->size);
+  free (ps);
+}
+
+/* ------------------------------------------------------------------ */
+/* Disks and output                                                     */
+
+struct disk {
+  const char *path;
+  char *name;              /* file name: the VDI's name_label */
+  int fd;
+  uint64_t real;           /* bytes in the file or device */
+  uint64_t size;           /* virtual size, rounded up to 512 */
+};
+
+/* Opens d->path and finds its size.  Returns an exit code. */
+static int
+open_disk (struct disk *d, int quiet)
+{
+  struct stat st;
+  uint64_t bytes;
+
+  d->fd = open (d->path, O_RDONLY | O_CLOEXEC);
+  if (d->fd == -1) {
+    Xva_cli_error (CMD, "cannot open %s: %s", d->path, strerror (errno));
+    return XVA_EXIT_IO;
+  }
+  if (fstat (d->fd, &st) == -1) {
+    Xva_cli_error (CMD, "cannot stat %s: %s", d->path, strerror (errno));
+    return XVA_EXIT_IO;
+  }
+  if (S_ISREG (st.st_mode)) {
+    if (st.st_size < 0) {
+      Xva_cli_error (CMD, "%s: bad file size", d->path);
+      return XVA_EXIT_FAIL;
+    }
+    bytes = (uint64_t) st.st_size;
+  }
+  else if (S_ISBLK (st.st_mode)) {
+    if (ioctl (d->fd, BLKGETSIZE64, &bytes) == -1) {
+      Xva_cli_error (CMD, "cannot get the size of %s: %s", d->path,
+                     strerror (errno));
+      return XVA_EXIT_IO;
+    }
+  }
+  else {
+    Xva_cli_error (CMD, "%s: not a regular file or block device", d->path);
+    return XVA_EXIT_FAIL;
+  }
+  if (bytes == 0) {
+    Xva_cli_error (CMD, "%s: the disk is empty", d->path);
+    return XVA_EXIT_FAIL;
+  }
+  d->real = bytes;
+  d->size = bytes;
+  if (bytes % SECTOR != 0) {
+    if (bytes > UINT64_MAX - SECTOR) {
+      Xva_cli_error (CMD, "%s: the disk is too large", d->path);
+      return XVA_EXIT_FAIL;
+    }
+    d->size = bytes + (SECTOR - bytes % SECTOR);
+    if (!quiet)
+      Xva_cli_warn (CMD, "%s: size %" PRIu64 " is not a multiple of 512; "
+                    "the archive's virtual_size is rounded up to %" PRIu64
+                    " (the tail reads as zeros)", d->path, bytes, d->size);
+  }
+  d->name = Xva_cli_basename (d->path);
+  if (d->name == NULL) {
+    Xva_cli_error (CMD, "out of memory");
+    return XVA_EXIT_FAIL;
+  }
+  return XVA_EXIT_OK;
+}
+
+struct output {
+  const char *path;
+  char *tmp;               /* temporary file beside path, or NULL */
+  int fd;
+};
+
+/* Opens the output: standard output, an existing non-regular file
+ * (device, FIFO) as it is, or a temporary file beside path.  Returns an
+ * exit code. */
+static int
+open_output (struct output *o, const char *path)
+{
+  struct stat st;
+  mode_t mask;
+  size_t len;
+
+  o->path = path;
+  o->tmp = NULL;
+  o->fd = -1;
+  if (strcmp (path, "-") == 0) {
+    o->fd = STDOUT_FILENO;
+    return XVA_EXIT_OK;
+  }
+  if (stat (path, &st) == 0) {
+    if (S_ISDIR (st.st_mode)) {
+      Xva_cli_error (CMD, "%s: is a directory", path);
+      return XVA_EXIT_IO;
+    }
+    if (!S_ISREG (st.st_mode)) {
+      o->fd = open (path, O_WRONLY | O_CLOEXEC);
+      if (o->fd == -1) {
+        Xva_cli_error (CMD, "cannot open %s: %s", path, strerror (errno));
+        return XVA_EXIT_IO;
+      }
+      return XVA_EXIT_OK;
+    }
+  }
+  len = strlen (path);
+  o->tmp = malloc (len + sizeof ".tmp-XXXXXX");
+  if (o->tmp == NULL) {
+    Xva_cli_error (CMD, "out of memory");
+    return XVA_EXIT_FAIL;
+  }
+  memcpy (o->tmp, path, len);
+  memcpy (o->tmp + len, ".tmp-XXXXXX", sizeof ".tmp-XXXXXX");
+  o->fd = mkostemp (o->tmp, O_CLOEXEC);
+  if (o->fd == -1) {
+    Xva_cli_error (CMD, "cannot create %s: %s", o->tmp, strerror (errno));
+    free (o->tmp);
+    o->tmp = NULL;
+    return XVA_EXIT_IO;
+  }
+  mask = umask (0);
+  umask (mask);
+  if (fchmod (o->fd, 0666 & ~mask) == -1) {
+    Xva_cli_error (CMD, "cannot set the mode of %s: %s", o->tmp,
+                   strerror (errno));
+    return XVA_EXIT_IO;
+  }
+  return XVA_EXIT_OK;
+}
+
+/* Syncs, closes and renames the temporary file.  Returns an exit
+ * code. */
+static int
+commit_output (struct output *o)
+{
+  char *dir;
+  size_t n;
+  int dfd;
+
+  if (o->tmp == NULL)
+    return XVA_EXIT_OK;
+  if (fsync (o->fd) == -1) {
+    Xva_cli_error (CMD, "cannot sync %s: %s", o->tmp, strerror (errno));
+    return XVA_EXIT_IO;
+  }
+  if (close (o->fd) == -1) {
+    o->fd = -1;
+    Xva_cli_error (CMD, "cannot close %s: %s", o->tmp, strerror (errno));
+    return XVA_EXIT_IO;
+  }
+  o->fd = -1;
+  if (rename (o->tmp, o->path) == -1) {
+    Xva_cli_error (CMD, "cannot rename %s to %s: %s", o->tmp, o->path,
+                   strerror (errno));
+    return XVA_EXIT_IO;
+  }
+  free (o->tmp);
+  o->tmp = NULL;
+  /* Make the rename durable (best effort). */
+  n = strlen (o->path);
+  while (n > 0 && o->path[n - 1] != '/')
+    n--;
+  dir = n == 0 ? strdup (".") : strndup (o->path, n);
+  if (dir != NULL) {
+    dfd = open (dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd != -1) {
+      fsync (dfd);
+      close (dfd);
+    }
+    free (dir);
+  }
+  return XVA_EXIT_OK;
+}
+
+/* Removes the temporary file, if any. */
+static void
+abort_output (struct output *o)
+{
+  if (o->tmp != NULL) {
+    if (o->fd != -1)
+      close (o->fd);
+    unlink (o->tmp);
+    free (o->tmp);
+    o->tmp = NULL;
+  }
+  else if (o->fd != -1 && o->fd != STDOUT_FILENO)
+    close (o->fd);
+  o->fd = -1;
+}
+
+/* ------------------------------------------------------------------ */
+/* Options                                                              */
+
+struct options {
+  const char *out;
+  const char *name;
+  const char *description;
+  uint64_t memory;
+  unsigned vcpus;
+  int checksum;
+  int compress;
+  int level;
+  int level_set;
+  int vif;
+  unsigned threads;
+  int quiet;
+  int verbose;
+};
+
+/* Returns -1 to go on, or an exit code. */
+static int
+parse_options (struct options *o, int argc, char **argv)
+{
+  uint64_t v;
+  int c;
+
+  memset (o, 0, sizeof *o);
+  o->out = "-";
+  o->memory = (uint64_t) 1 << 30;
+  o->vcpus = 1;
+  o->checksum = XVA_CHECKSUM_XXHASH;
+  o->compress = XVA_COMPRESS_NONE;
+  opterr = 0;
+  while ((c = getopt_long (argc, argv, ":o:qvh", long_options, NULL))
+         != -1) {
+    switch (c) {
+    case 'o':
+      o->out = optarg;
+      break;
+    case OPT_NAME:
+      o->name = optarg;
+      break;
+    case OPT_DESCRIPTION:
+      o->description = optarg;
+      break;
+    case OPT_MEMORY:
+      if (Xva_cli_parse_size (optarg, &o->memory) != 0 || o->memory == 0) {
+        Xva_cli_error (CMD, "bad --memory '%s' (bytes, or a number with "
+                       "K, M, G or T)", optarg);
+        goto usage_error;
+      }
+      break;
+    case OPT_VCPUS:
+      if (Xva_cli_parse_uint (optarg, 1, 65535, &v) != 0) {
+        Xva_cli_error (CMD, "bad --vcpus '%s' (1 to 65535)", optarg);
+        goto usage_error;
+      }
+      o->vcpus = (unsigned) v;
+      break;
+    case OPT_CHECKSUM:
+      if (strcmp (optarg, "xxhash") == 0)
+        o->checksum = XVA_CHECKSUM_XXHASH;
+      else if (strcmp (optarg, "sha1") == 0)
+        o->checksum = XVA_CHECKSUM_SHA1;
+      else {
+        Xva_cli_error (CMD, "bad --checksum '%s' (xxhash or sha1)", optarg);
+        goto usage_error;
+      }
+      break;
+    case OPT_COMPRESS:
+      if (strcmp (optarg, "none") == 0)
+        o->compress = XVA_COMPRESS_NONE;
+      else if (strcmp (optarg, "gzip") == 0)
+        o->compress = XVA_COMPRESS_GZIP;
+      else if (strcmp (optarg, "zstd") == 0)
+        o->compress = XVA_COMPRESS_ZSTD;
+      else {
+        Xva_cli_error (CMD, "bad --compress '%s' (none, gzip or zstd)",
+                       optarg);
+        goto usage_error;
+      }
+      break;
+    case OPT_LEVEL:
+      if (Xva_cli_parse_uint (optarg, 1, 22, &v) != 0) {
+        Xva_cli_error (CMD, "bad --level '%s'", optarg);
+        goto usage_error;
+      }
+      o->level = (int) v;
+      o->level_set = 1;
+      break;
+    case OPT_VIF:
+      o->vif = 1;
+      break;
+    case OPT_THREADS:
+      if (Xva_cli_parse_uint (optarg, 0, 1024, &v) != 0) {
+        Xva_cli_error (CMD, "bad --threads '%s' (0 to 1024)", optarg);
+        goto usage_error;
+      }
+      o->threads = (unsigned) v;
+      break;
+    case 'q':
+      o->quiet = 1;
+      break;
+    case 'v':
+      o->verbose = 1;
+      break;
+    case 'h':
+      usage (stdout);
+      return XVA_EXIT_OK;
+    default:
+      return Xva_cli_bad_option (CMD, c, argc, argv);
+    }
+  }
+  if (o->level_set) {
+    if (o->compress == XVA_COMPRESS_NONE) {
+      Xva_cli_error (CMD, "--level needs --compress gzip or zstd");
+      goto usage_error;
+    }
+    if (o->compress == XVA_COMPRESS_GZIP && o->level > 9) {
+      Xva_cli_error (CMD, "bad --level %d for gzip (1 to 9)", o->level);
+      goto usage_error;
+    }
+    if (o->compress == XVA_COMPRESS_ZSTD && o->level > 19) {
+      Xva_cli_error (CMD, "bad --level %d for zstd (1 to 19)", o->level);
+      goto usage_error;
+    }
+  }
+  if (optind >= argc) {
+    Xva_cli_error (CMD, "no DISK given");
+    goto usage_error;
+  }
+  if ((unsigned) (argc - optind) > MAX_DISKS) {
+    Xva_cli_error (CMD, "too many disks (at most %u)", MAX_DISKS);
+    goto usage_error;
+  }
+  if (strcmp (o->out, "-") == 0 && isatty (STDOUT_FILENO)) {
+    Xva_cli_error (CMD, "refusing to write an archive to a terminal "
+                   "(use -o FILE or redirect standard output)");
+    goto usage_error;
+  }
+  return -1;
+
+usage_error:
+  Xva_cli_usage_hint (CMD);
+  return XVA_EXIT_USAGE;
+}
+
+/* ------------------------------------------------------------------ */
+/* The command                                                          */
+
+/* Builds ova.xml and the stream-order mapping.  On success *xml and
+ * *meta are set, and order[i] is the index of the DISK argument that
+ * the archive streams as disk i. */
+static int
+build_metadata (const struct options *o, struct disk *disks, unsigned nd,
+                char **xml, size_t *xml_len, struct xva_meta **meta,
+                unsigned *order)
+{
+  struct xva_vm_spec spec;
+  struct xva_value *root = NULL, *copy;
+  struct xva_meta *m = NULL;
+  const char **names = NULL, **vdi_ids = NULL;
+  uint64_t *sizes = NULL;
+  unsigned char *used = NULL;
+  const struct xva_disk *d;
+  char err[256];
+  unsigned i, k, nvdi;
+  size_t j;
+  int status, r = XVA_EXIT_FAIL;
+
+  names = calloc (nd, sizeof *names);
+  vdi_ids = calloc (nd, sizeof *vdi_ids);
+  sizes = calloc (nd, sizeof *sizes);
+  used = calloc (nd, 1);
+  if (names == NULL || vdi_ids == NULL || sizes == NULL || used == NULL) {
+    Xva_cli_error (CMD, "out of memory");
+    goto out;
+  }
+  for (i = 0; i < nd; i++) {
+    names[i] = disks[i].name;
+    sizes[i] = disks[i].size;
+  }
+  memset (&spec, 0, sizeof spec);
+  spec.name = o->name != NULL ? o->name : disks[0].name;
+  spec.description = o->description;
+  spec.memory = o->memory;
+  spec.vcpus = o->vcpus;
+  spec.ndisks = nd;
+  spec.disk_sizes = sizes;
+  spec.disk_names = names;
+  spec.nvifs = o->vif ? 1 : 0;
+  status = XVA_OK;
+  root = xva_meta_build_vm (&spec, &status);
+  if (root == NULL) {
+    Xva_cli_error (CMD, "cannot build the VM records: %s",
+                   xva_strerror (status));
+    r = Xva_cli_exit_code (status);
+    goto out;
+  }
+  status = xva_value_to_xml (root, xml, xml_len);
+  if (status != XVA_OK) {
+    Xva_cli_error (CMD, "cannot write ova.xml: %s", xva_strerror (status));
+    goto out;
+  }
+  copy = xva_value_copy (root);
+  if (copy == NULL) {
+    Xva_cli_error (CMD, "out of memory");
+    goto out;
+  }
+  err[0] = '\0';
+  status = xva_meta_from_value (copy, &m, err, sizeof err);
+  if (status != XVA_OK) {
+    Xva_cli_error (CMD, "the VM records do not check: %s",
+                   err[0] != '\0' ? err : xva_strerror (status));
+    goto out;
+  }
+  /* Disk k of the spec is the k-th VDI object. */
+  nvdi = 0;
+  for (j = 0; j < xva_meta_nobjects (m); j++) {
+    const char *cls = xva_meta_object_class (m, j);
+    if (cls != NULL && strcmp (cls, "VDI") == 0) {
+      if (nvdi < nd)
+        vdi_ids[nvdi] = xva_meta_object_id (m, j);
+      nvdi++;
+    }
+  }
+  if (nvdi != nd || xva_meta_ndisks (m) != nd) {
+    Xva_cli_error (CMD, "the VM records have %u VDIs and %u streamed "
+                   "disks for %u DISKs", nvdi, xva_meta_ndisks (m), nd);
+    goto out;
+  }
+  for (i = 0; i < nd; i++) {
+    d = xva_meta_disk (m, i);
+    for (k = 0; k < nd; k++)
+      if (!used[k] && d != NULL && d->id != NULL && vdi_ids[k] != NULL
+          && strcmp (d->id, vdi_ids[k]) == 0)
+        break;
+    if (k == nd || d->virtual_size != disks[k].size) {
+      Xva_cli_error (CMD, "cannot match streamed disk %u to a DISK", i);
+      goto out;
+    }
+    used[k] = 1;
+    order[i] = k;
+  }
+  *meta = m;
+  m = NULL;
+  r = XVA_EXIT_OK;
+out:
+  if (r != XVA_EXIT_OK) {
+    free (*xml);
+    *xml = NULL;
+  }
+  xva_meta_free (m);
+  xva_value_free (root);
+  free (names);
+  free (vdi_ids);
+  free (sizes);
+  free (used);
+  return r;
+}
+
+/* Makes the writer's source: the files in stream order, zero-filled
+ * past their ends. */
+static int
+make_source (const struct disk *disks, const unsigned *order, unsigned nd,
+             struct xva_source_io *io)
+{
+  struct pad_source *ps;
+  unsigned i;
+
+  ps = calloc (1, sizeof *ps);
+  if (ps == NULL)
+    return -1;
+  ps->n = nd;
+  ps->fds = calloc (nd, sizeof *ps->fds);
+  ps->real = calloc (nd, sizeof *ps->real);
+  ps->size = calloc (nd, sizeof *ps->size);
+  if (ps->fds == NULL || ps->real == NULL || ps->size == NULL) {
+    pad_free (ps);
+    return -1;
+  }
+  for (i = 0; i < nd; i++) {
+    ps->fds[i] = disks[order[i]].fd;
+    ps->real[i] = disks[order[i]].real;
+    ps->size[i] = disks[order[i]].size;
+  }
+  ps->inner = xva_source_fds (ps->fds, nd);
+  if (ps->inner.pread == NULL) {
+    pad_free (ps);
+    return -1;
+  }
+  memset (io, 0, sizeof *io);
+  io->pread = pad_pread;
+  io->extent = pad_extent;
+  io->opaque = ps;
+  io->free = pad_free;
+  return 0;
+}
+
+static int
+write_archive (struct xva_writer *w, struct output *out,
+               struct xva_cli_progress *pg)
+{
+  struct xva_progress p;
+  const void *buf;
+  uint64_t written = 0;
+  size_t len;
+  int s;
+
+  for (;;) {
+    if (Xva_cli_interrupted ()) {
+      Xva_cli_error (CMD, "interrupted");
+      return XVA_EXIT_FAIL;
+    }
+    buf = NULL;
+    len = 0;
+    s = xva_writer_next (w, &buf, &len);
+    if (s < 0) {
+      Xva_cli_error (CMD, "%s", xva_writer_errmsg (w));
+      return Xva_cli_exit_code (s);
+    }
+    if (len > 0) {
+      if (Xva_cli_write_all (out->fd, buf, len) == -1) {
+        if (errno == ECANCELED) {
+          Xva_cli_error (CMD, "interrupted");
+          return XVA_EXIT_FAIL;
+        }
+        Xva_cli_error (CMD, "cannot write %s: %s",
+                       strcmp (out->path, "-") == 0 ? "standard output"
+                       : out->path, strerror (errno));
+        return XVA_EXIT_IO;
+      }
+      written += len;
+    }
+    xva_writer_progress (w, &p);
+    Xva_cli_progress_update (pg, written, &p);
+    if (s == XVA_EOF)
+      return XVA_EXIT_OK;
+  }
+}
+
+int
+Xva_cmd_pack (int argc, char **argv)
+{
+  struct options o;
+  struct disk *disks = NULL;
+  struct output out = { NULL, NULL, -1 };
+  struct xva_writer_disk *wdisks = NULL;
+  struct xva_writer_opts wo;
+  struct xva_writer *w = NULL;
+  struct xva_source_io io;
+  struct xva_meta *meta = NULL;
+  struct xva_cli_progress pg;
+  struct xva_progress p;
+  unsigned *order = NULL;
+  char *xml = NULL;
+  size_t xml_len = 0;
+  unsigned nd = 0, i;
+  int r, status, out_open = 0;
+  char b1[32], b2[32];
+
+  r = parse_options (&o, argc, argv);
+  if (r >= 0)
+    return r;
+  nd = (unsigned) (argc - optind);
+  disks = calloc (nd, sizeof *disks);
+  order = calloc (nd, sizeof *order);
+  wdisks = calloc (nd, sizeof *wdisks);
+  if (disks == NULL || order == NULL || wdisks == NULL) {
+    Xva_cli_error (CMD, "out of memory");
+    r = XVA_EXIT_FAIL;
+    goto out;
+  }
+  for (i = 0; i < nd; i++) {
+    disks[i].fd = -1;
+    disks[i].path = argv[optind + (int) i];
+  }
+  for (i = 0; i < nd; i++) {
+    r = open_disk (&disks[i], o.quiet);
+    if (r != XVA_EXIT_OK)
+      goto out;
+  }
+  r = build_metadata (&o, disks, nd, &xml, &xml_len, &meta, order);
+  if (r != XVA_EXIT_OK)
+    goto out;
+  for (i = 0; i < nd; i++) {
+    wdisks[i].id = xva_meta_disk (meta, i)->id;
+    wdisks[i].size = disks[order[i]].size;
+  }
+  if (make_source (disks, order, nd, &io) == -1) {
+    Xva_cli_error (CMD, "out of memory");
+    r = XVA_EXIT_FAIL;
+    goto out;
+  }
+  xva_writer_opts_init (&wo);
+  wo.checksum = o.checksum;
+  wo.compress = o.compress;
+  wo.level = o.level_set ? o.level : 0;
+  wo.threads = o.threads;
+  status = XVA_OK;
+  w = xva_writer_new (xml, xml_len, wdisks, nd, &wo, io, &status);
+  if (w == NULL) {
+    Xva_cli_error (CMD, "cannot start the archive: %s",
+                   xva_strerror (status));
+    r = Xva_cli_exit_code (status);
+    goto out;
+  }
+  r = open_output (&out, o.out);
+  out_open = 1;
+  if (r != XVA_EXIT_OK)
+    goto out;
+  Xva_cli_progress_start (&pg, !o.quiet);
+  r = write_archive (w, &out, &pg);
+  Xva_cli_progress_end (&pg);
+  if (r != XVA_EXIT_OK)
+    goto out;
+  r = commit_output (&out);
+  if (r != XVA_EXIT_OK)
+    goto out;
+  if (o.verbose) {
+    xva_writer_progress (w, &p);
+    fprintf (stderr, "xva pack: %s: %u disk%s (%s), %" PRIu64 " chunks, "
+             "%s written in %.1f s\n",
+             strcmp (o.out, "-") == 0 ? "standard output" : o.out, nd,
+             nd == 1 ? "" : "s", Xva_cli_human_bytes (p.total, b1, sizeof b1),
+             p.chunks, Xva_cli_human_bytes (p.bytes, b2, sizeof b2),
+             Xva_cli_progress_elapsed (&pg));
+  }
+out:
+  if (out_open && r != XVA_EXIT_OK)
+    abort_output (&out);
+  else if (out_open && out.fd != -1 && out.fd != STDOUT_FILENO)
+    close (out.fd);
+  xva_writer_free (w);
+  xva_meta_free (meta);
+  free (xml);
+  if (disks != NULL) {
+    for (i = 0; i < nd; i++) {
+      if (disks[i].fd != -1)
+        close (disks[i].fd);
+      free (disks[i].name);
+    }
+  }
+  free (disks);
+  free (order);
+  free (wdisks);
+  return r;
+}
