@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <zlib.h>
 #include <zstd.h>
@@ -26,7 +27,7 @@ struct Xva_zin {
 #define ZCHUNK ((size_t) 1 << 30)
 
 struct Xva_zout *
-Xva_zout_new (int kind, int level, int *status)
+Xva_zout_new (int kind, int level, unsigned threads, int *status)
 {
   struct Xva_zout *z = calloc (1, sizeof *z);
 
@@ -52,6 +53,13 @@ Xva_zout_new (int kind, int level, int *status)
       level = ZSTD_maxCLevel ();
     ZSTD_CCtx_setParameter (z->zs, ZSTD_c_compressionLevel, level);
     ZSTD_CCtx_setParameter (z->zs, ZSTD_c_checksumFlag, 1);
+    if (threads == 0) {
+      long n = sysconf (_SC_NPROCESSORS_ONLN);
+      threads = n > 0 ? (unsigned) n : 1;
+    }
+    /* Fails harmlessly where libzstd has no threads. */
+    if (threads > 1)
+      ZSTD_CCtx_setParameter (z->zs, ZSTD_c_nbWorkers, (int) threads);
   }
   else {
     free (z);

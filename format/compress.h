@@ -15,8 +15,10 @@ enum Xva_zmode {
 struct Xva_zout;
 struct Xva_zin;
 
-/* A compressor of kind XVA_COMPRESS_GZIP or _ZSTD; level 0: default. */
-struct Xva_zout *Xva_zout_new (int kind, int level, int *status);
+/* A compressor of kind XVA_COMPRESS_GZIP or _ZSTD; level 0: default;
+ * threads: worker threads (0: one per core, 1: none). */
+struct Xva_zout *Xva_zout_new (int kind, int level, unsigned threads,
+                               int *status);
 /* Moves input into out.  Returns 1 when the mode's work is done (input
  * consumed; for FLUSH and END also everything written out), 0 when out
  * is full (call again with room), or a status < 0. */

@@ -11,6 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <pthread.h>
+#include <unistd.h>
 
 #include "format/compress.h"
 #include "format/internal.h"
@@ -26,6 +28,20 @@ struct wdisk {
   char id[XVA_ID_MAX + 1];
   uint64_t size;
   unsigned index;        /* index in the caller's array and for io */
+};
+
+enum slot_state { S_FREE, S_QUEUED, S_BUSY, S_DONE };
+
+struct slot {
+  enum slot_state state;
+  unsigned disk;         /* index into the sorted disks */
+  uint64_t off;
+  size_t len;
+  int keep;              /* first or last chunk: written even if zero */
+  int zero;              /* all zero (only checked when !keep) */
+  int err;               /* errno of a failed read, else 0 */
+  char hex[XVA_CHECKSUM_HEX_MAX + 1];
+  unsigned char *buf;
 };
 
 struct piece {
@@ -45,20 +61,35 @@ struct xva_writer {
   struct wdisk *disks;
   unsigned ndisks;
 
-  /* Position in the disks. */
+  /* Emitting: the disk being written and its keep-alives so far (a
+   * chunk's counter is its offset / 1 MiB plus the keep-alives). */
   unsigned cur;
-  uint64_t off;          /* next offset to process in the current disk */
-  uint64_t counter;      /* next chunk counter */
-  uint64_t ext_start, ext_end;   /* cached data extent at or after off */
-  int ext_valid;
+  uint64_t keepalives;
   struct timespec last_emit;
+
+  /* Scheduling: the next chunk to hand to the pool. */
+  unsigned sdisk;
+  uint64_t soff;
+  uint64_t ext_start, ext_end;   /* cached data extent at or after soff */
+  int ext_valid;
+
+  /* The pool: a ring of slots, each one chunk read, checked for zeros
+   * and hashed by a worker (or by this thread when there are none). */
+  struct slot *slots;
+  unsigned nslots, head, tail, used;
+  int held;              /* the head slot's data is handed out */
+  pthread_t *workers;
+  unsigned nworkers;
+  pthread_mutex_t lock;
+  pthread_cond_t work, done;
+  int stop;
+  int pool_ready;
 
   /* Raw archive pieces not yet handed out. */
   struct piece pieces[MAX_PIECES];
   unsigned npieces, ipiece;
   size_t ppos;
   int flush_after;       /* flush the compressor after these pieces */
-  unsigned char *chunk;  /* read buffer of one chunk */
   unsigned char meta[4 * XVA_TAR_BLOCK];
   unsigned char zero[2 * XVA_TAR_BLOCK];
 
@@ -73,6 +104,7 @@ struct xva_writer {
 
 static int set_error (struct xva_writer *w, int status, const char *fmt, ...)
   XVA_PRINTF (3, 4);
+static void stop_pool (struct xva_writer *w);
 
 static int
 set_error (struct xva_writer *w, int status, const char *fmt, ...)
@@ -164,12 +196,8 @@ xva_writer_new (const char *ova_xml, size_t len,
       r = XVA_EINVAL;
       goto fail;
     }
-  r = XVA_ENOMEM;
-  w->chunk = malloc (CHUNK);
-  if (!w->chunk)
-    goto fail;
   if (w->o.compress != XVA_COMPRESS_NONE) {
-    w->z = Xva_zout_new (w->o.compress, w->o.level, &r);
+    w->z = Xva_zout_new (w->o.compress, w->o.level, w->o.threads, &r);
     if (!w->z)
       goto fail;
     r = XVA_ENOMEM;
@@ -198,11 +226,23 @@ xva_writer_free (struct xva_writer *w)
 {
   if (!w)
     return;
+  stop_pool (w);
+  if (w->pool_ready) {
+    pthread_mutex_destroy (&w->lock);
+    pthread_cond_destroy (&w->work);
+    pthread_cond_destroy (&w->done);
+  }
+  if (w->slots) {
+    unsigned i;
+    for (i = 0; i < w->nslots; i++)
+      free (w->slots[i].buf);
+    free (w->slots);
+  }
+  free (w->workers);
   if (w->io.free)
     w->io.free (w->io.opaque);
   Xva_zout_free (w->z);
   free (w->zbuf);
-  free (w->chunk);
   free (w->disks);
   free (w->xml);
   free (w);
@@ -244,29 +284,32 @@ since_ms (const struct timespec *t)
 }
 
 /* Queues a data entry of len bytes from buf (NULL for a keep-alive)
- * with its checksum entry. */
+ * under counter, with its checksum entry (hex, NULL: computed here). */
 static int
-queue_chunk (struct xva_writer *w, const struct wdisk *d,
-             const unsigned char *buf, size_t len)
+queue_chunk (struct xva_writer *w, const struct wdisk *d, uint64_t counter,
+             const unsigned char *buf, size_t len, const char *hex)
 {
   char name[XVA_ID_MAX + 32];
   char sumname[XVA_ID_MAX + 48];
-  char hex[XVA_CHECKSUM_HEX_MAX + 1];
-  int hexlen;
+  char own[XVA_CHECKSUM_HEX_MAX + 1];
+  size_t hexlen;
   size_t pad = Xva_tar_pad (len);
   unsigned char *m = w->meta;
 
-  snprintf (name, sizeof name, "%s/%08" PRIu64, d->id, w->counter);
+  if (!hex) {
+    xva_checksum_hex (w->o.checksum, buf ? buf : w->zero, len, own);
+    hex = own;
+  }
+  hexlen = strlen (hex);
+  snprintf (name, sizeof name, "%s/%08" PRIu64, d->id, counter);
   snprintf (sumname, sizeof sumname, "%s%s", name,
             xva_checksum_ext (w->o.checksum));
-  hexlen = xva_checksum_hex (w->o.checksum, buf ? buf : w->zero, len, hex);
   if (Xva_tar_header (m, name, len, 0) == -1
-      || Xva_tar_header (m + XVA_TAR_BLOCK, sumname, (uint64_t) hexlen, 0)
-           == -1)
+      || Xva_tar_header (m + XVA_TAR_BLOCK, sumname, hexlen, 0) == -1)
     return set_error (w, XVA_EINVAL, "entry name %s is too long", sumname);
   /* meta: [data header][checksum header][checksum data + padding] */
   memset (m + 2 * XVA_TAR_BLOCK, 0, XVA_TAR_BLOCK);
-  memcpy (m + 2 * XVA_TAR_BLOCK, hex, (size_t) hexlen);
+  memcpy (m + 2 * XVA_TAR_BLOCK, hex, hexlen);
   w->npieces = w->ipiece = 0;
   w->ppos = 0;
   add_piece (w, m, XVA_TAR_BLOCK);
@@ -275,106 +318,300 @@ queue_chunk (struct xva_writer *w, const struct wdisk *d,
     add_piece (w, w->zero, pad);
   }
   add_piece (w, m + XVA_TAR_BLOCK, 2 * XVA_TAR_BLOCK);
-  w->counter++;
   w->prog.chunks++;
   clock_gettime (CLOCK_MONOTONIC, &w->last_emit);
   return XVA_OK;
 }
 
-/* Moves to the next disk that has data, or to the trailer. */
+/* Reads, checks and hashes the chunk of one slot.  Runs on a worker
+ * (without the lock) or on the caller's thread. */
 static void
-next_disk (struct xva_writer *w, unsigned from)
+process_slot (struct xva_writer *w, struct slot *sl)
 {
-  w->cur = from;
-  while (w->cur < w->ndisks && w->disks[w->cur].size == 0)
-    w->cur++;
-  w->off = 0;
-  w->counter = 0;
-  w->ext_valid = 0;
-  if (w->cur >= w->ndisks)
-    w->state = W_TRAILER;
+  const struct wdisk *d = &w->disks[sl->disk];
+
+  sl->err = 0;
+  sl->zero = 0;
+  if (w->io.pread (w->io.opaque, d->index, sl->buf, sl->len, sl->off)
+      == -1) {
+    sl->err = errno ? errno : EIO;
+    return;
+  }
+  if (!sl->keep && xva_is_zero (sl->buf, sl->len)) {
+    sl->zero = 1;
+    return;
+  }
+  xva_checksum_hex (w->o.checksum, sl->buf, sl->len, sl->hex);
+}
+
+static void *
+worker_main (void *arg)
+{
+  struct xva_writer *w = arg;
+
+  pthread_mutex_lock (&w->lock);
+  for (;;) {
+    struct slot *sl = NULL;
+    unsigned i;
+
+    while (!w->stop) {
+      for (i = 0; i < w->used; i++) {
+        struct slot *c = &w->slots[(w->head + i) % w->nslots];
+        if (c->state == S_QUEUED) {
+          sl = c;
+          break;
+        }
+      }
+      if (sl)
+        break;
+      pthread_cond_wait (&w->work, &w->lock);
+    }
+    if (w->stop)
+      break;
+    sl->state = S_BUSY;
+    pthread_mutex_unlock (&w->lock);
+    process_slot (w, sl);
+    pthread_mutex_lock (&w->lock);
+    sl->state = S_DONE;
+    pthread_cond_broadcast (&w->done);
+  }
+  pthread_mutex_unlock (&w->lock);
+  return NULL;
+}
+
+static void
+stop_pool (struct xva_writer *w)
+{
+  unsigned i;
+
+  if (!w->pool_ready)
+    return;
+  pthread_mutex_lock (&w->lock);
+  w->stop = 1;
+  pthread_cond_broadcast (&w->work);
+  pthread_mutex_unlock (&w->lock);
+  for (i = 0; i < w->nworkers; i++)
+    pthread_join (w->workers[i], NULL);
+  w->nworkers = 0;
 }
 
 static int
-io_error (struct xva_writer *w, const struct wdisk *d, const char *what,
-          uint64_t off)
+start_pool (struct xva_writer *w)
 {
-  int e = errno;
+  unsigned threads = w->o.threads, i;
+  long ncpu;
+
+  if (threads == 0) {
+    ncpu = sysconf (_SC_NPROCESSORS_ONLN);
+    threads = ncpu > 0 ? (unsigned) ncpu : 1;
+  }
+  if (threads > 64)
+    threads = 64;
+  /* One thread reads and hashes inline; more get a pool. */
+  w->nworkers = threads > 1 ? threads : 0;
+  w->nslots = threads > 1 ? 2 * threads + 2 : 1;
+  w->slots = calloc (w->nslots, sizeof *w->slots);
+  if (!w->slots)
+    return set_error (w, XVA_ENOMEM, "out of memory");
+  for (i = 0; i < w->nslots; i++) {
+    w->slots[i].buf = malloc (CHUNK);
+    if (!w->slots[i].buf)
+      return set_error (w, XVA_ENOMEM, "out of memory");
+  }
+  if (pthread_mutex_init (&w->lock, NULL) != 0)
+    return set_error (w, XVA_ENOMEM, "cannot create a lock");
+  pthread_cond_init (&w->work, NULL);
+  pthread_cond_init (&w->done, NULL);
+  w->pool_ready = 1;
+  if (w->nworkers) {
+    w->workers = calloc (w->nworkers, sizeof *w->workers);
+    if (!w->workers) {
+      w->nworkers = 0;
+      return set_error (w, XVA_ENOMEM, "out of memory");
+    }
+    for (i = 0; i < w->nworkers; i++)
+      if (pthread_create (&w->workers[i], NULL, worker_main, w) != 0) {
+        w->nworkers = i;
+        return set_error (w, XVA_ENOMEM, "cannot start a worker thread");
+      }
+  }
+  return XVA_OK;
+}
+
+static int
+io_error (struct xva_writer *w, const struct wdisk *d, int e,
+          const char *what, uint64_t off)
+{
   int st = (e == ECANCELED) ? XVA_ECANCELLED : XVA_EIO;
 
   return set_error (w, st, "%s disk %s at offset %" PRIu64 ": %s", what,
                     d->id, off, strerror (e));
 }
 
-/* Queues the next disk entry (or keep-alive) of the current disk. */
+/* The next disk index at or after i that has data. */
+static unsigned
+nonempty (const struct xva_writer *w, unsigned i)
+{
+  while (i < w->ndisks && w->disks[i].size == 0)
+    i++;
+  return i;
+}
+
+/* Hands the next chunk that is not in a hole to a free slot (called
+ * with the lock held when there are workers).  Returns XVA_OK, XVA_EOF
+ * when every chunk is scheduled, or an error. */
 static int
-produce_disk (struct xva_writer *w)
+schedule_one (struct xva_writer *w)
 {
   for (;;) {
-    struct wdisk *d = &w->disks[w->cur];
+    struct wdisk *d;
+    struct slot *sl;
     uint64_t len, remaining;
-    int first, last;
+    int keep;
 
-    if (w->off >= d->size) {
-      next_disk (w, w->cur + 1);
-      return XVA_OK;
+    w->sdisk = nonempty (w, w->sdisk);
+    if (w->sdisk >= w->ndisks)
+      return XVA_EOF;
+    d = &w->disks[w->sdisk];
+    if (w->soff >= d->size) {
+      w->sdisk++;
+      w->soff = 0;
+      w->ext_valid = 0;
+      continue;
     }
-    remaining = d->size - w->off;
+    remaining = d->size - w->soff;
     len = remaining < CHUNK ? remaining : CHUNK;
-    first = w->counter == 0;
-    last = len == remaining;
+    keep = w->soff == 0 || len == remaining;
 
-    if (!first && !last && w->o.keepalive_ms != UINT32_MAX
-        && since_ms (&w->last_emit) > (double) w->o.keepalive_ms) {
-      /* A zero-length entry under this counter; the same chunk then
-       * goes out under the next counter. */
-      w->flush_after = 1;
-      return queue_chunk (w, d, NULL, 0);
-    }
-
-    if (!first && !last && w->io.extent) {
-      if (!w->ext_valid || w->off >= w->ext_end) {
-        if (w->io.extent (w->io.opaque, d->index, w->off, &w->ext_start,
+    if (!keep && w->io.extent) {
+      if (!w->ext_valid || w->soff >= w->ext_end) {
+        errno = 0;
+        if (w->io.extent (w->io.opaque, d->index, w->soff, &w->ext_start,
                           &w->ext_end) == -1)
-          return io_error (w, d, "finding data in", w->off);
-        if (w->ext_start < w->off)
-          w->ext_start = w->off;
-        if (w->ext_end > d->size)
-          w->ext_end = d->size;
+          return io_error (w, d, errno ? errno : EIO, "finding data in",
+                           w->soff);
+        if (w->ext_start < w->soff)
+          w->ext_start = w->soff;
         if (w->ext_start > d->size)
           w->ext_start = d->size;
+        if (w->ext_end > d->size)
+          w->ext_end = d->size;
         w->ext_valid = 1;
       }
-      if (w->off + len <= w->ext_start) {
+      if (w->soff + len <= w->ext_start) {
         /* A hole: skip to the chunk holding the next data, but never
          * past the last chunk, which is always written. */
         uint64_t last_off = ((d->size - 1) / CHUNK) * CHUNK;
         uint64_t target = (w->ext_start / CHUNK) * CHUNK;
-        uint64_t n;
 
         if (target > last_off)
           target = last_off;
-        if (target <= w->off)
-          target = w->off + CHUNK;
-        n = (target - w->off) / CHUNK;
-        w->counter += n;
-        w->prog.done += target - w->off;
-        w->off = target;
+        if (target <= w->soff)
+          target = w->soff + CHUNK;
+        w->prog.done += target - w->soff;
+        w->soff = target;
         continue;
       }
     }
+    sl = &w->slots[w->tail];
+    sl->state = S_QUEUED;
+    sl->disk = w->sdisk;
+    sl->off = w->soff;
+    sl->len = (size_t) len;
+    sl->keep = keep;
+    w->tail = (w->tail + 1) % w->nslots;
+    w->used++;
+    w->soff += len;
+    return XVA_OK;
+  }
+}
 
-    if (w->io.pread (w->io.opaque, d->index, w->chunk, (size_t) len,
-                     w->off) == -1)
-      return io_error (w, d, "reading", w->off);
-    w->prog.done += len;
-    if (!first && !last && xva_is_zero (w->chunk, (size_t) len)) {
-      w->off += len;
-      w->counter++;
+/* Frees the head slot. */
+static void
+release_head (struct xva_writer *w)
+{
+  w->slots[w->head].state = S_FREE;
+  w->head = (w->head + 1) % w->nslots;
+  w->used--;
+  w->held = 0;
+}
+
+/* Fills free slots, then waits for the head slot.  Returns XVA_OK with
+ * the head done, XVA_EOF when no chunk is left, or an error. */
+static int
+wait_head (struct xva_writer *w)
+{
+  struct slot *sl;
+  int r = XVA_OK;
+
+  if (w->nworkers)
+    pthread_mutex_lock (&w->lock);
+  while (w->used < w->nslots) {
+    r = schedule_one (w);
+    if (r != XVA_OK)
+      break;
+    if (w->nworkers)
+      pthread_cond_signal (&w->work);
+  }
+  if (r < 0 || (r == XVA_EOF && w->used == 0)) {
+    if (w->nworkers)
+      pthread_mutex_unlock (&w->lock);
+    return r;
+  }
+  sl = &w->slots[w->head];
+  if (w->nworkers) {
+    while (sl->state != S_DONE)
+      pthread_cond_wait (&w->done, &w->lock);
+    pthread_mutex_unlock (&w->lock);
+  }
+  else if (sl->state == S_QUEUED) {
+    process_slot (w, sl);
+    sl->state = S_DONE;
+  }
+  return XVA_OK;
+}
+
+/* Queues the next disk entry (or keep-alive).  Returns XVA_OK with
+ * pieces queued, XVA_EOF when the disks are done, or an error. */
+static int
+produce_disk (struct xva_writer *w)
+{
+  if (w->held)
+    release_head (w);
+  for (;;) {
+    struct slot *sl;
+    const struct wdisk *d;
+    uint64_t counter;
+    int r;
+
+    r = wait_head (w);
+    if (r != XVA_OK)
+      return r;
+    sl = &w->slots[w->head];
+    d = &w->disks[sl->disk];
+    if (sl->disk != w->cur) {
+      w->cur = sl->disk;
+      w->keepalives = 0;
+    }
+    if (sl->err)
+      return io_error (w, d, sl->err, "reading", sl->off);
+    counter = sl->off / CHUNK + w->keepalives;
+    if (!sl->keep && w->o.keepalive_ms != UINT32_MAX
+        && since_ms (&w->last_emit) > (double) w->o.keepalive_ms) {
+      /* A zero-length entry under this counter; the chunk then goes
+       * out (or is skipped) under the next one. */
+      w->keepalives++;
+      w->flush_after = 1;
+      return queue_chunk (w, d, counter, NULL, 0, NULL);
+    }
+    if (sl->zero) {
+      w->prog.done += sl->len;
+      release_head (w);
       continue;
     }
-    w->off += len;
-    return queue_chunk (w, d, w->chunk, (size_t) len);
+    w->prog.done += sl->len;
+    w->held = 1;
+    return queue_chunk (w, d, counter, sl->buf, sl->len, sl->hex);
   }
 }
 
@@ -393,19 +630,15 @@ produce (struct xva_writer *w)
     add_piece (w, w->meta, XVA_TAR_BLOCK);
     add_piece (w, w->xml, w->xml_len);
     add_piece (w, w->zero, Xva_tar_pad (w->xml_len));
-    next_disk (w, 0);
-    if (w->state == W_OVA)
-      w->state = W_DISKS;
-    return XVA_OK;
-  case W_DISKS:
-    while (w->npieces == 0 && w->state == W_DISKS) {
-      int r = produce_disk (w);
-      if (r < 0)
-        return r;
-    }
-    if (w->npieces)
-      return XVA_OK;
+    w->state = W_DISKS;
+    return start_pool (w);
+  case W_DISKS: {
+    int r = produce_disk (w);
+    if (r != XVA_EOF)
+      return r;
+    w->state = W_TRAILER;
     return produce (w);
+  }
   case W_TRAILER:
     add_piece (w, w->zero, 2 * XVA_TAR_BLOCK);
     w->state = W_DONE;
