@@ -244,7 +244,7 @@ print_json (const struct report *rep)
 static void
 line (int indent, const char *label, const char *value)
 {
-  int w = 18 - indent;
+  int w = 20 - indent;
 
   printf ("%*s%s:%*s", indent, "", label,
           (int) strlen (label) + 1 < w ? w - (int) strlen (label) - 1 : 1,

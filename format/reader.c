@@ -442,8 +442,18 @@ data_header (struct xva_reader *r)
   memcpy (r->cur_name, name, strlen (name) + 1);
   r->cur_off = pos;
   r->cur_room = d->virtual_size - pos;
-  if (reserve ((void **) &r->chunk, &r->chunk_cap, len ? (size_t) len : 1))
-    return set_error (r, XVA_ENOMEM, "out of memory for chunk '%s'", name);
+  if (len > r->chunk_cap) {
+    /* Page-aligned: the kernel copies to and from it much faster. */
+    size_t cap = len < XVA_CHUNK_SIZE ? XVA_CHUNK_SIZE : (size_t) len;
+    void *p = aligned_alloc (4096, (cap + 4095) & ~(size_t) 4095);
+
+    if (!p)
+      return set_error (r, XVA_ENOMEM, "out of memory for chunk '%s'",
+                        name);
+    free (r->chunk);
+    r->chunk = p;
+    r->chunk_cap = cap;
+  }
   r->chunk_len = 0;
   r->kind = E_CHUNK;
   return XVA_OK;

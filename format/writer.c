@@ -407,14 +407,14 @@ start_pool (struct xva_writer *w)
   }
   if (threads > 64)
     threads = 64;
-  /* One thread reads and hashes inline; more get a pool. */
-  w->nworkers = threads > 1 ? threads : 0;
+  /* This thread reads and hashes too: threads - 1 workers. */
+  w->nworkers = threads - 1;
   w->nslots = threads > 1 ? 2 * threads + 2 : 1;
   w->slots = calloc (w->nslots, sizeof *w->slots);
   if (!w->slots)
     return set_error (w, XVA_ENOMEM, "out of memory");
   for (i = 0; i < w->nslots; i++) {
-    w->slots[i].buf = malloc (CHUNK);
+    w->slots[i].buf = aligned_alloc (4096, CHUNK);
     if (!w->slots[i].buf)
       return set_error (w, XVA_ENOMEM, "out of memory");
   }
@@ -560,8 +560,26 @@ wait_head (struct xva_writer *w)
   }
   sl = &w->slots[w->head];
   if (w->nworkers) {
-    while (sl->state != S_DONE)
-      pthread_cond_wait (&w->done, &w->lock);
+    /* Help: take queued slots (the head first) while waiting. */
+    while (sl->state != S_DONE) {
+      struct slot *mine = NULL;
+      unsigned i;
+
+      for (i = 0; i < w->used && !mine; i++) {
+        struct slot *c = &w->slots[(w->head + i) % w->nslots];
+        if (c->state == S_QUEUED)
+          mine = c;
+      }
+      if (!mine) {
+        pthread_cond_wait (&w->done, &w->lock);
+        continue;
+      }
+      mine->state = S_BUSY;
+      pthread_mutex_unlock (&w->lock);
+      process_slot (w, mine);
+      pthread_mutex_lock (&w->lock);
+      mine->state = S_DONE;
+    }
     pthread_mutex_unlock (&w->lock);
   }
   else if (sl->state == S_QUEUED) {

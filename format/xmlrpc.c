@@ -20,6 +20,7 @@
 #include <libxml/globals.h>
 #include <libxml/parser.h>
 #include <libxml/parserInternals.h>
+#include <libxml/tree.h>
 #include <libxml/xmlerror.h>
 
 /* ------------------------------------------------------------------ */
@@ -245,7 +246,8 @@ line_of (const struct parser *p)
 static void fail (struct parser *p, int status, const char *fmt, ...)
   XVA_VALUE_PRINTF (3, 4);
 
-/* Records the first failure and stops the parser. */
+/* Records the first failure ("<doc> line N: what") and stops the
+ * parser.  A format starting with '!' is the whole message. */
 static void
 fail (struct parser *p, int status, const char *fmt, ...)
 {
@@ -258,8 +260,11 @@ fail (struct parser *p, int status, const char *fmt, ...)
   vsnprintf (what, sizeof what, fmt, ap);
   va_end (ap);
   p->status = status;
-  snprintf (p->msg, sizeof p->msg, "%s line %d: %s",
-            p->for_meta ? "ova.xml" : "XML", line_of (p), what);
+  if (what[0] == '!')
+    snprintf (p->msg, sizeof p->msg, "%s", what + 1);
+  else
+    snprintf (p->msg, sizeof p->msg, "%s line %d: %s",
+              p->for_meta ? "ova.xml" : "XML", line_of (p), what);
   xmlStopParser (p->ctxt);
 }
 
@@ -433,9 +438,12 @@ legacy_root (struct parser *p, int nb_attributes, const xmlChar **attrs)
       ver[n] = '\0';
     }
   }
-  fail (p, XVA_EVERSION,
-        "legacy XVA format <appliance version=\"%s\"> (XenEnterprise 3.x) "
-        "is not supported", ver[0] ? ver : "0.1");
+  if (ver[0])
+    fail (p, XVA_EVERSION, "legacy XVA format <appliance version=\"%s\"> "
+          "(XenEnterprise 3.x) is not supported", ver);
+  else
+    fail (p, XVA_EVERSION, "legacy XVA format <appliance> "
+          "(XenEnterprise 3.x) is not supported");
 }
 
 static void
@@ -464,12 +472,16 @@ on_start (void *ctx, const xmlChar *localname, const xmlChar *prefix,
       return;
     }
     if (prefix != NULL || uri != NULL || strcmp (name, roots[p->mode]) != 0) {
+      const char *pre = prefix ? (const char *) prefix : "";
+      const char *colon = prefix ? ":" : "";
+
       if (p->for_meta)
-        fail (p, XVA_EFORMAT, "ova.xml is not an XML-RPC value "
-              "(root element <%.64s>)", name);
+        fail (p, XVA_EFORMAT, "!ova.xml is not an XML-RPC value (root "
+              "element <%.32s%s%.64s> at line %d)", pre, colon, name,
+              line_of (p));
       else
-        fail (p, XVA_EFORMAT, "root element <%.64s> is not <%s>", name,
-              roots[p->mode]);
+        fail (p, XVA_EFORMAT, "root element <%.32s%s%.64s> is not <%s>",
+              pre, colon, name, roots[p->mode]);
       return;
     }
     kind = (int) root_kinds[p->mode];
@@ -479,7 +491,8 @@ on_start (void *ctx, const xmlChar *localname, const xmlChar *prefix,
 
     kind = (prefix || uri) ? -1 : child_kind (p, parent, name);
     if (kind < 0) {
-      fail (p, XVA_EFORMAT, "unexpected element <%.64s> in <%s>", name,
+      fail (p, XVA_EFORMAT, "unexpected element <%.32s%s%.64s> in <%s>",
+            prefix ? (const char *) prefix : "", prefix ? ":" : "", name,
             kind_names[parent->kind]);
       return;
     }
@@ -809,7 +822,7 @@ static void
 on_error (void *ctx, xmlErrorPtr e)
 {
   struct parser *p = ctx;
-  size_t n;
+  size_t n, i;
 
   if (p == NULL || e == NULL || e->level < XML_ERR_ERROR)
     return;
@@ -821,6 +834,9 @@ on_error (void *ctx, xmlErrorPtr e)
   n = strlen (p->xml_msg);
   while (n && (p->xml_msg[n - 1] == '\n' || p->xml_msg[n - 1] == ' '))
     p->xml_msg[--n] = '\0';
+  for (i = 0; i < n; i++)
+    if (p->xml_msg[i] == '\n' || p->xml_msg[i] == '\r')
+      p->xml_msg[i] = ' ';
   if (e->code == XML_ERR_INTERNAL_ERROR && strstr (p->xml_msg, "depth"))
     p->xml_depth_error = 1;
 }
@@ -935,6 +951,12 @@ parse_doc (struct parser *p, const char *xml, size_t len,
     p->status = XVA_EFORMAT;
     snprintf (p->msg, sizeof p->msg, "%s: no value in the document",
               p->for_meta ? "ova.xml" : "XML");
+  }
+  /* libxml2 keeps entity declarations in a document of its own even
+     in SAX mode; the parser context does not free it */
+  if (p->ctxt->myDoc != NULL) {
+    xmlFreeDoc (p->ctxt->myDoc);
+    p->ctxt->myDoc = NULL;
   }
   xmlFreeParserCtxt (p->ctxt);
   p->ctxt = NULL;

@@ -294,7 +294,9 @@ open_staging (struct Xva_store *s, const char *sr_uuid,
   char srdir[PATH_MAX], staging[PATH_MAX];
   int r;
 
-  *srfd = *stfd = -1;
+  *srfd = -1;
+  if (stfd)
+    *stfd = -1;
   if ((r = sr_dir (s, sr_uuid, srdir, sizeof srdir, fn)) < 0
       || (r = check_uuid (task_uuid, "task uuid", fn)) < 0)
     return r;

@@ -746,15 +746,10 @@ def read_at(d, off, n):
     return data
 
 
-def bad_sum(text):
-    """text with every hex digit replaced by the next one (case kept)."""
-    out = bytearray()
-    for c in text:
-        ch = chr(c)
-        v = (int(ch, 16) + 1) % 16
-        digit = '%x' % v
-        out += (digit.upper() if ch.isupper() else digit).encode()
-    return bytes(out)
+def bad_sum(text, upper):
+    """text with every hex digit replaced by the next one."""
+    out = ''.join('%x' % ((int(chr(c), 16) + 1) % 16) for c in text)
+    return (out.upper() if upper else out).encode()
 
 
 def is_zero(b):
@@ -1111,7 +1106,7 @@ def main(argv=None):
                 kind = 'xxhash' if idx % 2 == 0 else 'sha1'
             ext, sumtext = checksum_entry(kind, data)
             if idx in a.bad_checksum:
-                sumtext = bad_sum(sumtext)
+                sumtext = bad_sum(sumtext, kind == 'xxhash')
             if a.vsn < 2:
                 table[name] = hashlib.sha1(data).hexdigest()
             if a.vsn > 0:

@@ -82,7 +82,7 @@ check_stored_hash (const char *dir)
 int
 main (void)
 {
-  char dir[PATH_MAX], sub[PATH_MAX], path[PATH_MAX + 64], err[512];
+  char dir[1024], sub[1100], path[PATH_MAX + 64], err[512];
   char pool_ref[XVA_STORE_REF_MAX + 1], host_ref[XVA_STORE_REF_MAX + 1];
   char sr_ref[XVA_STORE_REF_MAX + 1], ref2[XVA_STORE_REF_MAX + 1];
   char def[XVA_STORE_REF_MAX + 1], sr_uuid[XVA_STORE_UUID_LEN + 1];

@@ -64,7 +64,7 @@ same_value (const struct xva_value *a, const struct xva_value *b)
 int
 main (void)
 {
-  char dir[PATH_MAX], err[512], ref[XVA_STORE_REF_MAX + 1];
+  char dir[1024], err[512], ref[XVA_STORE_REF_MAX + 1];
   char cls[XVA_STORE_CLASS_MAX + 1];
   struct Xva_store *s = NULL;
   struct Xva_store_txn *t = NULL;

@@ -130,7 +130,7 @@ now (void)
 int
 main (void)
 {
-  char dir[PATH_MAX], err[512];
+  char dir[1024], err[512];
   pthread_t th[THREADS], h;
   size_t n = 0;
   double t0;

@@ -97,7 +97,7 @@ main (void)
   CHECK (Xva_tar_header (h, "big", (uint64_t) 1 << 33, 0) == -1);
 
   /* pax records. */
-  pax = "22 path=Ref:7/00000003\n12 size=512\n";
+  pax = "23 path=Ref:7/00000003\n12 size=512\n";
   CHECK (Xva_tar_pax (pax, strlen (pax), path, sizeof path, &have_path,
                       &size, &have_size, err, sizeof err) == 0);
   CHECK (have_path && strcmp (path, "Ref:7/00000003") == 0);
