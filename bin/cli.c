@@ -447,7 +447,7 @@ Xva_cli_read_archive (int fd, struct xva_reader *r,
   int s;
 
   *read_errno = 0;
-  buf = malloc (XVA_CLI_READ_SIZE);
+  buf = aligned_alloc (4096, XVA_CLI_READ_SIZE);   /* aligned: faster reads */
   if (buf == NULL) {
     s = XVA_ENOMEM;
     goto out;

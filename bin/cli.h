@@ -30,7 +30,7 @@ enum xva_cli_exit {
 };
 
 /* Size of one read of archive input. */
-#define XVA_CLI_READ_SIZE ((size_t) 1 << 20)
+#define XVA_CLI_READ_SIZE ((size_t) 4 << 20)
 
 /* The subcommands: each takes argv[0] = its own name and returns an
  * exit code. */

@@ -552,28 +552,32 @@ fail:
   return -1;
 }
 
-int
-xva_value_set (struct xva_value *st, const char *key, struct xva_value *item)
+/* xva_value_set; with `owned` set, key is malloc'd and taken over. */
+static int
+set_member (struct xva_value *st, const char *key, char *owned,
+            struct xva_value *item)
 {
   int64_t i;
-  char *k = NULL;
+  char *k = owned;
   size_t klen;
 
-  if (item == NULL)
-    return -1;
-  if (st == NULL || key == NULL || st->type != XVA_TYPE_STRUCT || st == item)
+  if (item == NULL || st == NULL || key == NULL
+      || st->type != XVA_TYPE_STRUCT || st == item)
     goto fail;
   i = find_member (st, key);
   if (i >= 0) {
     xva_value_free (st->u.s.m[i].val);
     st->u.s.m[i].val = item;
+    free (owned);
     return 0;
   }
-  klen = strlen (key);
-  k = malloc (klen + 1);
-  if (k == NULL)
-    goto fail;
-  memcpy (k, key, klen + 1);
+  if (k == NULL) {
+    klen = strlen (key);
+    k = malloc (klen + 1);
+    if (k == NULL)
+      goto fail;
+    memcpy (k, key, klen + 1);
+  }
   if (st->u.s.n == st->u.s.cap) {
     uint32_t cap = st->u.s.cap ? st->u.s.cap * 2 : 4;
     struct member *m;
@@ -601,6 +605,23 @@ fail:
   free (k);
   xva_value_free (item);
   return -1;
+}
+
+int
+xva_value_set (struct xva_value *st, const char *key, struct xva_value *item)
+{
+  return set_member (st, key, NULL, item);
+}
+
+int
+Xva_value_set_owned (struct xva_value *st, char *key,
+                     struct xva_value *item)
+{
+  if (key == NULL) {
+    xva_value_free (item);
+    return -1;
+  }
+  return set_member (st, key, key, item);
 }
 
 int

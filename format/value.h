@@ -41,6 +41,11 @@ void Xva_value_err (char *err, size_t errlen, const char *fmt, ...)
  * bytes when made by xva_value_new_stringn); 0 for other types. */
 size_t Xva_value_strlen (const struct xva_value *v);
 
+/* xva_value_set taking over key (malloc'd), which is freed on failure
+ * or when it replaces a member. */
+int Xva_value_set_owned (struct xva_value *st, char *key,
+                         struct xva_value *item);
+
 /* 1 when a and b are the same tree (types, values, member order and
  * keys), else 0.  Doubles compare by bits, so NaN equals itself. */
 int Xva_value_equal (const struct xva_value *a, const struct xva_value *b);

@@ -700,12 +700,8 @@ on_end (void *ctx, const xmlChar *localname, const xmlChar *prefix,
             (f.seen & SEEN_NAME) ? "value" : "name");
       return;
     }
-    if (xva_value_set (parent->v, f.name, f.v) < 0) {
-      free (f.name);
+    if (Xva_value_set_owned (parent->v, f.name, f.v) < 0)
       oom (p);
-      return;
-    }
-    free (f.name);
     break;
   case K_NAME:
     s = text_get (p, 0, &n);
