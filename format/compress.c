@@ -1,5 +1,6 @@
 /* Streaming gzip (zlib) and zstd (libzstd). */
 #include "format/compress.h"
+#include "format/pgzip.h"
 
 #include <limits.h>
 #include <stdio.h>
@@ -14,6 +15,7 @@ struct Xva_zout {
   int kind;
   z_stream gz;
   ZSTD_CCtx *zs;
+  struct Xva_pgzip *pgz;   /* gzip on several threads */
 };
 
 struct Xva_zin {
@@ -36,9 +38,21 @@ Xva_zout_new (int kind, int level, unsigned threads, int *status)
     return NULL;
   }
   z->kind = kind;
+  if (threads == 0) {
+    long n = sysconf (_SC_NPROCESSORS_ONLN);
+    threads = n > 0 ? (unsigned) n : 1;
+  }
   if (kind == XVA_COMPRESS_GZIP) {
     if (level <= 0 || level > 9)
-      level = level <= 0 ? 6 : 9;
+      level = level <= 0 ? 1 : 9;
+    if (threads > 1) {
+      z->pgz = Xva_pgzip_new (level, threads, status);
+      if (!z->pgz) {
+        free (z);
+        return NULL;
+      }
+      return z;
+    }
     if (deflateInit2 (&z->gz, level, Z_DEFLATED, 15 + 16, 8,
                       Z_DEFAULT_STRATEGY) != Z_OK)
       goto nomem;
@@ -48,15 +62,11 @@ Xva_zout_new (int kind, int level, unsigned threads, int *status)
     if (!z->zs)
       goto nomem;
     if (level <= 0)
-      level = 3;
+      level = 1;
     if (level > ZSTD_maxCLevel ())
       level = ZSTD_maxCLevel ();
     ZSTD_CCtx_setParameter (z->zs, ZSTD_c_compressionLevel, level);
     ZSTD_CCtx_setParameter (z->zs, ZSTD_c_checksumFlag, 1);
-    if (threads == 0) {
-      long n = sysconf (_SC_NPROCESSORS_ONLN);
-      threads = n > 0 ? (unsigned) n : 1;
-    }
     /* Fails harmlessly where libzstd has no threads. */
     if (threads > 1)
       ZSTD_CCtx_setParameter (z->zs, ZSTD_c_nbWorkers, (int) threads);
@@ -146,6 +156,8 @@ int
 Xva_zout_run (struct Xva_zout *z, struct xva_in *in, struct xva_out *out,
               int mode)
 {
+  if (z->pgz)
+    return Xva_pgzip_run (z->pgz, in, out, mode);
   return z->kind == XVA_COMPRESS_GZIP ? gz_run (z, in, out, mode)
                                       : zs_run (z, in, out, mode);
 }
@@ -155,7 +167,9 @@ Xva_zout_free (struct Xva_zout *z)
 {
   if (!z)
     return;
-  if (z->kind == XVA_COMPRESS_GZIP)
+  if (z->pgz)
+    Xva_pgzip_free (z->pgz);
+  else if (z->kind == XVA_COMPRESS_GZIP)
     deflateEnd (&z->gz);
   ZSTD_freeCCtx (z->zs);
   free (z);

@@ -353,7 +353,7 @@ struct xva_writer_disk {
 struct xva_writer_opts {
   int checksum;            /* enum xva_checksum (default XXHASH) */
   int compress;            /* enum xva_compress (default NONE) */
-  int level;               /* compression level; 0: gzip 6 / zstd 3 */
+  int level;               /* compression level; 0: 1 (fastest) */
   unsigned keepalive_ms;   /* silence before a keep-alive (default 5000);
                               UINT32_MAX: never */
   unsigned threads;        /* worker threads; 0: one per core */
