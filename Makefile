@@ -36,7 +36,7 @@ run: build
 bench: deps
 	cmake -S . -B build-bench -DCMAKE_BUILD_TYPE=Release
 	cmake --build build-bench -j $(JOBS)
-	./bench/run.sh build-bench/xva
+	python3 bench/run.py build-bench/xva
 
 install: build
 	cmake --install $(BUILD)
