@@ -72,6 +72,10 @@ struct xva_writer {
   uint64_t soff;
   uint64_t ext_start, ext_end;   /* cached data extent at or after soff */
   int ext_valid;
+  /* Readers step over skipped chunks by the length of the stream's first
+   * chunk: when that is short (the first disk is under 1 MiB), no chunk
+   * of any disk may be skipped. */
+  int no_skip;
 
   /* The pool: a ring of slots, each one chunk read, checked for zeros
    * and hashed by a worker (or by this thread when there are none). */
@@ -191,6 +195,11 @@ xva_writer_new (const char *ova_xml, size_t len,
   }
   w->ndisks = ndisks;
   qsort (w->disks, ndisks, sizeof *w->disks, cmp_disk);
+  for (i = 0; i < ndisks; i++)
+    if (w->disks[i].size > 0) {
+      w->no_skip = w->disks[i].size < CHUNK;
+      break;
+    }
   for (i = 1; i < ndisks; i++)
     if (strcmp (w->disks[i - 1].id, w->disks[i].id) == 0) {
       r = XVA_EINVAL;
@@ -481,7 +490,7 @@ schedule_one (struct xva_writer *w)
     }
     remaining = d->size - w->soff;
     len = remaining < CHUNK ? remaining : CHUNK;
-    keep = w->soff == 0 || len == remaining;
+    keep = w->soff == 0 || len == remaining || w->no_skip;
 
     if (!keep && w->io.extent) {
       if (!w->ext_valid || w->soff >= w->ext_end) {

@@ -220,6 +220,20 @@ main (void)
   roundtrip (&m, &wo, &st, &alen);
   CHECK (st.chunks == 3);
 
+  /* The first disk in the stream is shorter than a chunk: readers then
+   * step over skipped chunks by its length, so nothing may be skipped
+   * (regression: the second disk came back with its data misplaced). */
+  m.ndisks = 2;
+  m.size[1] = m.size[0];
+  m.disk[1] = m.disk[0];
+  m.size[0] = 4096;
+  m.disk[0] = calloc (1, 4096);
+  m.disk[0][7] = 1;
+  roundtrip (&m, &wo, &st, &alen);
+  CHECK (st.chunks == 1 + 6);
+  free (m.disk[0]);
+  m.disk[0] = m.disk[1];
+
   free (m.disk[0]);
   HARNESS_DONE ();
 }
