@@ -17,6 +17,9 @@
 /* ------------------------------------------------------------------ */
 /* Messages                                                             */
 
+static void vmessage (const char *cmd, const char *kind, const char *fmt,
+                      va_list ap) XVA_CLI_PRINTF (3, 0);
+
 static void
 vmessage (const char *cmd, const char *kind, const char *fmt, va_list ap)
 {

@@ -246,6 +246,10 @@ line (int indent, const char *label, const char *value)
 {
   int w = 20 - indent;
 
+  if (value != NULL && value[0] == '\0') {
+    printf ("%*s%s:\n", indent, "", label);
+    return;
+  }
   printf ("%*s%s:%*s", indent, "", label,
           (int) strlen (label) + 1 < w ? w - (int) strlen (label) - 1 : 1,
           "");

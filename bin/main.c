@@ -4,6 +4,12 @@
 #include <string.h>
 
 #include "cli.h"
+#ifdef XVA_HAVE_SERVER
+#include "serve.h"
+#endif
+#ifdef XVA_HAVE_SERVER
+#include "serve.h"
+#endif
 
 struct command {
   const char *name;
@@ -16,6 +22,16 @@ static const struct command commands[] = {
   { "verify", Xva_cmd_verify, "check an archive's structure and checksums" },
   { "extract", Xva_cmd_extract, "write an archive's ova.xml and disk images" },
   { "inspect", Xva_cmd_inspect, "describe an archive's VMs and disks" },
+#ifdef XVA_HAVE_SERVER
+  { "serve", Xva_cmd_serve, "serve VMs over the XenServer HTTP interface" },
+  { "sr-create", Xva_cmd_sr_create, "add a storage repository to a data "
+                                    "directory" },
+#endif
+#ifdef XVA_HAVE_SERVER
+  { "serve", Xva_cmd_serve, "serve VMs over the XenServer HTTP interface" },
+  { "sr-create", Xva_cmd_sr_create, "add a storage repository to a data "
+    "directory" },
+#endif
 };
 
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
@@ -54,6 +70,18 @@ usage (FILE *f)
            "Run 'xva COMMAND --help' for a command's options.\n");
 }
 
+/* Checks that standard output was written; returns the exit code. */
+static int
+flush_stdout (const char *cmd, int r)
+{
+  if (fflush (stdout) != 0 || ferror (stdout)) {
+    Xva_cli_error (cmd, "cannot write to standard output");
+    if (r == XVA_EXIT_OK)
+      r = XVA_EXIT_IO;
+  }
+  return r;
+}
+
 static const struct command *
 find_command (const char *name)
 {
@@ -70,12 +98,7 @@ run_command (const struct command *c, int argc, char **argv)
 {
   int r, sig;
 
-  r = c->run (argc, argv);
-  if (fflush (stdout) != 0 || ferror (stdout)) {
-    Xva_cli_error (c->name, "cannot write to standard output");
-    if (r == XVA_EXIT_OK)
-      r = XVA_EXIT_IO;
-  }
+  r = flush_stdout (c->name, c->run (argc, argv));
   sig = Xva_cli_interrupted ();
   if (sig != 0) {
     /* Cleaned up; now end the way the signal would have. */
@@ -98,16 +121,16 @@ main (int argc, char **argv)
   }
   if (strcmp (argv[1], "--help") == 0 || strcmp (argv[1], "-h") == 0) {
     usage (stdout);
-    return XVA_EXIT_OK;
+    return flush_stdout (NULL, XVA_EXIT_OK);
   }
   if (strcmp (argv[1], "--version") == 0 || strcmp (argv[1], "-V") == 0) {
     printf ("xva %s\n", XVA_VERSION_STRING);
-    return XVA_EXIT_OK;
+    return flush_stdout (NULL, XVA_EXIT_OK);
   }
   if (strcmp (argv[1], "help") == 0) {
     if (argc < 3) {
       usage (stdout);
-      return XVA_EXIT_OK;
+      return flush_stdout (NULL, XVA_EXIT_OK);
     }
     if (argc > 3) {
       Xva_cli_error ("help", "too many arguments");

@@ -208,10 +208,6 @@ open_disk (struct disk *d, int quiet)
     Xva_cli_error (CMD, "%s: not a regular file or block device", d->path);
     return XVA_EXIT_FAIL;
   }
-  if (bytes == 0) {
-    Xva_cli_error (CMD, "%s: the disk is empty", d->path);
-    return XVA_EXIT_FAIL;
-  }
   d->real = bytes;
   d->size = bytes;
   if (bytes % SECTOR != 0) {

@@ -370,7 +370,7 @@ static const struct {
 /* Which kind of element `name` is as a child of parent, or -1 when it
  * may not appear there (or not again). */
 static int
-child_kind (struct parser *p, struct frame *parent, const char *name)
+child_kind (const struct frame *parent, const char *name)
 {
   size_t i;
 
@@ -414,7 +414,6 @@ child_kind (struct parser *p, struct frame *parent, const char *name)
       return K_FAULT;
     return -1;
   default:
-    (void) p;
     return -1;
   }
 }
@@ -489,7 +488,7 @@ on_start (void *ctx, const xmlChar *localname, const xmlChar *prefix,
   else {
     struct frame *parent = &p->stack[p->depth - 1];
 
-    kind = (prefix || uri) ? -1 : child_kind (p, parent, name);
+    kind = (prefix || uri) ? -1 : child_kind (parent, name);
     if (kind < 0) {
       fail (p, XVA_EFORMAT, "unexpected element <%.32s%s%.64s> in <%s>",
             prefix ? (const char *) prefix : "", prefix ? ":" : "", name,

@@ -1,7 +1,13 @@
 #!/bin/bash
 # The `make run` demo: pack a sparse 64 MiB disk into an XVA archive,
 # verify it, inspect it, extract it again and compare the image with the
-# original.  Usage: scripts/run.sh PATH/TO/xva
+# original; then serve it: a data directory (made once, ./xva-data beside
+# the sources, with a random root password in a 0600 file) gets the demo
+# VM, and `xva serve` runs in the foreground until Ctrl-C.
+#
+# Usage: scripts/run.sh PATH/TO/xva
+# Environment: XVA_DATA (the data directory), XVA_PORT (default 8080; 0
+# picks a free port), XVA_NO_SERVE=1 (stop after the archive demo).
 set -euo pipefail
 
 xva=${1:?usage: $0 PATH/TO/xva}
@@ -13,6 +19,10 @@ if [ ! -x "$xva" ]; then
   echo "run.sh: $xva is not an executable" >&2
   exit 1
 fi
+
+repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+data=${XVA_DATA:-$repo/xva-data}
+port=${XVA_PORT:-8080}
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/xva-demo.XXXXXX")
 trap 'rm -rf "$work"' EXIT
@@ -78,3 +88,82 @@ echo "refused: $(cat err.txt)"
 cmp demo-disk "${images[0]}" || fail "the refused extract changed ${images[0]}"
 
 printf '\nAll %d steps passed.\n' "$step"
+
+# ---- the server ------------------------------------------------------------
+
+if [ -n "${XVA_NO_SERVE:-}" ]; then
+  exit 0
+fi
+if ! "$xva" serve --help >/dev/null 2>&1; then
+  echo "(this xva has no 'serve' command: not serving)"
+  exit 0
+fi
+
+pwfile=$data/root-password
+fresh=0
+if [ ! -e "$data/xva.db" ]; then
+  fresh=1
+  say "make the data directory $data (once)"
+  mkdir -p "$data"
+  chmod 700 "$data"
+  (umask 077; head -c 18 /dev/urandom | base64 | tr -d '/+=\n' >"$pwfile")
+  chmod 600 "$pwfile"
+  echo "root's password is in $pwfile"
+fi
+[ -s "$pwfile" ] || fail "$pwfile is missing: remove $data to start over"
+
+say "xva serve --data $data --listen 127.0.0.1:$port"
+"$xva" serve --data "$data" --listen "127.0.0.1:$port" \
+  --password-file "$pwfile" >"$work/serve.out" &
+server=$!
+stop_server () {
+  kill -TERM "$server" 2>/dev/null || true
+  wait "$server" 2>/dev/null || true
+}
+trap 'stop_server; rm -rf "$work"' EXIT
+trap 'exit 0' INT TERM
+for _ in $(seq 1 100); do
+  grep -q '^listening on' "$work/serve.out" && break
+  kill -0 "$server" 2>/dev/null ||
+    fail "xva serve did not start (port $port in use? set XVA_PORT)"
+  sleep 0.1
+done
+url=$(sed -n 's/^listening on //p' "$work/serve.out" | head -n 1)
+[ -n "$url" ] || fail "xva serve did not say where it listens"
+sock=$data/xva.sock
+
+# JSON-RPC over the control socket (trusted: no password needed).
+ctl_rpc () {
+  curl -sS --unix-socket "$sock" -X POST --data-binary \
+    "{\"jsonrpc\":\"2.0\",\"method\":\"$1\",\"params\":$2,\"id\":0}" \
+    http://localhost/jsonrpc
+}
+first_ref () {
+  grep -o 'OpaqueRef:[0-9a-f-]*' | head -n 1
+}
+
+if [ "$fresh" -eq 1 ]; then
+  say "import the demo VM (curl -T demo.xva over the control socket)"
+  headers=$(curl -sS -f --unix-socket "$sock" -D - -o /dev/null \
+            -T demo.xva http://localhost/import) ||
+    fail "the import of demo.xva failed"
+  echo "$headers" | tr -d '\r' | grep -i '^task-id:' || true
+fi
+sid=$(ctl_rpc session.login_with_password '["root",""]' | first_ref)
+vm=$(ctl_rpc VM.get_by_name_label "[\"$sid\",\"demo\"]" | first_ref)
+ctl_rpc session.logout "[\"$sid\"]" >/dev/null
+
+cat <<EOF
+
+xva serve is running at $url (Ctrl-C stops it)
+  data directory: $data
+  user root, password file: $pwfile
+
+Export the demo VM:
+  curl -u "root:\$(cat $pwfile)" -o demo-export.xva \\
+    "$url/export?ref=${vm:-<VM ref>}"
+Import an archive:
+  curl -u "root:\$(cat $pwfile)" -T demo-export.xva "$url/import"
+XenAPI: JSON-RPC at $url/jsonrpc, XML-RPC at $url/
+EOF
+wait "$server"

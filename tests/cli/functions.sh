@@ -2,6 +2,10 @@
 # `set -euo pipefail`.
 #
 # Environment: XVA (the xva binary), SRCDIR (the source tree), BUILDDIR.
+#
+# Run on its own (`bash functions.sh`), it checks the test tools
+# themselves: the generator against GNU tar, xxhsum and sha1sum, the
+# slicer, and the checks of tartool.py.  It needs no xva binary then.
 
 shopt -s lastpipe      # `cmd | run_xva ...` keeps $rc in this shell
 
@@ -43,7 +47,11 @@ requires ()
 }
 
 requires python3 timeout cmp dd truncate
-[ -x "$XVA" ] || fail "xva binary not found: XVA=$XVA"
+# The interpreter itself, not a wrapper script that may sit in PATH.
+PYTHON=${PYTHON:-$(python3 -c 'import sys; print(sys.executable)')}
+SELFTEST=
+[ "${BASH_SOURCE[0]}" != "$0" ] || SELFTEST=1
+[ -n "$SELFTEST" ] || [ -x "$XVA" ] || fail "xva binary not found: XVA=$XVA"
 
 T=$(mktemp -d "${TMPDIR:-/tmp}/xva-test.XXXXXX")
 cleanup ()
@@ -65,6 +73,10 @@ run_xva ()
   fi
   if [ "$rc" -ge 128 ]; then
     fail "xva $* died with status $rc (signal $((rc - 128)))"
+  fi
+  if grep -Eq 'ERROR: (Address|Leak|Memory|Thread)Sanitizer|runtime error:' \
+       "$T/stderr"; then
+    fail "xva $*: sanitizer report"
   fi
   return 0
 }
@@ -122,7 +134,7 @@ write_at ()
 # xvagen ARGS...: the independent archive generator.
 xvagen ()
 {
-  python3 "$XVAGEN" "$@"
+  "$PYTHON" "$XVAGEN" "$@"
 }
 
 # size_of FILE
@@ -209,15 +221,144 @@ no_files ()
   [ -z "$left" ] || fail "files left in $1 after a failed extract: $left"
 }
 
-# json_check FILE PYTHON-EXPR: evaluates the expression with j = the
-# JSON document in FILE; fails with the expression unless it is true.
+# json_check FILE PYTHON-EXPR...: evaluates each expression with j = the
+# JSON document in FILE; fails with the first one that is not true.
 json_check ()
 {
-  python3 - "$1" "$2" <<'EOF' || fail "JSON check failed: $2 (in $(head -c 2000 "$1"))"
+  local file=$1
+  shift
+  "$PYTHON" - "$file" "$@" <<'EOF' >"$T/json.err" 2>&1 ||
 import json, sys
 with open(sys.argv[1]) as f:
     j = json.load(f)
-ok = eval(sys.argv[2], {'j': j})
-sys.exit(0 if ok else 1)
+for expr in sys.argv[2:]:
+    try:
+        ok = eval('(' + expr + '\n)', {'j': j})
+    except Exception as e:
+        ok = False
+        print('%s: %r' % (expr, e))
+    if not ok:
+        print(expr)
+        sys.exit(1)
 EOF
+    fail "JSON check failed: $(cat "$T/json.err") in $(head -c 3000 "$file")"
 }
+
+# Self-test of the test tools --------------------------------------------
+
+selftest ()
+{
+  set -euo pipefail
+  requires tar xxhsum sha1sum zstd
+  local len s f name want got
+
+  note "xvagen.py: XXH64 and SHA-1 test vectors"
+  xvagen --self-test >/dev/null || fail "xvagen.py --self-test failed"
+
+  note "xvagen.py: XXH64 equals xxhsum -H64 on random files"
+  mkdir -p "$T/h"
+  for len in 0 1 3 4 7 8 9 15 16 31 32 33 63 64 65 100 1000 4097 65536 \
+             $((MIB + 13)); do
+    head -c "$len" /dev/urandom >"$T/h/$len"
+  done
+  (cd "$T/h" && xxhsum -H64 -- * 2>/dev/null | sort) >"$T/h.want"
+  (cd "$T/h" && xvagen --xxh64 * | sort) >"$T/h.got"
+  diff "$T/h.want" "$T/h.got" >&2 || fail "xvagen.py XXH64 differs from xxhsum"
+
+  note "xvagen.py: the reference layout passes tartool check-ref"
+  mkrandom "$T/a.img" $((MIB + 4096))
+  mksparse "$T/b.img" $((4 * MIB))
+  write_at "$T/b.img" $((2 * MIB)) 100
+  xvagen -o "$T/ref.xva" --disk "$T/a.img" --disk "$T/b.img" \
+    --keepalive-after 1 --checksum mixed --manifest "$T/manifest" \
+    --expect-dir "$T/exp"
+  "$PYTHON" "$TARTOOL" check-ref "$T/ref.xva" ||
+    fail "tartool check-ref rejects the generator's reference layout"
+  tar tf "$T/ref.xva" >"$T/names"
+  diff "$T/manifest" "$T/names" >&2 || fail "GNU tar lists other entries"
+
+  note "xvagen.py: every checksum entry is right (xxhsum, sha1sum)"
+  mkdir -p "$T/x"
+  tar xf "$T/ref.xva" -C "$T/x"
+  chmod -R u+rwX "$T/x"
+  while read -r name; do
+    case $name in
+      *.xxhash)
+        want=$(xxhsum -H64 "$T/x/${name%.xxhash}" 2>/dev/null |
+               cut -d' ' -f1 | tr a-f A-F) ;;
+      *.checksum)
+        want=$(sha1sum "$T/x/${name%.checksum}" | cut -d' ' -f1) ;;
+      *) continue ;;
+    esac
+    got=$(cat "$T/x/$name")
+    [ "$got" = "$want" ] || fail "generator: $name is $got, want $want"
+  done <"$T/names"
+  # Disk 2: chunk 0, a keep-alive (counter 1) before chunk 1, which is
+  # zero and skipped (counter 2), chunk 2 (data, counter 3), chunk 3
+  # (last, counter 4).
+  printf '%s\n' Ref:2/00000000 Ref:2/00000001 Ref:2/00000003 Ref:2/00000004 \
+    >"$T/want2"
+  grep -E '^Ref:2/[0-9]{8}$' "$T/names" | diff "$T/want2" - >&2 ||
+    fail "generator: wrong chunks for disk 2"
+  [ "$(size_of "$T/x/Ref:2/00000001")" -eq 0 ] ||
+    fail "generator: the keep-alive entry is not empty"
+  [ "$(cat "$T/x/Ref:2/00000001.checksum" "$T/x/Ref:2/00000001.xxhash" \
+        2>/dev/null)" = EF46DB3751D8E999 ] ||
+    [ "$(cat "$T/x/Ref:2/00000001.checksum" 2>/dev/null)" = \
+      da39a3ee5e6b4b0d3255bfef95601890afd80709 ] ||
+    fail "generator: the keep-alive's checksum is not that of no data"
+
+  note "tartool reassemble (the position rule) and --expect-dir agree"
+  "$PYTHON" "$TARTOOL" reassemble "$T/ref.xva" Ref:1 $((MIB + 4096)) \
+    "$T/r1.img"
+  cmp "$T/r1.img" "$T/a.img" || fail "Ref:1 rebuilt differs"
+  "$PYTHON" "$TARTOOL" reassemble "$T/ref.xva" Ref:2 $((4 * MIB)) "$T/r2.img"
+  cmp "$T/r2.img" "$T/b.img" || fail "Ref:2 rebuilt differs"
+  cmp "$T/exp/0-disk0.img" "$T/a.img" || fail "--expect-dir disk 0"
+  cmp "$T/exp/1-disk1.img" "$T/b.img" || fail "--expect-dir disk 1"
+
+  note "tartool check-ref and sparse-cmp can fail"
+  mkrandom "$T/c.img" 8192
+  for s in "--header ustar" "--header gnu" "--mode 0644" "--end-blocks 3"; do
+    # shellcheck disable=SC2086
+    xvagen -o "$T/other.xva" --disk "$T/c.img" $s
+    if "$PYTHON" "$TARTOOL" check-ref "$T/other.xva" 2>/dev/null; then
+      fail "tartool check-ref accepts an archive made with $s"
+    fi
+  done
+  cp "$T/b.img" "$T/b2.img"
+  "$PYTHON" "$TARTOOL" sparse-cmp "$T/b.img" "$T/b2.img" ||
+    fail "sparse-cmp: equal files differ"
+  write_at "$T/b2.img" $((3 * MIB)) 1
+  if "$PYTHON" "$TARTOOL" sparse-cmp "$T/b.img" "$T/b2.img" 2>/dev/null; then
+    fail "sparse-cmp: different files are equal"
+  fi
+
+  note "xvagen.py: header styles and compressions read by GNU tar"
+  for s in v7 ustar gnu pax; do
+    for f in none gzip zstd; do
+      xvagen -o "$T/s.xva" --disk "$T/c.img" --header "$s" --compress "$f" \
+        --pax-global
+      case $f in
+        none) tar tf "$T/s.xva" ;;
+        gzip) tar tzf "$T/s.xva" ;;
+        zstd) zstd -q -dc "$T/s.xva" | tar tf - ;;
+      esac >"$T/s.names" || fail "GNU tar cannot read --header $s --compress $f"
+      [ "$(head -1 "$T/s.names")" = ova.xml ] ||
+        fail "--header $s --compress $f: first entry $(head -1 "$T/s.names")"
+      [ "$(wc -l <"$T/s.names")" -eq 3 ] ||
+        fail "--header $s --compress $f: $(wc -l <"$T/s.names") entries"
+    done
+  done
+
+  note "slicer.py copies exactly"
+  for s in 1 7 512 513 random 3,5000; do
+    "$PYTHON" "$SLICER" "$s" <"$T/a.img" 2>/dev/null | cmp - "$T/a.img" ||
+      fail "slicer $s changed the data"
+  done
+  echo "PASS"
+}
+
+if [ -n "$SELFTEST" ]; then
+  selftest
+fi

@@ -23,9 +23,9 @@ NDISKS=${#paths[@]}
 # order, from its own ova.xml and the input disks.
 expected_names ()
 {
-  python3 "$TARTOOL" ova-json "$1" >"$T/ova.json" ||
+  "$PYTHON" "$TARTOOL" ova-json "$1" >"$T/ova.json" ||
     fail "ova.xml of $1 is not compact XML-RPC"
-  python3 - "$T/ova.json" "$D" "$2" <<'EOF' || fail "expected_names failed"
+  "$PYTHON" - "$T/ova.json" "$D" "$2" <<'EOF' || fail "expected_names failed"
 import json, os, sys
 MIB = 1 << 20
 ova = json.load(open(sys.argv[1]))
@@ -86,7 +86,7 @@ check_archive ()
   [ ! -s "$T/badmode" ] || fail "entries not r--------: $(head -3 "$T/badmode")"
 
   note "$kind: header fields and end of archive"
-  python3 "$TARTOOL" check-ref "$a" 2>"$T/ref.err" ||
+  "$PYTHON" "$TARTOOL" check-ref "$a" 2>"$T/ref.err" ||
     fail "headers not in the reference form: $(head -20 "$T/ref.err")"
   [ $(( $(size_of "$a") % 512 )) -eq 0 ] || fail "size not a multiple of 512"
   [ "$(od -An -tx1 -j257 -N6 "$a" | tr -d ' \n')" = 000000000000 ] ||
@@ -121,7 +121,7 @@ check_archive ()
   done <"$T/names"
 
   note "$kind: disks rebuilt with the position rule equal the inputs"
-  python3 - "$T/ova.json" <<'EOF' >"$T/disks.txt"
+  "$PYTHON" - "$T/ova.json" <<'EOF' >"$T/disks.txt"
 import json, sys
 ova = json.load(open(sys.argv[1]))
 objs = {o['id']: o for o in ova['objects']}
@@ -133,7 +133,7 @@ EOF
   [ "$(wc -l <"$T/disks.txt")" -eq "$NDISKS" ] ||
     fail "ova.xml has $(wc -l <"$T/disks.txt") disk VBDs, want $NDISKS"
   while read -r id ud size; do
-    python3 "$TARTOOL" reassemble "$a" "$id" "$size" "$T/re.img" ||
+    "$PYTHON" "$TARTOOL" reassemble "$a" "$id" "$size" "$T/re.img" ||
       fail "cannot rebuild $id"
     cmp "$T/re.img" "$D/d$ud.img" >/dev/null ||
       fail "$id rebuilt from the archive differs from d$ud.img"
@@ -143,7 +143,7 @@ EOF
 # check_ova: fields of ova.xml that the reference importer requires.
 check_ova ()
 {
-  python3 - "$T/ova.json" "$NDISKS" <<'EOF' || fail "ova.xml check failed"
+  "$PYTHON" - "$T/ova.json" "$NDISKS" <<'EOF' || fail "ova.xml check failed"
 import json, re, sys
 ova = json.load(open(sys.argv[1]))
 ndisks = int(sys.argv[2])

@@ -7,23 +7,25 @@ set -euo pipefail
 
 D=$T/disks
 mkdir -p "$D"
-mkrandom "$D/a.img" $((MIB + MIB / 2))           # two chunks, short last
+mkrandom "$D/a.img" $((MIB + 8192))             # two chunks, short last
 mksparse "$D/b.img" $((3 * MIB))                 # a zero chunk in the middle
 write_at "$D/b.img" 0 512
 write_at "$D/b.img" $((3 * MIB - 4096)) 4096
 mkrandom "$D/tiny.img" 8192                      # for the 1-byte slices
 
-# slice_check ARCHIVE SPEC EXPECTDIR: verify and extract with the archive
-# fed through the slicer; the images must equal those in EXPECTDIR.
+# slice_check ARCHIVE SPEC EXPECTDIR [verify-only]: verify, and extract
+# unless told not to, with the archive fed through the slicer; the images
+# must equal those in EXPECTDIR.
 slice_check ()
 {
-  local a=$1 spec=$2 exp=$3 dir
+  local a=$1 spec=$2 exp=$3 only=${4:-} dir
   note "slices of $spec: $(basename "$a")"
-  python3 "$SLICER" "$spec" <"$a" 2>/dev/null | run_xva verify -
+  "$PYTHON" "$SLICER" "$spec" <"$a" 2>/dev/null | run_xva verify -
   [ "$rc" -eq 0 ] || fail "verify - of $a in slices of $spec exited $rc"
+  [ -z "$only" ] || return 0
   dir=$T/slice-$(basename "$a")-$spec
   mkdir -p "$dir"
-  python3 "$SLICER" "$spec" <"$a" 2>/dev/null |
+  "$PYTHON" "$SLICER" "$spec" <"$a" 2>/dev/null |
     run_xva extract -C "$dir" -
   [ "$rc" -eq 0 ] || fail "extract - of $a in slices of $spec exited $rc"
   check_images "$dir" "$exp"
@@ -64,7 +66,12 @@ for comp in none gzip zstd; do
   [ "$rc" -eq 0 ] ||
     fail "pack -o - | verify - exited $rc: $(cat "$T/pack.err")"
 
-  for spec in 7 512 513 random 1,4095,65536; do
+  # Every slice size for verify; extract takes the two that split
+  # headers and chunks most unevenly.
+  for spec in 7 512 1,4095,65536; do
+    slice_check "$A" "$spec" "$T/exp-ab" verify-only
+  done
+  for spec in 513 random; do
     slice_check "$A" "$spec" "$T/exp-ab"
   done
   rm -rf "$T/exp-ab"
@@ -84,9 +91,8 @@ for comp in none zstd; do
   A=$T/gen-$comp.xva
   xvagen -o "$A" --disk "$D/a.img" --disk "$D/b.img" --keepalive-after 1 \
     --checksum mixed --compress "$comp" --expect-dir "$T/exp-gen-$comp"
-  for spec in 7 513 random; do
-    slice_check "$A" "$spec" "$T/exp-gen-$comp"
-  done
+  slice_check "$A" 7 "$T/exp-gen-$comp" verify-only
+  slice_check "$A" random "$T/exp-gen-$comp"
 done
 
 note "input that stops early on a pipe is truncated"

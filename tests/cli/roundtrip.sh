@@ -42,7 +42,18 @@ check_vm_images ()
 }
 
 paths=()
-for n in "${DISKS[@]}"; do paths+=("$D/$n.img"); done
+disk_checks=()
+i=0
+for n in "${DISKS[@]}"; do
+  paths+=("$D/$n.img")
+  # Size and data entries of each disk: every chunk but the all-zero
+  # ones that are neither first nor last.
+  want=$("$PYTHON" "$TARTOOL" expect-chunks "$D/$n.img" | wc -l)
+  disk_checks+=("[(int(d['virtual_size']), int(d['chunks']))
+                  for d in j['disks'] if d['userdevice'] == '$i']
+                 == [($(rounded "$D/$n.img"), $want)]")
+  i=$((i + 1))
+done
 
 for sum in xxhash sha1; do
   for comp in none gzip zstd; do
@@ -60,38 +71,20 @@ for sum in xxhash sha1; do
 
     xva_ok inspect --json "$A"
     cp "$T/stdout" "$T/inspect.json"
-    json_check "$T/inspect.json" "j['compression'] == '$comp'"
-    json_check "$T/inspect.json" "j['complete'] is True"
-    json_check "$T/inspect.json" "j['metadata_only'] is False"
-    json_check "$T/inspect.json" "j['version']['export_vsn'] == 2"
-    json_check "$T/inspect.json" "len(j['vms']) == 1"
-    json_check "$T/inspect.json" "j['vms'][0]['name'] == 'rt $sum $comp'"
-    json_check "$T/inspect.json" "int(j['vms'][0]['memory']) == 512 * 2**20"
-    json_check "$T/inspect.json" "int(j['vms'][0]['vcpus']) == 3"
-    json_check "$T/inspect.json" "j['vms'][0]['power_state'] == 'Halted'"
-    json_check "$T/inspect.json" "len(j['disks']) == ${#DISKS[@]}"
-    json_check "$T/inspect.json" \
-      "sorted(d['userdevice'] for d in j['disks']) == \
-       sorted(str(i) for i in range(${#DISKS[@]}))"
-    i=0
-    for n in "${DISKS[@]}"; do
-      json_check "$T/inspect.json" \
-        "[int(d['virtual_size']) for d in j['disks'] \
-          if d['userdevice'] == '$i'] == [$(rounded "$D/$n.img")]"
-      i=$((i + 1))
-    done
-    json_check "$T/inspect.json" \
-      "all(d['checksum'] == '$sum' for d in j['disks'])"
-    # Data entries per disk: all but the all-zero chunks that are
-    # neither first nor last.
-    i=0
-    for n in "${DISKS[@]}"; do
-      want=$(python3 "$TARTOOL" expect-chunks "$D/$n.img" | wc -l)
-      json_check "$T/inspect.json" \
-        "[int(d['chunks']) for d in j['disks'] \
-          if d['userdevice'] == '$i'] == [$want]"
-      i=$((i + 1))
-    done
+    checks=("j['compression'] == '$comp'"
+            "j['complete'] is True"
+            "j['metadata_only'] is False"
+            "j['version']['export_vsn'] == 2"
+            "len(j['vms']) == 1"
+            "j['vms'][0]['name'] == 'rt $sum $comp'"
+            "int(j['vms'][0]['memory']) == 512 * 2**20"
+            "int(j['vms'][0]['vcpus']) == 3"
+            "j['vms'][0]['power_state'] == 'Halted'"
+            "len(j['disks']) == ${#DISKS[@]}"
+            "sorted(d['userdevice'] for d in j['disks']) ==
+             sorted(str(i) for i in range(${#DISKS[@]}))"
+            "all(d['checksum'] == '$sum' for d in j['disks'])")
+    json_check "$T/inspect.json" "${checks[@]}" "${disk_checks[@]}"
 
     extract_ok "$T/x-$sum-$comp" "$A"
     check_vm_images "$T/x-$sum-$comp"
@@ -133,7 +126,7 @@ img=$(img_for "$T/xs" 0)
 [ "$(size_of "$img")" -eq $((4 * 1024 * MIB)) ] ||
   fail "$img has $(size_of "$img") bytes, expected 4 GiB"
 is_sparse "$img" || fail "$img is not sparse ($(du -k "$img"))"
-cmp "$img" "$S" >/dev/null || fail "$img differs from $S"
+"$PYTHON" "$TARTOOL" sparse-cmp "$img" "$S" || fail "$img differs from $S"
 rm -rf "$T/xs" "$A"
 
 note "12 disks: streamed in byte-wise id order, each to its own image"
@@ -145,7 +138,7 @@ for i in $(seq 0 11); do
 done
 A=$T/twelve.xva
 xva_ok pack -q -o "$A" --checksum sha1 "${paths[@]}"
-python3 "$TARTOOL" list "$A" | awk '{print $4}' |
+"$PYTHON" "$TARTOOL" list "$A" | awk '{print $4}' |
   sed -n 's,^\(Ref:[0-9]*\)/[0-9]*$,\1,p' | uniq >"$T/order"
 [ "$(wc -l <"$T/order")" -eq 12 ] ||
   fail "expected 12 disk prefixes in the stream, got: $(cat "$T/order")"

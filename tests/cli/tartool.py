@@ -15,6 +15,8 @@
   tartool.py reassemble ARCHIVE ID SIZE OUT
                                      rebuilds disk ID from its entries with
                                      the position rule
+  tartool.py sparse-cmp FILE1 FILE2  compares two (sparse) files by reading
+                                     only the data extents of either
   tartool.py flip ARCHIVE OFFSET [BIT]
                                      flips one bit in place
   tartool.py rename ARCHIVE INDEX NAME
@@ -23,6 +25,7 @@
 """
 
 import json
+import os
 import sys
 import xml.etree.ElementTree as ET
 
@@ -225,6 +228,41 @@ def cmd_reassemble(path, disk_id, size, out):
     return 0
 
 
+def data_extents(fd, size):
+    out = []
+    off = 0
+    while off < size:
+        try:
+            start = os.lseek(fd, off, os.SEEK_DATA)
+        except OSError:
+            break
+        end = os.lseek(fd, start, os.SEEK_HOLE)
+        out.append((start, min(end, size)))
+        off = end
+    return out
+
+
+def cmd_sparse_cmp(a, b):
+    fa = os.open(a, os.O_RDONLY)
+    fb = os.open(b, os.O_RDONLY)
+    sa = os.fstat(fa).st_size
+    sb = os.fstat(fb).st_size
+    if sa != sb:
+        print('%s: %d bytes, %s: %d bytes' % (a, sa, b, sb), file=sys.stderr)
+        return 1
+    # Outside the union of both files' data extents both read as zeros.
+    for start, end in sorted(data_extents(fa, sa) + data_extents(fb, sb)):
+        off = start
+        while off < end:
+            n = min(MIB, end - off)
+            if os.pread(fa, n, off) != os.pread(fb, n, off):
+                print('%s and %s differ in [%d, %d)' % (a, b, off, off + n),
+                      file=sys.stderr)
+                return 1
+            off += n
+    return 0
+
+
 def cmd_flip(path, offset, bit='0'):
     with open(path, 'r+b') as f:
         f.seek(int(offset))
@@ -261,6 +299,7 @@ def main(argv):
     cmds = {'list': cmd_list, 'check-ref': cmd_check_ref,
             'ova-json': cmd_ova_json, 'expect-chunks': cmd_expect_chunks,
             'reassemble': cmd_reassemble, 'flip': cmd_flip,
+            'sparse-cmp': cmd_sparse_cmp,
             'rename': cmd_rename}
     if len(argv) < 2 or argv[1] not in cmds:
         print(__doc__, file=sys.stderr)

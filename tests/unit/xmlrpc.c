@@ -1,6 +1,7 @@
 /* XML-RPC values in XML: the exact bytes of each type as xapi writes
  * ova.xml, parsing of compact and indented documents, hostile input
  * (entities, depth, size), and methodCall / methodResponse messages. */
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -232,6 +233,39 @@ test_parse (void)
   xva_value_free (v);
 }
 
+/* a and b are the same tree, except that an INT of a may be the
+ * decimal STRING of b (ints are written bare, so they read back as
+ * strings). */
+static int
+same_tree (const struct xva_value *a, const struct xva_value *b)
+{
+  size_t i;
+  int64_t x, y;
+
+  if (xva_value_type (a) == XVA_TYPE_INT
+      && xva_value_type (b) == XVA_TYPE_STRING)
+    return xva_value_get_int (a, &x) == 0 && xva_value_get_int (b, &y) == 0
+      && x == y;
+  if (xva_value_type (a) != xva_value_type (b))
+    return 0;
+  switch (xva_value_type (a)) {
+  case XVA_TYPE_ARRAY:
+  case XVA_TYPE_STRUCT:
+    if (xva_value_len (a) != xva_value_len (b))
+      return 0;
+    for (i = 0; i < xva_value_len (a); i++) {
+      const char *ka = xva_value_key_at (a, i), *kb = xva_value_key_at (b, i);
+      if ((ka || kb) && (!ka || !kb || strcmp (ka, kb) != 0))
+        return 0;
+      if (!same_tree (xva_value_at (a, i), xva_value_at (b, i)))
+        return 0;
+    }
+    return 1;
+  default:
+    return Xva_value_equal (a, b);
+  }
+}
+
 static void
 test_round_trip (void)
 {
@@ -255,7 +289,9 @@ test_round_trip (void)
   CHECK (xva_value_to_xml (tree, &xml, &len) == XVA_OK);
   CHECK (xva_value_from_xml (xml, len, NULL, &back, err, sizeof err)
          == XVA_OK);
-  /* ints come back as strings (bare), so compare the serialised form */
+  CHECK (back != NULL && same_tree (tree, back));
+  CHECK (!Xva_value_equal (tree, back));   /* the ints are strings now */
+  /* and the serialised forms are the same bytes */
   CHECK (xva_value_to_xml (back, &xml2, &len2) == XVA_OK);
   CHECK (len == len2 && xml && xml2 && memcmp (xml, xml2, len) == 0);
   CHECK (strncmp (xml, "<value><struct><member><name>version</name>", 43)
@@ -447,7 +483,8 @@ test_slices (void)
   xva_value_free (tree);
   if (xml == NULL)
     return;
-  for (i = 1; i < len; i++) {
+  /* every length up to 1 KiB, then a spread of them */
+  for (i = 1; i < len; i += i < 1024 ? 1 : 7) {
     v = NULL;
     st = xva_value_from_xml (xml, i, NULL, &v, err, sizeof err);
     if (st != XVA_EFORMAT || v != NULL)
@@ -525,6 +562,55 @@ test_large (void)
   CHECK (xva_value_len (v) == 200000);
   xva_value_free (v);
   free (xml);
+}
+
+/* Parses from several threads at once: each keeps its own results and
+ * errors (libxml2's handlers are per thread and per parse). */
+static void *
+parse_loop (void *arg)
+{
+  static const char good[] = "<value><struct><member><name>a</name>"
+    "<value><i4>1</i4></value></member></struct></value>";
+  static const char bad[] = "<!DOCTYPE v [<!ENTITY a \"x\">]><value>&a;"
+    "</value>";
+  unsigned *fails = arg;
+  char err[256];
+  int i, st;
+
+  for (i = 0; i < 300; i++) {
+    struct xva_value *v = NULL;
+    int64_t x = 0;
+
+    st = xva_value_from_xml (good, sizeof good - 1, NULL, &v, err,
+                             sizeof err);
+    if (st != XVA_OK || xva_value_get_int (xva_value_get (v, "a"), &x) != 0
+        || x != 1)
+      (*fails)++;
+    xva_value_free (v);
+    v = NULL;
+    err[0] = '\0';
+    st = xva_value_from_xml (bad, sizeof bad - 1, NULL, &v, err, sizeof err);
+    if (st != XVA_EFORMAT || v != NULL || strstr (err, "entity") == NULL)
+      (*fails)++;
+  }
+  return NULL;
+}
+
+static void
+test_threads (void)
+{
+  pthread_t t[4];
+  unsigned fails[4] = { 0 };
+  int i, started[4];
+
+  for (i = 0; i < 4; i++)
+    started[i] = pthread_create (&t[i], NULL, parse_loop, &fails[i]) == 0;
+  for (i = 0; i < 4; i++) {
+    CHECK (started[i]);
+    if (started[i])
+      pthread_join (t[i], NULL);
+    CHECK (fails[i] == 0);
+  }
 }
 
 static void
@@ -645,5 +731,6 @@ main (void)
   test_slices ();
   test_large ();
   test_messages ();
+  test_threads ();
   HARNESS_DONE ();
 }
