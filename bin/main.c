@@ -7,9 +7,6 @@
 #ifdef XVA_HAVE_SERVER
 #include "serve.h"
 #endif
-#ifdef XVA_HAVE_SERVER
-#include "serve.h"
-#endif
 
 struct command {
   const char *name;
@@ -26,11 +23,6 @@ static const struct command commands[] = {
   { "serve", Xva_cmd_serve, "serve VMs over the XenServer HTTP interface" },
   { "sr-create", Xva_cmd_sr_create, "add a storage repository to a data "
                                     "directory" },
-#endif
-#ifdef XVA_HAVE_SERVER
-  { "serve", Xva_cmd_serve, "serve VMs over the XenServer HTTP interface" },
-  { "sr-create", Xva_cmd_sr_create, "add a storage repository to a data "
-    "directory" },
 #endif
 };
 

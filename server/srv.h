@@ -25,6 +25,9 @@ typedef void (*Xva_srv_log_fn) (void *opaque, const char *line);
  * left pending by a crash are marked failed. */
 int Xva_srv_new (struct Xva_store *s, Xva_srv_log_fn log, void *opaque,
                  struct Xva_srv **out, char *err, size_t errlen);
+/* Makes waiting event.from calls return now, and later ones at once
+ * (before stopping the listeners).  NULL is fine. */
+void Xva_srv_close_polls (struct Xva_srv *srv);
 /* Cancels every running task and frees.  NULL is fine. */
 void Xva_srv_free (struct Xva_srv *srv);
 struct Xva_store *Xva_srv_store (struct Xva_srv *srv);

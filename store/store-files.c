@@ -530,6 +530,7 @@ nomem:
 
 struct sweep {
   struct Xva_store *s;
+  const char *root;             /* <dir>/sr */
   Xva_store_sweep_fn fn;
   void *opaque;
   struct Xva_store_sweep_report rep;
@@ -572,8 +573,7 @@ sweep_sr (struct sweep *sw, int rootfd, const char *sr_uuid)
   size_t i, left = 0;
   int fd, changed = 0, r = XVA_OK;
 
-  r = Xva_store_path (srdir, sizeof srdir, fn, "%s/sr/%s", sw->s->dir,
-                      sr_uuid);
+  r = Xva_store_path (srdir, sizeof srdir, fn, "%s/%s", sw->root, sr_uuid);
   if (r < 0)
     return r;
   fd = openat (rootfd, sr_uuid,
@@ -637,7 +637,7 @@ sweep_sr (struct sweep *sw, int rootfd, const char *sr_uuid)
       r = XVA_OK;
       if (unlinkat (rootfd, sr_uuid, AT_REMOVEDIR) == 0) {
         sw->rep.empty_sr_dirs++;
-        tell (sw, sw->s->dir, sr_uuid, 1);
+        tell (sw, sw->root, sr_uuid, 1);
         fsync (rootfd);
       }
     }
@@ -671,6 +671,7 @@ Xva_store_sweep (struct Xva_store *s, Xva_store_sweep_fn fn, void *opaque,
   r = Xva_store_path (root, sizeof root, fnname, "%s/sr", s->dir);
   if (r < 0)
     return r;
+  sw.root = root;
   rootfd = open_dir (root);
   if (rootfd == -1)
     return Xva_store_error (XVA_EIO, "%s: %s: %s", fnname, root,

@@ -30,6 +30,7 @@ struct Xva_store {
 
 struct Xva_store_txn {
   struct Xva_store *s;
+  int failed;                        /* < 0: poisoned, commit refuses */
 };
 
 /* A connection borrowed for one call (see Xva_store_conn_get). */
@@ -37,6 +38,7 @@ struct Xva_store_conn {
   sqlite3 *db;
   int reader;                        /* index in readers, or -1 */
   struct Xva_store_txn *own;         /* a txn made for this call */
+  struct Xva_store_txn *txn;         /* the caller's txn, or NULL */
 };
 
 /* Sets the calling thread's message (prefixed by nothing: callers start
@@ -55,7 +57,9 @@ int Xva_store_conn_get (struct Xva_store *s, struct Xva_store_txn *t,
                         int write, struct Xva_store_conn *c,
                         const char *fn);
 /* Gives c back: a reader to the pool; its own transaction committed
- * when status is XVA_OK, else rolled back.  Returns the final status. */
+ * when status is XVA_OK, else rolled back; the caller's transaction
+ * poisoned if SQLite ended it after an error.  Returns the final
+ * status. */
 int Xva_store_conn_put (struct Xva_store *s, struct Xva_store_conn *c,
                         int status);
 

@@ -340,6 +340,11 @@ Xva_store_open (const char *dir, struct Xva_store **out, char *err,
     goto fail_close;
   }
   close (fd);
+  if (Xva_store_fsync_dir (dir) == -1) {
+    r = Xva_store_error (XVA_EIO, "%s: fsync %s: %s", fn, dir,
+                         strerror (errno));
+    goto fail_close;
+  }
   r = open_conn (path, 0, &s->wdb, fn);
   if (r < 0)
     goto fail_close;
@@ -420,6 +425,7 @@ Xva_store_begin (struct Xva_store *s, struct Xva_store_txn **out)
   if (t == NULL)
     return Xva_store_error (XVA_ENOMEM, "%s: out of memory", fn);
   t->s = s;
+  t->failed = XVA_OK;
   pthread_mutex_lock (&s->wlock);
   r = exec (s->wdb, "BEGIN IMMEDIATE", fn);
   if (r < 0) {
@@ -448,7 +454,11 @@ Xva_store_commit (struct Xva_store_txn *t)
 
   if (t == NULL)
     return Xva_store_error (XVA_EINVAL, "%s: no transaction", fn);
-  r = exec (t->s->wdb, "COMMIT", fn);
+  if (t->failed < 0)
+    r = Xva_store_error (t->failed, "%s: the transaction failed earlier",
+                         fn);
+  else
+    r = exec (t->s->wdb, "COMMIT", fn);
   if (r < 0 && !sqlite3_get_autocommit (t->s->wdb))
     sqlite3_exec (t->s->wdb, "ROLLBACK", NULL, NULL, NULL);
   txn_end (t);
@@ -513,6 +523,7 @@ Xva_store_conn_get (struct Xva_store *s, struct Xva_store_txn *t,
   c->db = NULL;
   c->reader = -1;
   c->own = NULL;
+  c->txn = NULL;
   tls_err[0] = '\0';
   if (s == NULL)
     return Xva_store_error (XVA_EINVAL, "%s: no store", fn);
@@ -520,7 +531,11 @@ Xva_store_conn_get (struct Xva_store *s, struct Xva_store_txn *t,
     if (t->s != s)
       return Xva_store_error (XVA_EINVAL,
                               "%s: transaction of another store", fn);
+    if (t->failed < 0)
+      return Xva_store_error (t->failed,
+                              "%s: the transaction failed earlier", fn);
     c->db = s->wdb;
+    c->txn = t;
     return XVA_OK;
   }
   if (!write)
@@ -553,6 +568,14 @@ Xva_store_conn_put (struct Xva_store *s, struct Xva_store_conn *c,
     else
       Xva_store_rollback (c->own);
     c->own = NULL;
+  }
+  else if (c->txn != NULL && sqlite3_get_autocommit (s->wdb)) {
+    /* SQLite rolled the transaction back (disk full, I/O error): what
+     * follows must not run outside it, one statement at a time. */
+    c->txn->failed = status < 0 ? status : XVA_EIO;
+    if (status == XVA_OK)
+      status = Xva_store_error (XVA_EIO, "transaction ended by SQLite");
+    c->txn = NULL;
   }
   c->db = NULL;
   return status;

@@ -112,7 +112,10 @@ int Xva_store_init (struct Xva_store *s, const char *root_password);
  * exactly one of commit and rollback. */
 int Xva_store_begin (struct Xva_store *s, struct Xva_store_txn **out);
 /* Commits and frees t.  On failure the transaction is rolled back (and
- * t still freed).  XVA_ENOSPC when the disk is full. */
+ * t still freed).  XVA_ENOSPC when the disk is full.  When SQLite ends
+ * a transaction by itself after an error (disk full, I/O error), the
+ * transaction is poisoned: later calls through it fail with that error
+ * and so does the commit, so nothing runs outside it. */
 int Xva_store_commit (struct Xva_store_txn *t);
 /* Rolls back and frees t.  NULL is fine. */
 void Xva_store_rollback (struct Xva_store_txn *t);

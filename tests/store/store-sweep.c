@@ -14,14 +14,15 @@
 #define LOST_SR "5e5e5e5e-0000-4000-8000-000000000001"
 
 static unsigned heard;
+static char heard_path[PATH_MAX + 64];
 
 static void
 hear (void *opaque, const char *path, int removed)
 {
   (void) opaque;
-  (void) path;
   if (removed)
     heard++;
+  snprintf (heard_path, sizeof heard_path, "%s", path);
 }
 
 /* Puts a VDI record named by uuid. */
@@ -171,9 +172,17 @@ main (void)
   CHECK (test_write_file (p2, 1) == 0);
   CHECK_RC (Xva_store_sweep (s, hear, NULL, &rep), XVA_OK);
   CHECK (rep.orphan_images == 1 && heard == 1);
+  CHECK_MSG (strcmp (heard_path, p2) == 0, heard_path);
+  CHECK (!test_exists (p2));
+  /* an empty directory of no SR is named by its full path */
+  snprintf (p2, sizeof p2, "%s/sr/" LOST_SR, dir);
+  CHECK (mkdir (p2, 0700) == 0);
+  CHECK_RC (Xva_store_sweep (s, hear, NULL, &rep), XVA_OK);
+  CHECK (rep.empty_sr_dirs == 1 && heard == 2);
+  CHECK_MSG (strcmp (heard_path, p2) == 0, heard_path);
   CHECK (!test_exists (p2));
   CHECK_RC (Xva_store_sweep (s, hear, NULL, &rep), XVA_OK);
-  CHECK (rep.orphan_images == 0 && rep.staging_dirs == 0 && heard == 1);
+  CHECK (rep.orphan_images == 0 && rep.staging_dirs == 0 && heard == 2);
 
   /* Removing an image after its VDI is gone. */
   CHECK_RC (Xva_store_vdi_remove (s, sr_uuid, KNOWN), XVA_OK);

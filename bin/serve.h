@@ -1,0 +1,9 @@
+/* The server subcommands of `xva`: `serve` and `sr-create`. */
+#ifndef XVA_BIN_SERVE_H
+#define XVA_BIN_SERVE_H
+
+/* Each takes argv[0] = its own name and returns an exit code. */
+int Xva_cmd_serve (int argc, char **argv);
+int Xva_cmd_sr_create (int argc, char **argv);
+
+#endif /* XVA_BIN_SERVE_H */

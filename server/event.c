@@ -1,0 +1,474 @@
+/* Events: a bounded ring of {id, class, ref, operation, snapshot} in
+ * memory, and event.from / event.inject over it.  Ids are consecutive
+ * from 1; a token is the id of the last event a client has seen. */
+#include "server/srv-priv.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#define TOKEN_MAX 20                 /* digits of a token */
+
+static void
+ev_clear (struct Xva_event *e)
+{
+  free (e->ref);
+  xva_value_free (e->snapshot);
+  memset (e, 0, sizeof *e);
+}
+
+static struct Xva_event *
+ev_at (struct Xva_srv *srv, size_t i)
+{
+  return &srv->ring[(srv->ring_start + i) % XVA_SRV_EVENTS_MAX];
+}
+
+void
+Xva_event_free_all (struct Xva_srv *srv)
+{
+  size_t i;
+
+  for (i = 0; i < srv->ring_n; i++)
+    ev_clear (ev_at (srv, i));
+  srv->ring_n = 0;
+  srv->ring_start = 0;
+}
+
+static double
+wall_now (void)
+{
+  struct timespec ts;
+
+  clock_gettime (CLOCK_REALTIME, &ts);
+  return (double) ts.tv_sec + (double) ts.tv_nsec / 1e9;
+}
+
+static void
+lower_copy (char *out, size_t len, const char *s)
+{
+  size_t i;
+
+  for (i = 0; s[i] != '\0' && i + 1 < len; i++)
+    out[i] = (char) tolower ((unsigned char) s[i]);
+  out[i] = '\0';
+}
+
+uint64_t
+Xva_event_add_id (struct Xva_srv *srv, const char *cls, const char *ref,
+                  const char *op)
+{
+  char got[XVA_STORE_CLASS_MAX + 1];
+  const struct Xva_cls *k;
+  struct xva_value *rec = NULL, *snap = NULL;
+  struct Xva_event *e;
+  char *refcopy;
+  uint64_t id;
+  int opn;
+
+  if (srv == NULL || cls == NULL || ref == NULL || op == NULL
+      || cls[0] == '\0' || ref[0] == '\0'
+      || strlen (cls) > XVA_STORE_CLASS_MAX
+      || strlen (ref) > XVA_SRV_REF_MAX)
+    return 0;
+  if (strcmp (op, "add") == 0)
+    opn = XVA_EV_ADD;
+  else if (strcmp (op, "mod") == 0)
+    opn = XVA_EV_MOD;
+  else if (strcmp (op, "del") == 0)
+    opn = XVA_EV_DEL;
+  else
+    return 0;
+  k = Xva_cls_find (cls);
+  if (opn != XVA_EV_DEL) {
+    /* The record as it is now; none means a del follows (or came). */
+    if (Xva_store_get (srv->store, NULL, ref, got, &rec) != XVA_OK)
+      return 0;
+    if (strcasecmp (got, cls) == 0)
+      snap = Xva_rec_export (k, rec);
+    xva_value_free (rec);
+    if (snap == NULL)
+      return 0;
+  }
+  refcopy = strdup (ref);
+  if (refcopy == NULL) {
+    xva_value_free (snap);
+    return 0;
+  }
+
+  pthread_mutex_lock (&srv->elock);
+  if (srv->ring_n == XVA_SRV_EVENTS_MAX) {
+    ev_clear (ev_at (srv, 0));
+    srv->ring_start = (srv->ring_start + 1) % XVA_SRV_EVENTS_MAX;
+    srv->ring_n--;
+  }
+  e = ev_at (srv, srv->ring_n);
+  e->id = id = srv->next_id++;
+  e->cls = k;
+  lower_copy (e->cls_name, sizeof e->cls_name, k ? k->name : cls);
+  e->ref = refcopy;
+  e->op = opn;
+  e->ts = wall_now ();
+  e->snapshot = snap;
+  srv->ring_n++;
+  pthread_cond_broadcast (&srv->econd);
+  pthread_mutex_unlock (&srv->elock);
+  return id;
+}
+
+void
+Xva_event_add (struct Xva_srv *srv, const char *cls, const char *ref,
+               const char *op)
+{
+  (void) Xva_event_add_id (srv, cls, ref, op);
+}
+
+/* ---- event.from ------------------------------------------------------ */
+
+struct sub {
+  int all;
+  char cls[XVA_STORE_CLASS_MAX + 1];    /* lowercase */
+  char ref[XVA_SRV_REF_MAX + 1];        /* "" for any */
+};
+
+static int
+sub_parse (const char *s, struct sub *out)
+{
+  const char *slash;
+  size_t n;
+
+  memset (out, 0, sizeof *out);
+  if (strcmp (s, "*") == 0) {
+    out->all = 1;
+    return 0;
+  }
+  slash = strchr (s, '/');
+  n = slash ? (size_t) (slash - s) : strlen (s);
+  if (n == 0 || n > XVA_STORE_CLASS_MAX)
+    return -1;
+  if (slash && (slash[1] == '\0' || strlen (slash + 1) > XVA_SRV_REF_MAX))
+    return -1;
+  memcpy (out->cls, s, n);
+  out->cls[n] = '\0';
+  lower_copy (out->cls, sizeof out->cls, out->cls);
+  if (slash)
+    snprintf (out->ref, sizeof out->ref, "%s", slash + 1);
+  return 0;
+}
+
+static int
+subs_match (const struct sub *subs, size_t n, const char *cls_lower,
+            const char *ref)
+{
+  size_t i;
+
+  for (i = 0; i < n; i++) {
+    if (subs[i].all)
+      return 1;
+    if (strcmp (subs[i].cls, cls_lower) == 0
+        && (ref == NULL || subs[i].ref[0] == '\0'
+            || strcmp (subs[i].ref, ref) == 0))
+      return 1;
+  }
+  return 0;
+}
+
+static const char *const op_names[] = { "add", "mod", "del" };
+
+/* {id, timestamp, class, operation, ref[, snapshot]}; snap copied. */
+static struct xva_value *
+ev_value (uint64_t id, double ts, const char *cls_lower, const char *ref,
+          int op, const struct xva_value *snap)
+{
+  struct xva_value *v = xva_value_new_struct ();
+  char num[64];
+  int bad = 0;
+
+  if (v == NULL)
+    return NULL;
+  snprintf (num, sizeof num, "%llu", (unsigned long long) id);
+  bad |= xva_value_set_string (v, "id", num);
+  snprintf (num, sizeof num, "%.6f", ts);
+  bad |= xva_value_set_string (v, "timestamp", num);
+  bad |= xva_value_set_string (v, "class", cls_lower);
+  bad |= xva_value_set_string (v, "operation", op_names[op]);
+  bad |= xva_value_set_string (v, "ref", ref);
+  if (snap)
+    bad |= xva_value_set (v, "snapshot", xva_value_copy (snap));
+  if (bad) {
+    xva_value_free (v);
+    return NULL;
+  }
+  return v;
+}
+
+/* The current objects of the subscribed classes as add events (a first
+ * event.from), at most XVA_SRV_EVENT_INITIAL_MAX. */
+static int
+initial_events (struct Xva_rpc_ctx *c, const struct sub *subs, size_t nsubs,
+                uint64_t id, struct xva_value *events)
+{
+  struct Xva_store_list l;
+  double ts = wall_now ();
+  size_t i, j, total = 0;
+  int r;
+
+  for (i = 0; i < Xva_cls_count (); i++) {
+    const struct Xva_cls *k = Xva_cls_at (i);
+
+    if (!subs_match (subs, nsubs, k->lower, NULL))
+      continue;
+    r = Xva_store_list (c->srv->store, NULL, k->name, 1, &l);
+    if (r < 0)
+      return Xva_rpc_store_fail (c, r);
+    for (j = 0; j < l.n && total < XVA_SRV_EVENT_INITIAL_MAX; j++) {
+      struct xva_value *snap;
+
+      if (!subs_match (subs, nsubs, k->lower, l.refs[j]))
+        continue;
+      snap = Xva_rec_export (k, l.recs[j]);
+      if (snap == NULL
+          || xva_value_append (events, ev_value (id, ts, k->lower,
+                                                 l.refs[j], XVA_EV_ADD,
+                                                 snap)) < 0) {
+        xva_value_free (snap);
+        Xva_store_list_free (&l);
+        return XVA_ENOMEM;
+      }
+      xva_value_free (snap);
+      total++;
+    }
+    Xva_store_list_free (&l);
+  }
+  return XVA_OK;
+}
+
+/* Absolute CLOCK_MONOTONIC time of a deadline in ms. */
+static struct timespec
+mono_abs (int64_t ms)
+{
+  struct timespec ts;
+
+  ts.tv_sec = (time_t) (ms / 1000);
+  ts.tv_nsec = (long) (ms % 1000) * 1000000L;
+  return ts;
+}
+
+/* Waits for events after *from that match, until deadline_ms.  Sets
+ * *from to the last id looked at.  1: events lost; 0: fine; < 0. */
+static int
+wait_events (struct Xva_srv *srv, const struct sub *subs, size_t nsubs,
+             uint64_t *from, int64_t deadline_ms, struct xva_value *events)
+{
+  int r = 0;
+
+  pthread_mutex_lock (&srv->elock);
+  for (;;) {
+    uint64_t last = srv->next_id - 1;
+    uint64_t oldest = srv->ring_n ? ev_at (srv, 0)->id : srv->next_id;
+    uint64_t id;
+    struct timespec ts;
+
+    /* A token from the future (an earlier run) or one whose events
+     * were dropped: the client must start over. */
+    if (*from > last || *from + 1 < oldest) {
+      r = 1;
+      break;
+    }
+    for (id = *from + 1; id <= last; id++) {
+      const struct Xva_event *e = ev_at (srv, (size_t) (id - oldest));
+
+      if (!subs_match (subs, nsubs, e->cls_name, e->ref))
+        continue;
+      if (xva_value_append (events, ev_value (e->id, e->ts, e->cls_name,
+                                              e->ref, e->op, e->snapshot))
+          < 0) {
+        r = XVA_ENOMEM;
+        break;
+      }
+    }
+    if (r < 0)
+      break;
+    *from = last;
+    if (xva_value_len (events) > 0 || srv->closing
+        || Xva_srv_mono_ms () >= deadline_ms)
+      break;
+    ts = mono_abs (deadline_ms);
+    pthread_cond_timedwait (&srv->econd, &srv->elock, &ts);
+  }
+  pthread_mutex_unlock (&srv->elock);
+  return r;
+}
+
+static int
+parse_token (const char *s, uint64_t *out)
+{
+  unsigned long long v;
+  char *end;
+  size_t i, n = strlen (s);
+
+  if (n == 0 || n > TOKEN_MAX)
+    return -1;
+  for (i = 0; i < n; i++)
+    if (!isdigit ((unsigned char) s[i]))
+      return -1;
+  errno = 0;
+  v = strtoull (s, &end, 10);
+  if (errno != 0 || *end != '\0')
+    return -1;
+  *out = (uint64_t) v;
+  return 0;
+}
+
+static int
+ref_counts (struct Xva_rpc_ctx *c, struct xva_value **out)
+{
+  struct xva_value *v = xva_value_new_struct ();
+  size_t i, n;
+  int r;
+
+  *out = NULL;
+  if (v == NULL)
+    return XVA_ENOMEM;
+  for (i = 0; i < Xva_cls_count (); i++) {
+    const struct Xva_cls *k = Xva_cls_at (i);
+
+    r = Xva_store_count (c->srv->store, NULL, k->name, &n);
+    if (r < 0) {
+      xva_value_free (v);
+      return Xva_rpc_store_fail (c, r);
+    }
+    if (xva_value_set_int (v, k->lower, (int64_t) n) < 0) {
+      xva_value_free (v);
+      return XVA_ENOMEM;
+    }
+  }
+  *out = v;
+  return XVA_OK;
+}
+
+int
+Xva_m_event_from (struct Xva_rpc_ctx *c)
+{
+  struct sub subs[XVA_SRV_EVENT_CLASSES_MAX];
+  const struct xva_value *classes = xva_value_at (c->params, 1);
+  const char *token = Xva_rpc_arg (c, 2);
+  struct xva_value *events = NULL, *counts = NULL, *res = NULL;
+  char num[32];
+  uint64_t from = 0;
+  double timeout;
+  size_t i, nsubs;
+  int r;
+
+  if (xva_value_type (classes) != XVA_TYPE_ARRAY)
+    return Xva_rpc_type_error (c, "classes");
+  if (token == NULL)
+    return Xva_rpc_type_error (c, "token");
+  if (xva_value_get_double (xva_value_at (c->params, 3), &timeout) != 0)
+    return Xva_rpc_type_error (c, "timeout");
+  if (!(timeout > 0.0))
+    timeout = 0.0;
+  if (timeout > XVA_SRV_EVENT_TIMEOUT_MAX)
+    timeout = XVA_SRV_EVENT_TIMEOUT_MAX;
+  nsubs = xva_value_len (classes);
+  if (nsubs > XVA_SRV_EVENT_CLASSES_MAX)
+    return Xva_rpc_fail (c, "EVENT_SUBSCRIPTION_PARSE_FAILURE",
+                         "too many classes", NULL);
+  for (i = 0; i < nsubs; i++) {
+    const struct xva_value *it = xva_value_at (classes, i);
+    const char *s = xva_value_string (it);
+
+    if (xva_value_type (it) != XVA_TYPE_STRING || s == NULL
+        || sub_parse (s, &subs[i]) < 0) {
+      char shown[128];
+      Xva_srv_clean (shown, sizeof shown, s ? s : "");
+      return Xva_rpc_fail (c, "EVENT_SUBSCRIPTION_PARSE_FAILURE", shown,
+                           NULL);
+    }
+  }
+  if (token[0] != '\0' && parse_token (token, &from) < 0) {
+    char shown[64];
+    Xva_srv_clean (shown, sizeof shown, token);
+    return Xva_rpc_fail (c, "EVENT_FROM_TOKEN_PARSE_FAILURE", shown, NULL);
+  }
+  events = xva_value_new_array ();
+  if (events == NULL)
+    return XVA_ENOMEM;
+  if (token[0] == '\0') {
+    /* The objects as they are now, then events after this id. */
+    pthread_mutex_lock (&c->srv->elock);
+    from = c->srv->next_id - 1;
+    pthread_mutex_unlock (&c->srv->elock);
+    r = initial_events (c, subs, nsubs, from, events);
+  }
+  else {
+    int64_t wait_ms = (int64_t) (timeout * 1000.0);
+    r = wait_events (c->srv, subs, nsubs, &from,
+                     Xva_srv_mono_ms () + wait_ms, events);
+    if (r == 1)
+      r = Xva_rpc_fail (c, "EVENTS_LOST", NULL);
+  }
+  if (r < 0)
+    goto out;
+  r = ref_counts (c, &counts);
+  if (r < 0)
+    goto out;
+  res = xva_value_new_struct ();
+  snprintf (num, sizeof num, "%llu", (unsigned long long) from);
+  if (res == NULL || xva_value_set (res, "events", events) < 0) {
+    events = NULL;
+    r = XVA_ENOMEM;
+    goto out;
+  }
+  events = NULL;
+  if (xva_value_set (res, "valid_ref_counts", counts) < 0) {
+    counts = NULL;
+    r = XVA_ENOMEM;
+    goto out;
+  }
+  counts = NULL;
+  if (xva_value_set_string (res, "token", num) < 0) {
+    r = XVA_ENOMEM;
+    goto out;
+  }
+  r = Xva_rpc_ok (c, res);
+  res = NULL;
+
+out:
+  xva_value_free (events);
+  xva_value_free (counts);
+  xva_value_free (res);
+  return r;
+}
+
+int
+Xva_m_event_inject (struct Xva_rpc_ctx *c)
+{
+  char got[XVA_STORE_CLASS_MAX + 1], num[32];
+  const char *cls = Xva_rpc_arg (c, 1), *ref = Xva_rpc_arg (c, 2);
+  const struct Xva_cls *k;
+  uint64_t id;
+  int r;
+
+  if (cls == NULL)
+    return Xva_rpc_type_error (c, "class");
+  if (ref == NULL)
+    return Xva_rpc_type_error (c, "ref");
+  k = Xva_cls_find (cls);
+  if (k == NULL || strlen (ref) > XVA_SRV_REF_MAX)
+    return Xva_rpc_fail (c, "HANDLE_INVALID", cls, ref, NULL);
+  r = Xva_store_get (c->srv->store, NULL, ref, got, NULL);
+  if (r == XVA_ENOTFOUND || (r == XVA_OK && strcmp (got, k->name) != 0))
+    return Xva_rpc_fail (c, "HANDLE_INVALID", k->name, ref, NULL);
+  if (r < 0)
+    return Xva_rpc_store_fail (c, r);
+  id = Xva_event_add_id (c->srv, k->name, ref, "mod");
+  if (id == 0)
+    return Xva_rpc_fail (c, "HANDLE_INVALID", k->name, ref, NULL);
+  /* A token that the injected event itself comes after. */
+  snprintf (num, sizeof num, "%llu", (unsigned long long) (id - 1));
+  return Xva_rpc_ok_str (c, num);
+}
