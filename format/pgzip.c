@@ -78,7 +78,7 @@ worker_main (void *arg)
 
   pthread_mutex_lock (&p->lock);
   for (;;) {
-    struct block *b;
+    struct block *b = NULL;
 
     while (!p->stop && !(b = queued (p)))
       pthread_cond_wait (&p->work, &p->lock);

@@ -364,6 +364,15 @@ in_disk (const char *name, const char *id)
   return strncmp (name, id, n) == 0 && name[n] == '/';
 }
 
+/* Can the disk of s end here, the rest being zeros?  Some writers leave
+ * out an all-zero last chunk: that leaves the disk's data ending on a
+ * chunk boundary.  A disk whose data ends anywhere else is cut short. */
+static int
+tail_omitted (const struct xva_reader *r, const struct dstate *s)
+{
+  return s->st.chunks > 0 && r->L > 0 && s->pos % r->L == 0;
+}
+
 /* A data entry's header: check its name and place it (the position
  * rule, xva-format.md 2.1). */
 static int
@@ -378,7 +387,7 @@ data_header (struct xva_reader *r)
   if (!in_disk (name, d->id)) {
     unsigned next = next_nonempty (r, r->cur + 1);
 
-    if (next < r->ndisks && s->st.chunks > 0
+    if (next < r->ndisks && tail_omitted (r, s)
         && in_disk (name, xva_meta_disk (r->meta, next)->id)) {
       notice (r, XVA_OK, "disk %s ends at offset %" PRIu64 " of %" PRIu64
               "; the rest is taken as zeros", d->id, s->pos,
@@ -607,7 +616,7 @@ zero_block (struct xva_reader *r)
       r->st.metadata_only = 1;
       return end_of_archive (r);
     }
-    if (s->st.chunks > 0 && next >= r->ndisks) {
+    if (tail_omitted (r, s) && next >= r->ndisks) {
       notice (r, XVA_OK, "disk %s ends at offset %" PRIu64 " of %" PRIu64
               "; the rest is taken as zeros", d->id, s->pos,
               d->virtual_size);

@@ -194,7 +194,8 @@ xva_writer_new (const char *ova_xml, size_t len,
     w->prog.total += disks[i].size;
   }
   w->ndisks = ndisks;
-  qsort (w->disks, ndisks, sizeof *w->disks, cmp_disk);
+  if (ndisks > 1)
+    qsort (w->disks, ndisks, sizeof *w->disks, cmp_disk);
   for (i = 0; i < ndisks; i++)
     if (w->disks[i].size > 0) {
       w->no_skip = w->disks[i].size < CHUNK;

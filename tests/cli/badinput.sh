@@ -124,7 +124,7 @@ stderr_has "Ref:1/00000001"
 
 note "a flipped bit in a checksum entry"
 cp "$G" "$T/b.xva"
-"$PYTHON" "$TARTOOL" flip "$T/b.xva" $(entry_field "$G" Ref:1/00000001.xxhash doff) 0
+"$PYTHON" "$TARTOOL" flip "$T/b.xva" "$(entry_field "$G" Ref:1/00000001.xxhash doff)" 0
 bad "flipped checksum entry" "$T/b.xva" "Ref:1/00000001"
 
 note "a flipped bit in tar headers"

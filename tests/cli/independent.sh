@@ -57,7 +57,7 @@ EOF
 # check_archive TAR SUMKIND: TAR is an uncompressed archive from pack.
 check_archive ()
 {
-  local a=$1 kind=$2 ext sumcmd len x name want got
+  local a=$1 kind=$2 ext len x name want got
   case $kind in
     xxhash) ext=.xxhash; len=16 ;;
     sha1) ext=.checksum; len=40 ;;

@@ -19,7 +19,10 @@ mkrandom "$D/tiny.img" 8192                      # for the 1-byte slices
 slice_check ()
 {
   local a=$1 spec=$2 exp=$3 only=${4:-} dir
-  note "slices of $spec: $(basename "$a")"
+  # Random slices: rerun with SLICER_SEED_FIXED=<the seed printed> to
+  # repeat a failure.
+  export SLICER_SEED=${SLICER_SEED_FIXED:-$((RANDOM * 32768 + RANDOM + 1))}
+  note "slices of $spec: $(basename "$a") (SLICER_SEED=$SLICER_SEED)"
   "$PYTHON" "$SLICER" "$spec" <"$a" 2>/dev/null | run_xva verify -
   [ "$rc" -eq 0 ] || fail "verify - of $a in slices of $spec exited $rc"
   [ -z "$only" ] || return 0

@@ -147,7 +147,7 @@ LC_ALL=C sort -c "$T/order" ||
 xva_ok verify "$A"
 extract_ok "$T/x12" "$A"
 for i in $(seq 0 11); do
-  img=$(img_for "$T/x12" $i)
+  img=$(img_for "$T/x12" "$i")
   cmp "$img" "$T/twelve/d$i.img" >/dev/null ||
     fail "disk $i: $img differs from d$i.img"
 done

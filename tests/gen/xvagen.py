@@ -20,7 +20,6 @@ Python 3 standard library only; zstd compression runs the `zstd` command.
 import argparse
 import gzip
 import hashlib
-import io
 import os
 import struct
 import subprocess
@@ -918,7 +917,7 @@ def write_legacy(a, disks, out):
 
 def main(argv=None):
     p = argparse.ArgumentParser(
-        prog='xvagen.py',
+        prog='xvagen.py', allow_abbrev=False,
         formatter_class=argparse.RawDescriptionHelpFormatter,
         description=__doc__,
         epilog='Sizes take K, M, G, T (binary) suffixes.  Disk options '
