@@ -11,9 +11,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include "format/compress.h"
 #include "format/internal.h"
+#include "format/pool.h"
 #include "format/tar.h"
 
 #define ZBUF_SIZE ((size_t) 256 * 1024)
@@ -25,6 +27,23 @@
 enum tstate { T_HEADER, T_DATA, T_PAD };
 enum ekind { E_XML, E_CHUNK, E_SUM, E_PAX, E_GPAX, E_LONGNAME, E_SKIP };
 enum xstate { X_OVA, X_DATA, X_SUM, X_END, X_DONE };
+
+/* A chunk to check and write: hashed on a worker, then checked and
+ * written on the feeding thread, in archive order. */
+struct rjob {
+  const unsigned char *data;
+  size_t len;
+  int kind;
+  char hex[XVA_CHECKSUM_HEX_MAX + 1];
+  char sum[SUM_MAX + 1];
+  size_t sum_len;
+  char name[XVA_ID_MAX + 32];
+  unsigned disk;
+  uint64_t off;
+  size_t wlen;
+  unsigned char *own;    /* a buffer of the reader's, given back after */
+  size_t own_cap;
+};
 
 struct dstate {
   uint64_t pos;          /* the position rule's running position */
@@ -84,6 +103,16 @@ struct xva_reader {
   uint64_t cur_off;      /* where the pending chunk goes */
   uint64_t cur_room;     /* bytes of the disk left at cur_off */
   int table_seen;
+  int in_place;          /* tar_feed's input outlives the chunks in it */
+
+  /* Chunks being hashed (a ring in the pool's order) and the buffers
+   * that chunks of the ordinary path may be gathered in. */
+  struct Xva_pool *pool;
+  struct rjob *jobs;
+  size_t njobs, jhead;
+  unsigned char **spare;
+  size_t *spare_cap;
+  size_t nspare;
 
   struct xva_reader_stats st;
 };
@@ -183,6 +212,20 @@ xva_reader_free (struct xva_reader *r)
 {
   if (!r)
     return;
+  Xva_pool_free (r->pool);
+  if (r->jobs) {
+    size_t i;
+    for (i = 0; i < r->njobs; i++)
+      free (r->jobs[i].own);
+  }
+  if (r->spare) {
+    size_t i;
+    for (i = 0; i < r->nspare; i++)
+      free (r->spare[i]);
+  }
+  free (r->jobs);
+  free (r->spare);
+  free (r->spare_cap);
   if (r->io.free)
     r->io.free (r->io.opaque);
   Xva_zin_free (r->z);
@@ -468,38 +511,134 @@ data_header (struct xva_reader *r)
   return XVA_OK;
 }
 
-/* The checksum entry after a chunk: check, then write. */
+static void
+hash_job (void *ctx, void *job)
+{
+  struct rjob *j = job;
+
+  (void) ctx;
+  xva_checksum_hex (j->kind, j->data, j->len, j->hex);
+}
+
+static int
+start_pool (struct xva_reader *r)
+{
+  unsigned threads = r->o.threads;
+  size_t cap;
+
+  if (threads == 0) {
+    long n = sysconf (_SC_NPROCESSORS_ONLN);
+    threads = n > 0 ? (unsigned) n : 1;
+  }
+  if (threads > 64)
+    threads = 64;
+  cap = threads > 1 ? 2 * (size_t) threads + 2 : 1;
+  r->jobs = calloc (cap, sizeof *r->jobs);
+  r->spare = calloc (cap + 1, sizeof *r->spare);
+  r->spare_cap = calloc (cap + 1, sizeof *r->spare_cap);
+  if (!r->jobs || !r->spare || !r->spare_cap)
+    return set_error (r, XVA_ENOMEM, "out of memory");
+  r->njobs = cap;
+  r->pool = Xva_pool_new (threads, cap, hash_job, r);
+  if (!r->pool)
+    return set_error (r, XVA_ENOMEM, "cannot start the worker threads");
+  return XVA_OK;
+}
+
+/* Gives a chunk buffer back for reuse. */
+static void
+give_back (struct xva_reader *r, struct rjob *j)
+{
+  if (!j->own)
+    return;
+  r->spare[r->nspare] = j->own;
+  r->spare_cap[r->nspare] = j->own_cap;
+  r->nspare++;
+  j->own = NULL;
+}
+
+/* Checks a hashed chunk against its checksum entry and writes it. */
+static int
+complete_job (struct xva_reader *r, struct rjob *j)
+{
+  size_t n = strlen (j->hex);
+
+  if (n != j->sum_len || memcmp (j->hex, j->sum, n) != 0) {
+    char shown[SUM_MAX + 1];
+    size_t i;
+
+    for (i = 0; i < j->sum_len; i++)
+      shown[i] = (j->sum[i] >= 0x20 && j->sum[i] < 0x7f) ? j->sum[i] : '?';
+    shown[j->sum_len] = '\0';
+    if (!r->o.force)
+      return set_error (r, XVA_ECHECKSUM, "%s: checksum mismatch at disk "
+                        "offset %" PRIu64 ": the archive says '%s', the "
+                        "data hashes to %s (%s)", j->name, j->off, shown,
+                        j->hex, xva_checksum_name (j->kind));
+    r->st.mismatches++;
+    notice (r, XVA_ECHECKSUM, "%s: checksum mismatch at disk offset %"
+            PRIu64 ": the archive says '%s', the data hashes to %s (%s)",
+            j->name, j->off, shown, j->hex, xva_checksum_name (j->kind));
+  }
+  if (j->wlen > 0 && r->io.pwrite) {
+    errno = 0;
+    if (r->io.pwrite (r->io.opaque, j->disk, j->data, j->wlen, j->off)
+        == -1) {
+      char what[XVA_ID_MAX + 96];
+      snprintf (what, sizeof what, "writing %s at disk offset %" PRIu64,
+                j->name, j->off);
+      return sink_error (r, what);
+    }
+  }
+  return XVA_OK;
+}
+
+/* Completes hashed chunks in order: all of them when wait is set, else
+ * those already hashed.  After a failure the rest are dropped. */
+static int
+drain (struct xva_reader *r, int wait)
+{
+  struct rjob *j;
+  int first = r->fatal, st = XVA_OK;
+  char msg[sizeof r->err];
+
+  if (!r->pool)
+    return first;
+  /* Chunks queued before a failure of the parser are still checked and
+   * written (a later failure is reported, not theirs). */
+  if (first < 0)
+    memcpy (msg, r->err, sizeof msg);
+  while ((j = wait || first < 0 ? Xva_pool_head (r->pool)
+                                : Xva_pool_head_ready (r->pool))) {
+    if (st == XVA_OK)
+      st = complete_job (r, j);
+    give_back (r, j);
+    Xva_pool_pop (r->pool);
+    r->jhead = (r->jhead + 1) % r->njobs;
+  }
+  if (first < 0) {
+    memcpy (r->err, msg, sizeof msg);
+    r->fatal = first;
+    return first;
+  }
+  return st;
+}
+
+/* The checksum entry after a chunk: queue the check and the write, and
+ * account for the chunk's place. */
 static int
 got_sum (struct xva_reader *r, const unsigned char *data)
 {
   const struct xva_disk *d = xva_meta_disk (r->meta, r->cur);
   struct dstate *s = &r->ds[r->cur];
-  char hex[XVA_CHECKSUM_HEX_MAX + 1];
   int kind = has_suffix (r->ent.name, ".xxhash") ? XVA_CHECKSUM_XXHASH
                                                  : XVA_CHECKSUM_SHA1;
   size_t len = r->chunk_len, wlen = len;
-  int n;
+  struct rjob *j;
+  int st;
 
-  n = xva_checksum_hex (kind, data, len, hex);
   r->st.checksum_kinds |= 1u << kind;
   s->st.checksum_kinds |= 1u << kind;
-  if ((size_t) n != r->sum_len || memcmp (hex, r->sum, (size_t) n) != 0) {
-    char shown[SUM_MAX + 1];
-    size_t i;
-
-    for (i = 0; i < r->sum_len; i++)
-      shown[i] = (r->sum[i] >= 0x20 && r->sum[i] < 0x7f) ? r->sum[i] : '?';
-    shown[r->sum_len] = '\0';
-    if (!r->o.force)
-      return set_error (r, XVA_ECHECKSUM, "%s: checksum mismatch at disk "
-                        "offset %" PRIu64 ": the archive says '%s', the "
-                        "data hashes to %s (%s)", r->cur_name, r->cur_off,
-                        shown, hex, xva_checksum_name (kind));
-    r->st.mismatches++;
-    notice (r, XVA_ECHECKSUM, "%s: checksum mismatch at disk offset %"
-            PRIu64 ": the archive says '%s', the data hashes to %s (%s)",
-            r->cur_name, r->cur_off, shown, hex, xva_checksum_name (kind));
-  }
   if (wlen > r->cur_room) {
     /* A last chunk padded past the disk's end: only zeros may hang
      * over. */
@@ -510,16 +649,49 @@ got_sum (struct xva_reader *r, const unsigned char *data)
                         r->cur_off, d->id, d->virtual_size);
     wlen = (size_t) r->cur_room;
   }
-  if (wlen > 0 && r->io.pwrite) {
-    errno = 0;
-    if (r->io.pwrite (r->io.opaque, r->cur, data, wlen, r->cur_off)
-        == -1) {
-      char what[XVA_TAR_NAME_MAX + 64];
-      snprintf (what, sizeof what, "writing %s at disk offset %" PRIu64,
-                r->cur_name, r->cur_off);
-      return sink_error (r, what);
+  if (!r->pool && (st = start_pool (r)) < 0)
+    return st;
+  if (Xva_pool_count (r->pool) == r->njobs) {
+    /* Full: the oldest chunk must be done before another goes in. */
+    struct rjob *h = Xva_pool_head (r->pool);
+
+    st = complete_job (r, h);
+    give_back (r, h);
+    Xva_pool_pop (r->pool);
+    r->jhead = (r->jhead + 1) % r->njobs;
+    if (st < 0)
+      return st;
+  }
+  j = &r->jobs[(r->jhead + Xva_pool_count (r->pool)) % r->njobs];
+  j->data = data;
+  j->len = len;
+  j->kind = kind;
+  memcpy (j->sum, r->sum, r->sum_len);
+  j->sum_len = r->sum_len;
+  {
+    /* A data entry's name is its disk id, '/' and at most 15 digits. */
+    size_t nl = strnlen (r->cur_name, sizeof j->name - 1);
+    memcpy (j->name, r->cur_name, nl);
+    j->name[nl] = '\0';
+  }
+  j->disk = r->cur;
+  j->off = r->cur_off;
+  j->wlen = wlen;
+  j->own = NULL;
+  if (data == r->chunk) {
+    /* The job keeps the buffer; the next chunk gets another. */
+    j->own = r->chunk;
+    j->own_cap = r->chunk_cap;
+    r->chunk = NULL;
+    r->chunk_cap = 0;
+    if (r->nspare > 0) {
+      r->nspare--;
+      r->chunk = r->spare[r->nspare];
+      r->chunk_cap = r->spare_cap[r->nspare];
     }
   }
+  Xva_pool_submit (r->pool, j);
+
   s->st.chunks++;
   s->st.data_bytes += len;
   r->st.data_bytes += len;
@@ -531,7 +703,7 @@ got_sum (struct xva_reader *r, const unsigned char *data)
   }
   else
     r->xs = X_DATA;
-  return XVA_OK;
+  return drain (r, 0);
 }
 
 /* A regular entry's header: decide what it is. */
@@ -843,7 +1015,7 @@ tar_feed (struct xva_reader *r, const unsigned char *p, size_t n,
       }
       break;
     case T_DATA:
-      if (r->kind == E_CHUNK && r->chunk_len == 0) {
+      if (r->kind == E_CHUNK && r->chunk_len == 0 && r->in_place) {
         int fast = chunk_in_place (r, p + i, n - i, &k);
         if (fast < 0) {
           st = fast;
@@ -967,8 +1139,12 @@ pipe_feed (struct xva_reader *r, struct xva_in *in)
   int st;
 
   if (!r->z) {
+    /* The caller's buffer stays valid until the feed returns, after
+     * every chunk in it is done: chunks may be checked in place. */
+    r->in_place = 1;
     st = tar_feed (r, (const unsigned char *) in->src + in->pos,
                    in->size - in->pos, &used);
+    r->in_place = 0;
     in->pos += used;
     return st;
   }
@@ -1027,6 +1203,12 @@ xva_reader_feed (struct xva_reader *r, struct xva_in *in)
   if (st == XVA_OK)
     st = pipe_feed (r, in);
   r->st.bytes_in += in->pos - start;
+  /* Chunks may point into in: every one is done before returning. */
+  {
+    int d = drain (r, 1);
+    if (d < 0 && st >= 0)
+      st = d;
+  }
   return st;
 }
 
@@ -1039,6 +1221,8 @@ xva_reader_finish (struct xva_reader *r)
   if (!r)
     return XVA_EINVAL;
   if (r->fatal)
+    return r->fatal;
+  if (drain (r, 1) < 0)
     return r->fatal;
   if (r->xs == X_DONE)
     return XVA_OK;

@@ -11,11 +11,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <pthread.h>
 #include <unistd.h>
 
 #include "format/compress.h"
 #include "format/internal.h"
+#include "format/pool.h"
 #include "format/tar.h"
 
 #define CHUNK ((uint64_t) XVA_CHUNK_SIZE)
@@ -30,10 +30,7 @@ struct wdisk {
   unsigned index;        /* index in the caller's array and for io */
 };
 
-enum slot_state { S_FREE, S_QUEUED, S_BUSY, S_DONE };
-
 struct slot {
-  enum slot_state state;
   unsigned disk;         /* index into the sorted disks */
   uint64_t off;
   size_t len;
@@ -78,16 +75,11 @@ struct xva_writer {
   int no_skip;
 
   /* The pool: a ring of slots, each one chunk read, checked for zeros
-   * and hashed by a worker (or by this thread when there are none). */
+   * and hashed on a worker (or on this thread while it waits). */
   struct slot *slots;
   unsigned nslots, head, tail, used;
   int held;              /* the head slot's data is handed out */
-  pthread_t *workers;
-  unsigned nworkers;
-  pthread_mutex_t lock;
-  pthread_cond_t work, done;
-  int stop;
-  int pool_ready;
+  struct Xva_pool *pool;
 
   /* Raw archive pieces not yet handed out. */
   struct piece pieces[MAX_PIECES];
@@ -108,7 +100,6 @@ struct xva_writer {
 
 static int set_error (struct xva_writer *w, int status, const char *fmt, ...)
   XVA_PRINTF (3, 4);
-static void stop_pool (struct xva_writer *w);
 
 static int
 set_error (struct xva_writer *w, int status, const char *fmt, ...)
@@ -236,19 +227,13 @@ xva_writer_free (struct xva_writer *w)
 {
   if (!w)
     return;
-  stop_pool (w);
-  if (w->pool_ready) {
-    pthread_mutex_destroy (&w->lock);
-    pthread_cond_destroy (&w->work);
-    pthread_cond_destroy (&w->done);
-  }
+  Xva_pool_free (w->pool);
   if (w->slots) {
     unsigned i;
     for (i = 0; i < w->nslots; i++)
       free (w->slots[i].buf);
     free (w->slots);
   }
-  free (w->workers);
   if (w->io.free)
     w->io.free (w->io.opaque);
   Xva_zout_free (w->z);
@@ -334,14 +319,17 @@ queue_chunk (struct xva_writer *w, const struct wdisk *d, uint64_t counter,
 }
 
 /* Reads, checks and hashes the chunk of one slot.  Runs on a worker
- * (without the lock) or on the caller's thread. */
+ * or on the caller's thread. */
 static void
-process_slot (struct xva_writer *w, struct slot *sl)
+process_slot (void *ctx, void *job)
 {
+  struct xva_writer *w = ctx;
+  struct slot *sl = job;
   const struct wdisk *d = &w->disks[sl->disk];
 
   sl->err = 0;
   sl->zero = 0;
+  errno = 0;
   if (w->io.pread (w->io.opaque, d->index, sl->buf, sl->len, sl->off)
       == -1) {
     sl->err = errno ? errno : EIO;
@@ -354,71 +342,17 @@ process_slot (struct xva_writer *w, struct slot *sl)
   xva_checksum_hex (w->o.checksum, sl->buf, sl->len, sl->hex);
 }
 
-static void *
-worker_main (void *arg)
-{
-  struct xva_writer *w = arg;
-
-  pthread_mutex_lock (&w->lock);
-  for (;;) {
-    struct slot *sl = NULL;
-    unsigned i;
-
-    while (!w->stop) {
-      for (i = 0; i < w->used; i++) {
-        struct slot *c = &w->slots[(w->head + i) % w->nslots];
-        if (c->state == S_QUEUED) {
-          sl = c;
-          break;
-        }
-      }
-      if (sl)
-        break;
-      pthread_cond_wait (&w->work, &w->lock);
-    }
-    if (w->stop)
-      break;
-    sl->state = S_BUSY;
-    pthread_mutex_unlock (&w->lock);
-    process_slot (w, sl);
-    pthread_mutex_lock (&w->lock);
-    sl->state = S_DONE;
-    pthread_cond_broadcast (&w->done);
-  }
-  pthread_mutex_unlock (&w->lock);
-  return NULL;
-}
-
-static void
-stop_pool (struct xva_writer *w)
-{
-  unsigned i;
-
-  if (!w->pool_ready)
-    return;
-  pthread_mutex_lock (&w->lock);
-  w->stop = 1;
-  pthread_cond_broadcast (&w->work);
-  pthread_mutex_unlock (&w->lock);
-  for (i = 0; i < w->nworkers; i++)
-    pthread_join (w->workers[i], NULL);
-  w->nworkers = 0;
-}
-
 static int
 start_pool (struct xva_writer *w)
 {
   unsigned threads = w->o.threads, i;
-  long ncpu;
 
   if (threads == 0) {
-    ncpu = sysconf (_SC_NPROCESSORS_ONLN);
+    long ncpu = sysconf (_SC_NPROCESSORS_ONLN);
     threads = ncpu > 0 ? (unsigned) ncpu : 1;
   }
   if (threads > 64)
     threads = 64;
-  /* This thread reads and hashes too: threads - 1 workers. */
-  w->nworkers = threads - 1;
   w->nslots = threads > 1 ? 2 * threads + 2 : 1;
   w->slots = calloc (w->nslots, sizeof *w->slots);
   if (!w->slots)
@@ -428,23 +362,9 @@ start_pool (struct xva_writer *w)
     if (!w->slots[i].buf)
       return set_error (w, XVA_ENOMEM, "out of memory");
   }
-  if (pthread_mutex_init (&w->lock, NULL) != 0)
-    return set_error (w, XVA_ENOMEM, "cannot create a lock");
-  pthread_cond_init (&w->work, NULL);
-  pthread_cond_init (&w->done, NULL);
-  w->pool_ready = 1;
-  if (w->nworkers) {
-    w->workers = calloc (w->nworkers, sizeof *w->workers);
-    if (!w->workers) {
-      w->nworkers = 0;
-      return set_error (w, XVA_ENOMEM, "out of memory");
-    }
-    for (i = 0; i < w->nworkers; i++)
-      if (pthread_create (&w->workers[i], NULL, worker_main, w) != 0) {
-        w->nworkers = i;
-        return set_error (w, XVA_ENOMEM, "cannot start a worker thread");
-      }
-  }
+  w->pool = Xva_pool_new (threads, w->nslots, process_slot, w);
+  if (!w->pool)
+    return set_error (w, XVA_ENOMEM, "cannot start the worker threads");
   return XVA_OK;
 }
 
@@ -467,8 +387,7 @@ nonempty (const struct xva_writer *w, unsigned i)
   return i;
 }
 
-/* Hands the next chunk that is not in a hole to a free slot (called
- * with the lock held when there are workers).  Returns XVA_OK, XVA_EOF
+/* Hands the next chunk that is not in a hole to a free slot.  Returns XVA_OK, XVA_EOF
  * when every chunk is scheduled, or an error. */
 static int
 schedule_one (struct xva_writer *w)
@@ -524,7 +443,6 @@ schedule_one (struct xva_writer *w)
       }
     }
     sl = &w->slots[w->tail];
-    sl->state = S_QUEUED;
     sl->disk = w->sdisk;
     sl->off = w->soff;
     sl->len = (size_t) len;
@@ -532,6 +450,7 @@ schedule_one (struct xva_writer *w)
     w->tail = (w->tail + 1) % w->nslots;
     w->used++;
     w->soff += len;
+    Xva_pool_submit (w->pool, sl);
     return XVA_OK;
   }
 }
@@ -540,7 +459,7 @@ schedule_one (struct xva_writer *w)
 static void
 release_head (struct xva_writer *w)
 {
-  w->slots[w->head].state = S_FREE;
+  Xva_pool_pop (w->pool);
   w->head = (w->head + 1) % w->nslots;
   w->used--;
   w->held = 0;
@@ -551,51 +470,18 @@ release_head (struct xva_writer *w)
 static int
 wait_head (struct xva_writer *w)
 {
-  struct slot *sl;
   int r = XVA_OK;
 
-  if (w->nworkers)
-    pthread_mutex_lock (&w->lock);
   while (w->used < w->nslots) {
     r = schedule_one (w);
     if (r != XVA_OK)
       break;
-    if (w->nworkers)
-      pthread_cond_signal (&w->work);
   }
-  if (r < 0 || (r == XVA_EOF && w->used == 0)) {
-    if (w->nworkers)
-      pthread_mutex_unlock (&w->lock);
+  if (r < 0)
     return r;
-  }
-  sl = &w->slots[w->head];
-  if (w->nworkers) {
-    /* Help: take queued slots (the head first) while waiting. */
-    while (sl->state != S_DONE) {
-      struct slot *mine = NULL;
-      unsigned i;
-
-      for (i = 0; i < w->used && !mine; i++) {
-        struct slot *c = &w->slots[(w->head + i) % w->nslots];
-        if (c->state == S_QUEUED)
-          mine = c;
-      }
-      if (!mine) {
-        pthread_cond_wait (&w->done, &w->lock);
-        continue;
-      }
-      mine->state = S_BUSY;
-      pthread_mutex_unlock (&w->lock);
-      process_slot (w, mine);
-      pthread_mutex_lock (&w->lock);
-      mine->state = S_DONE;
-    }
-    pthread_mutex_unlock (&w->lock);
-  }
-  else if (sl->state == S_QUEUED) {
-    process_slot (w, sl);
-    sl->state = S_DONE;
-  }
+  if (w->used == 0)
+    return XVA_EOF;
+  Xva_pool_head (w->pool);
   return XVA_OK;
 }
 
