@@ -25,22 +25,29 @@ import time
 MIB = 1024 * 1024
 
 
+TIME = "/usr/bin/time"
+
+
 def run_once(argv, stdin=None, stdout=None, env=None):
-    """Runs argv; returns (seconds, peak RSS in KiB)."""
+    """Runs argv; returns (seconds, peak RSS in KiB).  The peak comes from
+    GNU time: a forked child's own rusage would count the parent's pages
+    from before exec."""
+    wrap = [TIME, "-f", "XVA-BENCH-RSS %M"] if os.path.exists(TIME) else []
     t0 = time.monotonic()
     with open(os.devnull, "wb") as null:
-        p = subprocess.Popen(argv, stdin=stdin or subprocess.DEVNULL,
-                             stdout=stdout or null, stderr=subprocess.PIPE,
-                             env=env)
-        _, status, usage = os.wait4(p.pid, 0)
-        p.returncode = os.waitstatus_to_exitcode(status)
-        err = p.stderr.read().decode(errors="replace")
-        p.stderr.close()
+        p = subprocess.run(wrap + argv, stdin=stdin or subprocess.DEVNULL,
+                           stdout=stdout or null, stderr=subprocess.PIPE,
+                           env=env)
     dt = time.monotonic() - t0
+    err = p.stderr.decode(errors="replace")
     if p.returncode != 0:
         raise RuntimeError("%s failed (%d): %s" % (" ".join(argv),
                                                    p.returncode, err[-500:]))
-    return dt, usage.ru_maxrss
+    rss = 0
+    for line in err.splitlines():
+        if line.startswith("XVA-BENCH-RSS "):
+            rss = int(line.split()[1])
+    return dt, rss
 
 
 def measure(argv, repeat, prepare=None, **kw):
