@@ -38,6 +38,7 @@ int Xva_cmd_pack (int argc, char **argv);
 int Xva_cmd_verify (int argc, char **argv);
 int Xva_cmd_extract (int argc, char **argv);
 int Xva_cmd_inspect (int argc, char **argv);
+int Xva_cmd_ls (int argc, char **argv);
 
 /* ---- messages (stderr) ---- */
 

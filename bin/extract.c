@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "s3opt.h"
 
 #define CMD "extract"
 #define NAME_MAX_BYTES 100
@@ -18,8 +19,10 @@
 static const struct option long_options[] = {
   { "directory", required_argument, NULL, 'C' },
   { "force", no_argument, NULL, 'f' },
+  { "sync", no_argument, NULL, 's' },
   { "quiet", no_argument, NULL, 'q' },
   { "help", no_argument, NULL, 'h' },
+  XVA_CLI_S3_OPTIONS,
   { NULL, 0, NULL, 0 },
 };
 
@@ -27,7 +30,7 @@ static void
 usage (FILE *f)
 {
   fprintf (f,
-    "Usage: xva extract [OPTIONS] [FILE|-]\n"
+    "Usage: xva extract [OPTIONS] [FILE|-|s3://BUCKET/KEY]\n"
     "\n"
     "Reads an XVA archive (default: standard input) and writes, in DIR,\n"
     "its ova.xml and one sparse raw image per disk, named\n"
@@ -40,12 +43,17 @@ usage (FILE *f)
     "                       missing\n"
     "  -f, --force          overwrite existing files, and keep going past\n"
     "                       checksum mismatches (reported as warnings)\n"
+    "  -s, --sync           flush the files to the disk (fsync) before\n"
+    "                       exiting, so that they survive a crash\n"
     "  -q, --quiet          no progress display and no list of files\n"
     "  -h, --help           show this help\n"
     "\n"
+    XVA_CLI_S3_HELP
+    "\n"
     "Exit status: 0 success, 1 failure (a file exists, without --force),\n"
     "2 bad usage, 3 invalid, corrupt or truncated archive, 4 local I/O\n"
-    "error.\n");
+    "error, 5 S3 credentials refused, 6 no such bucket or object, 7\n"
+    "network failure, 8 other S3 failure.\n");
 }
 
 struct out_file {
@@ -57,6 +65,7 @@ struct out_file {
 struct extract_ctx {
   const char *dir;
   int force;
+  int sync;                 /* fsync the files at the end */
   int dir_created;
   struct out_file xml;
   struct out_file *img;     /* one per disk, in xva_meta_disk order */
@@ -293,7 +302,7 @@ on_notice (void *opaque, int status, const char *msg)
   Xva_cli_warn (CMD, "%s", msg != NULL ? msg : "(no message)");
 }
 
-/* Syncs and closes f.  0 or -1 (recorded in ctx). */
+/* Syncs (with --sync) and closes f.  0 or -1 (recorded in ctx). */
 static int
 sync_close (struct extract_ctx *ctx, struct out_file *f)
 {
@@ -302,7 +311,7 @@ sync_close (struct extract_ctx *ctx, struct out_file *f)
   if (fd == -1)
     return 0;
   f->fd = -1;
-  if (fsync (fd) == -1) {
+  if (ctx->sync && fsync (fd) == -1) {
     set_fail (ctx, XVA_EXIT_IO, "cannot sync", f->path, errno);
     close (fd);
     return -1;
@@ -325,7 +334,7 @@ finish_files (struct extract_ctx *ctx)
       r = -1;
   if (sync_close (ctx, &ctx->xml) == -1)
     r = -1;
-  if (r == 0) {
+  if (r == 0 && ctx->sync) {
     dfd = open (ctx->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (dfd != -1) {
       fsync (dfd);
@@ -365,16 +374,22 @@ Xva_cmd_extract (int argc, char **argv)
   struct xva_sink_io io;
   struct xva_reader *r = NULL;
   struct xva_cli_progress pg;
+  struct xva_cli_input in;
+  struct xva_cli_s3 s3;
   const char *path = "-", *shown;
-  int quiet = 0, c, fd = -1, status, read_errno = 0;
+  char msg[1200];
+  int quiet = 0, c, status, src_exit = 0, s3r;
   int rc = XVA_EXIT_FAIL;
   unsigned i;
 
+  Xva_cli_s3_init (&s3);
+  memset (&in, 0, sizeof in);
+  in.fd = -1;
   memset (&ctx, 0, sizeof ctx);
   ctx.dir = ".";
   ctx.xml.fd = -1;
   opterr = 0;
-  while ((c = getopt_long (argc, argv, ":C:fqh", long_options, NULL))
+  while ((c = getopt_long (argc, argv, ":C:fsqh", long_options, NULL))
          != -1) {
     switch (c) {
     case 'C':
@@ -388,6 +403,9 @@ Xva_cmd_extract (int argc, char **argv)
     case 'f':
       ctx.force = 1;
       break;
+    case 's':
+      ctx.sync = 1;
+      break;
     case 'q':
       quiet = 1;
       break;
@@ -395,6 +413,13 @@ Xva_cmd_extract (int argc, char **argv)
       usage (stdout);
       return XVA_EXIT_OK;
     default:
+      s3r = Xva_cli_s3_option (&s3, CMD, c, optarg);
+      if (s3r == 1)
+        break;
+      if (s3r == -1) {
+        Xva_cli_usage_hint (CMD);
+        return XVA_EXIT_USAGE;
+      }
       return Xva_cli_bad_option (CMD, c, argc, argv);
     }
   }
@@ -405,11 +430,12 @@ Xva_cmd_extract (int argc, char **argv)
   }
   if (optind < argc)
     path = argv[optind];
-  shown = strcmp (path, "-") == 0 ? "(standard input)" : path;
 
-  fd = Xva_cli_open_input (CMD, path, &rc);
-  if (fd == -1)
-    return rc;
+  rc = Xva_cli_input_open (CMD, path, &s3, &in);
+  if (rc != XVA_EXIT_OK)
+    goto out;
+  shown = in.shown;
+  rc = XVA_EXIT_FAIL;
 
   xva_reader_opts_init (&ro);
   ro.force = ctx.force;
@@ -428,7 +454,7 @@ Xva_cmd_extract (int argc, char **argv)
   }
 
   Xva_cli_progress_start (&pg, !quiet);
-  status = Xva_cli_read_archive (fd, r, &pg, &read_errno, NULL);
+  status = Xva_cli_input_read (&in, r, &pg, &src_exit, msg, sizeof msg);
   Xva_cli_progress_end (&pg);
   if (status == XVA_OK && xva_reader_meta (r) == NULL) {
     Xva_cli_error (CMD, "%s: no ova.xml was read", shown);
@@ -456,9 +482,13 @@ Xva_cmd_extract (int argc, char **argv)
     Xva_cli_error (CMD, "%s", ctx.fail_msg);
     rc = ctx.fail_exit;
   }
-  else if (read_errno != 0) {
-    Xva_cli_error (CMD, "cannot read %s: %s", shown, strerror (read_errno));
-    rc = XVA_EXIT_IO;
+  else if (src_exit != 0) {
+    if (in.dl != NULL)
+      rc = Xva_cli_s3_fail (CMD, status, msg);
+    else {
+      Xva_cli_error (CMD, "%s", msg);
+      rc = src_exit;
+    }
   }
   else if (status == XVA_ECANCELLED && Xva_cli_interrupted ()) {
     Xva_cli_error (CMD, "interrupted");
@@ -474,8 +504,8 @@ fail:
   remove_files (&ctx);
 out:
   xva_reader_free (r);
-  if (fd > STDIN_FILENO)
-    close (fd);
+  Xva_cli_input_close (&in);
+  Xva_cli_s3_free (&s3);
   for (i = 0; i < ctx.nimg; i++) {
     if (ctx.img[i].fd != -1)
       close (ctx.img[i].fd);

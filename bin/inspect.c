@@ -6,12 +6,14 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "s3opt.h"
 
 #define CMD "inspect"
 
 static const struct option long_options[] = {
   { "json", no_argument, NULL, 'j' },
   { "help", no_argument, NULL, 'h' },
+  XVA_CLI_S3_OPTIONS,
   { NULL, 0, NULL, 0 },
 };
 
@@ -19,7 +21,7 @@ static void
 usage (FILE *f)
 {
   fprintf (f,
-    "Usage: xva inspect [OPTIONS] [FILE|-]\n"
+    "Usage: xva inspect [OPTIONS] [FILE|-|s3://BUCKET/KEY]\n"
     "\n"
     "Reads a whole XVA archive (default: standard input), checking every\n"
     "chunk but writing nothing, and describes it: the version header,\n"
@@ -30,9 +32,13 @@ usage (FILE *f)
     "      --json    print one JSON object (see README.md for its fields)\n"
     "  -h, --help    show this help\n"
     "\n"
+    XVA_CLI_S3_HELP
+    "\n"
     "Exit status: 0 the archive is complete with no checksum mismatch,\n"
     "2 bad usage, 3 the archive is incomplete, invalid or has\n"
-    "mismatches (what was found is still printed), 4 local I/O error.\n");
+    "mismatches (what was found is still printed), 4 local I/O error,\n"
+    "5 S3 credentials refused, 6 no such bucket or object, 7 network\n"
+    "failure, 8 other S3 failure.\n");
 }
 
 static const char *const version_strings[] = {
@@ -348,12 +354,17 @@ Xva_cmd_inspect (int argc, char **argv)
   struct xva_sink_io io;
   struct xva_reader *r = NULL;
   struct xva_cli_progress pg;
+  struct xva_cli_input in;
+  struct xva_cli_s3 s3;
   const char *path = "-";
   uint64_t notices = 0;
-  char errbuf[512];
-  int json = 0, c, fd = -1, status, read_errno = 0;
+  char msg[1200];
+  int json = 0, c, status, src_exit = 0, s3r;
   int rc = XVA_EXIT_FAIL;
 
+  Xva_cli_s3_init (&s3);
+  memset (&in, 0, sizeof in);
+  in.fd = -1;
   opterr = 0;
   while ((c = getopt_long (argc, argv, ":h", long_options, NULL)) != -1) {
     switch (c) {
@@ -364,6 +375,13 @@ Xva_cmd_inspect (int argc, char **argv)
       usage (stdout);
       return XVA_EXIT_OK;
     default:
+      s3r = Xva_cli_s3_option (&s3, CMD, c, optarg);
+      if (s3r == 1)
+        break;
+      if (s3r == -1) {
+        Xva_cli_usage_hint (CMD);
+        return XVA_EXIT_USAGE;
+      }
       return Xva_cli_bad_option (CMD, c, argc, argv);
     }
   }
@@ -375,13 +393,15 @@ Xva_cmd_inspect (int argc, char **argv)
   if (optind < argc)
     path = argv[optind];
 
-  fd = Xva_cli_open_input (CMD, path, &rc);
-  if (fd == -1)
-    return rc;
+  rc = Xva_cli_input_open (CMD, path, &s3, &in);
+  if (rc != XVA_EXIT_OK)
+    goto out;
+  rc = XVA_EXIT_FAIL;
 
   xva_reader_opts_init (&ro);
   ro.force = 1;
   ro.mode = XVA_READ_ANY;
+  ro.require_end = 1;           /* a stored archive ends with its marker */
   memset (&io, 0, sizeof io);
   io.notice = on_notice;
   io.opaque = &notices;
@@ -394,7 +414,7 @@ Xva_cmd_inspect (int argc, char **argv)
   }
 
   Xva_cli_progress_start (&pg, 1);
-  status = Xva_cli_read_archive (fd, r, &pg, &read_errno, NULL);
+  status = Xva_cli_input_read (&in, r, &pg, &src_exit, msg, sizeof msg);
   Xva_cli_progress_end (&pg);
 
   memset (&rep, 0, sizeof rep);
@@ -404,11 +424,8 @@ Xva_cmd_inspect (int argc, char **argv)
   rep.mismatches = rep.st.mismatches > notices ? rep.st.mismatches
                                                : notices;
   rep.complete = status == XVA_OK;
-  if (read_errno != 0) {
-    snprintf (errbuf, sizeof errbuf, "cannot read input: %s",
-              strerror (read_errno));
-    rep.error = errbuf;
-  }
+  if (src_exit != 0)
+    rep.error = msg;
   else if (status == XVA_ECANCELLED && Xva_cli_interrupted ())
     rep.error = "interrupted";
   else if (!rep.complete)
@@ -419,8 +436,8 @@ Xva_cmd_inspect (int argc, char **argv)
   else
     print_human (&rep);
 
-  if (read_errno != 0)
-    rc = XVA_EXIT_IO;
+  if (src_exit != 0)
+    rc = src_exit;
   else if (Xva_cli_interrupted ())
     rc = XVA_EXIT_FAIL;
   else if (!rep.complete || rep.mismatches > 0)
@@ -429,7 +446,7 @@ Xva_cmd_inspect (int argc, char **argv)
     rc = XVA_EXIT_OK;
 out:
   xva_reader_free (r);
-  if (fd > STDIN_FILENO)
-    close (fd);
+  Xva_cli_input_close (&in);
+  Xva_cli_s3_free (&s3);
   return rc;
 }

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "remote.h"
 #ifdef XVA_HAVE_SERVER
 #include "serve.h"
 #endif
@@ -19,6 +20,10 @@ static const struct command commands[] = {
   { "verify", Xva_cmd_verify, "check an archive's structure and checksums" },
   { "extract", Xva_cmd_extract, "write an archive's ova.xml and disk images" },
   { "inspect", Xva_cmd_inspect, "describe an archive's VMs and disks" },
+  { "export", Xva_cmd_export, "export a VM from a host into an archive" },
+  { "import", Xva_cmd_import, "import an archive into a host" },
+  { "copy", Xva_cmd_copy, "copy a VM from one host to another" },
+  { "ls", Xva_cmd_ls, "list the backups on object storage (s3://)" },
 #ifdef XVA_HAVE_SERVER
   { "serve", Xva_cmd_serve, "serve VMs over the XenServer HTTP interface" },
   { "sr-create", Xva_cmd_sr_create, "add a storage repository to a data "

@@ -8,9 +8,12 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
+#include "backup.h"
 #include "cli.h"
+#include "s3opt.h"
 
 #define CMD "pack"
 #define MAX_DISKS 1024u
@@ -26,6 +29,7 @@ enum {
   OPT_LEVEL,
   OPT_VIF,
   OPT_THREADS,
+  OPT_KEEP,
 };
 
 static const struct option long_options[] = {
@@ -39,9 +43,11 @@ static const struct option long_options[] = {
   { "level", required_argument, NULL, OPT_LEVEL },
   { "vif", no_argument, NULL, OPT_VIF },
   { "threads", required_argument, NULL, OPT_THREADS },
+  { "keep", required_argument, NULL, OPT_KEEP },
   { "quiet", no_argument, NULL, 'q' },
   { "verbose", no_argument, NULL, 'v' },
   { "help", no_argument, NULL, 'h' },
+  XVA_CLI_S3_OPTIONS,
   { NULL, 0, NULL, 0 },
 };
 
@@ -59,8 +65,15 @@ usage (FILE *f)
     "\n"
     "Options:\n"
     "  -o, --output=OUT        write the archive to OUT ('-': standard\n"
-    "                          output, the default); OUT is replaced\n"
-    "                          only once the archive is complete\n"
+    "                          output, the default; s3://BUCKET/KEY: an\n"
+    "                          object); OUT is replaced only once the\n"
+    "                          archive is complete.  {name}, {uuid} and\n"
+    "                          {date} in OUT become the VM's name, uuid\n"
+    "                          and the time (20260102T030405Z, UTC)\n"
+    "      --keep=N            with a -o template holding {date}:\n"
+    "                          afterwards, delete all but the newest N\n"
+    "                          complete backups of this VM name that the\n"
+    "                          template names\n"
     "      --name=NAME         the VM's name (default: the first DISK's\n"
     "                          file name)\n"
     "      --description=TEXT  the VM's description\n"
@@ -76,8 +89,19 @@ usage (FILE *f)
     "  -v, --verbose           print a summary line when done\n"
     "  -h, --help              show this help\n"
     "\n"
-    "Each disk's VDI is named after its file.  Exit status: 0 success,\n"
-    "1 failure, 2 bad usage, 4 local I/O error.\n");
+    XVA_CLI_S3_HELP
+    "\n"
+    "Each disk's VDI is named after its file.  An archive written to\n"
+    "object storage goes up as a multipart upload, is read back through\n"
+    "a checker as it is written, and the upload is completed only when\n"
+    "the archive is complete and checks; on any failure or signal it is\n"
+    "aborted and nothing is left.  Its metadata (x-amz-meta-*) holds\n"
+    "vm-name, vm-uuid, date, checksum, size (disk bytes), disks,\n"
+    "compression and complete=true.\n"
+    "\n"
+    "Exit status: 0 success, 1 failure, 2 bad usage, 3 the archive\n"
+    "written does not check, 4 local I/O error, 5 S3 credentials\n"
+    "refused, 6 no such bucket, 7 network failure, 8 other S3 failure.\n");
 }
 
 /* ------------------------------------------------------------------ */
@@ -233,6 +257,12 @@ struct output {
   const char *path;
   char *tmp;               /* temporary file beside path, or NULL */
   int fd;
+  /* Object storage: the upload, and a reader that checks every byte
+   * that goes up. */
+  struct xva_s3_upload *up;
+  struct xva_reader *check;
+  int check_done;          /* the checker saw the end of the archive */
+  int completed;           /* the upload was completed */
 };
 
 /* Opens the output: standard output, an existing non-regular file
@@ -248,6 +278,10 @@ open_output (struct output *o, const char *path)
   o->path = path;
   o->tmp = NULL;
   o->fd = -1;
+  o->up = NULL;
+  o->check = NULL;
+  o->check_done = 0;
+  o->completed = 0;
   if (strcmp (path, "-") == 0) {
     o->fd = STDOUT_FILENO;
     return XVA_EXIT_OK;
@@ -335,10 +369,132 @@ commit_output (struct output *o)
   return XVA_EXIT_OK;
 }
 
+/* Starts the upload to url, and the reader that checks the archive as
+ * it is written.  Returns an exit code. */
+static int
+open_s3_output (struct output *o, const char *url, struct xva_cli_s3 *s3,
+                const struct xva_s3_pair *meta, size_t nmeta,
+                uint64_t expected, unsigned threads)
+{
+  struct xva_reader_opts ro;
+  struct xva_sink_io io;
+  char err[1200];
+  int status;
+
+  o->path = url;
+  o->tmp = NULL;
+  o->fd = -1;
+  o->up = NULL;
+  o->check = NULL;
+  o->check_done = 0;
+  o->completed = 0;
+  xva_reader_opts_init (&ro);
+  ro.mode = XVA_READ_FULL;
+  ro.threads = threads;
+  memset (&io, 0, sizeof io);
+  status = XVA_OK;
+  o->check = xva_reader_new (&ro, io, &status);
+  if (o->check == NULL) {
+    Xva_cli_error (CMD, "cannot start checking the archive: %s",
+                   xva_strerror (status));
+    return Xva_cli_exit_code (status);
+  }
+  err[0] = '\0';
+  status = XVA_OK;
+  o->up = xva_s3_upload_new (&s3->opts, url, meta, nmeta, expected, &status,
+                             err, sizeof err);
+  if (o->up == NULL)
+    return Xva_cli_s3_fail (CMD, status, err);
+  return XVA_EXIT_OK;
+}
+
+/* Checks buf[0..len) and sends it up.  Returns an exit code. */
+static int
+put_s3 (struct output *o, const void *buf, size_t len)
+{
+  struct xva_in in;
+  int s;
+
+  in.src = buf;
+  in.size = len;
+  in.pos = 0;
+  /* After the end the checker saw, only the zero blocks that end a tar
+   * stream may follow. */
+  s = o->check_done ? XVA_EOF : xva_reader_feed (o->check, &in);
+  if (s == XVA_EOF) {
+    o->check_done = 1;
+    if (!xva_is_zero ((const unsigned char *) buf + in.pos, len - in.pos)) {
+      Xva_cli_error (CMD, "the archive written does not check: data "
+                     "after its end");
+      return XVA_EXIT_ARCHIVE;
+    }
+  }
+  else if (s < 0) {
+    Xva_cli_error (CMD, "the archive written does not check: %s",
+                   xva_reader_errmsg (o->check));
+    return XVA_EXIT_ARCHIVE;
+  }
+  s = xva_s3_upload_write (o->up, buf, len);
+  if (s < 0) {
+    if (s == XVA_ECANCELLED && Xva_cli_interrupted ()) {
+      Xva_cli_error (CMD, "interrupted");
+      return XVA_EXIT_FAIL;
+    }
+    return Xva_cli_s3_fail (CMD, s, xva_s3_upload_errmsg (o->up));
+  }
+  return XVA_EXIT_OK;
+}
+
+/* The archive is written: checks that the checker saw all of it, then
+ * completes the upload.  Returns an exit code. */
+static int
+commit_s3 (struct output *o, uint64_t written)
+{
+  struct xva_reader_stats st;
+  int s;
+
+  s = xva_reader_finish (o->check);
+  xva_reader_stats (o->check, &st);
+  if (s != XVA_OK || !st.complete || st.bytes_in > written) {
+    Xva_cli_error (CMD, "the archive written does not check: %s",
+                   s != XVA_OK ? xva_reader_errmsg (o->check)
+                   : "it was not read to its end");
+    return XVA_EXIT_ARCHIVE;
+  }
+  if (Xva_cli_interrupted ()) {
+    Xva_cli_error (CMD, "interrupted");
+    return XVA_EXIT_FAIL;
+  }
+  s = xva_s3_upload_complete (o->up);
+  if (s != XVA_OK)
+    return Xva_cli_s3_fail (CMD, s, xva_s3_upload_errmsg (o->up));
+  o->completed = 1;
+  return XVA_EXIT_OK;
+}
+
+/* Aborts the upload: no object and no pending upload is left. */
+static void
+abort_s3 (struct output *o)
+{
+  int s;
+
+  if (o->up == NULL)
+    return;
+  s = xva_s3_upload_abort (o->up);
+  if (s != XVA_OK)
+    Xva_cli_error (CMD, "cannot abort the upload to %s (%s); parts of it "
+                   "may remain: see 'xva ls --pending'", o->path,
+                   xva_s3_upload_errmsg (o->up));
+}
+
 /* Removes the temporary file, if any. */
 static void
 abort_output (struct output *o)
 {
+  if (o->up != NULL) {
+    abort_s3 (o);
+    return;
+  }
   if (o->tmp != NULL) {
     if (o->fd != -1)
       close (o->fd);
@@ -366,18 +522,24 @@ struct options {
   int level_set;
   int vif;
   unsigned threads;
+  unsigned keep;            /* --keep N, or 0 */
   int quiet;
   int verbose;
+  int s3_out;               /* out is an s3:// address */
+  struct xva_cli_s3 s3;
 };
 
 /* Returns -1 to go on, or an exit code. */
 static int
 parse_options (struct options *o, int argc, char **argv)
 {
+  struct xva_cli_date d;
+  char err[1200], *probe = NULL;
   uint64_t v;
-  int c;
+  int c, s3r;
 
   memset (o, 0, sizeof *o);
+  Xva_cli_s3_init (&o->s3);
   o->out = "-";
   o->memory = (uint64_t) 1 << 30;
   o->vcpus = 1;
@@ -451,6 +613,13 @@ parse_options (struct options *o, int argc, char **argv)
       }
       o->threads = (unsigned) v;
       break;
+    case OPT_KEEP:
+      if (Xva_cli_parse_uint (optarg, 1, 100000, &v) != 0) {
+        Xva_cli_error (CMD, "bad --keep '%s' (1 to 100000)", optarg);
+        goto usage_error;
+      }
+      o->keep = (unsigned) v;
+      break;
     case 'q':
       o->quiet = 1;
       break;
@@ -461,8 +630,54 @@ parse_options (struct options *o, int argc, char **argv)
       usage (stdout);
       return XVA_EXIT_OK;
     default:
+      s3r = Xva_cli_s3_option (&o->s3, CMD, c, optarg);
+      if (s3r == 1)
+        break;
+      if (s3r == -1)
+        goto usage_error;
       return Xva_cli_bad_option (CMD, c, argc, argv);
     }
+  }
+  o->s3_out = xva_s3_is_url (o->out);
+  if (strcmp (o->out, "-") != 0
+      && Xva_cli_template_check (o->out, err, sizeof err) == -1) {
+    Xva_cli_error (CMD, "-o: %s", err);
+    goto usage_error;
+  }
+  if (o->s3_out) {
+    if (strchr (o->out + 5, '{') != NULL
+        && strchr (o->out + 5, '{') < o->out + 5 + strcspn (o->out + 5, "/")) {
+      Xva_cli_error (CMD, "-o: placeholders may not be in the bucket name");
+      goto usage_error;
+    }
+    /* The address with sample values must be valid. */
+    Xva_cli_date_set (&d, 0);
+    if (Xva_cli_template_expand (o->out, "vm",
+                                 "00000000-0000-0000-0000-000000000000", &d,
+                                 &probe) == -1) {
+      Xva_cli_error (CMD, "out of memory");
+      return XVA_EXIT_FAIL;
+    }
+    err[0] = '\0';
+    if (xva_s3_url_check (probe, 1, err, sizeof err) != XVA_OK) {
+      free (probe);
+      Xva_cli_error (CMD, "-o: %s", err);
+      goto usage_error;
+    }
+    free (probe);
+  }
+  if (o->keep > 0 && !o->s3_out
+      && (strcmp (o->out, "-") == 0
+          || strstr (strrchr (o->out, '/') != NULL ? strrchr (o->out, '/')
+                     : o->out, "{date}") == NULL)) {
+    Xva_cli_error (CMD, "--keep needs -o with {date} in the file name");
+    goto usage_error;
+  }
+  if (o->keep > 0 && o->s3_out && strstr (o->out, "{date}") == NULL
+      && strstr (o->out, "{uuid}") == NULL) {
+    Xva_cli_error (CMD, "--keep needs {date} or {uuid} in -o (each backup "
+                   "needs a name of its own)");
+    goto usage_error;
   }
   if (o->level_set) {
     if (o->compress == XVA_COMPRESS_NONE) {
@@ -652,13 +867,13 @@ make_source (const struct disk *disks, const unsigned *order, unsigned nd,
 
 static int
 write_archive (struct xva_writer *w, struct output *out,
-               struct xva_cli_progress *pg)
+               struct xva_cli_progress *pg, uint64_t *written_out)
 {
   struct xva_progress p;
   const void *buf;
   uint64_t written = 0;
   size_t len;
-  int s;
+  int s, rc;
 
   for (;;) {
     if (Xva_cli_interrupted ()) {
@@ -672,7 +887,13 @@ write_archive (struct xva_writer *w, struct output *out,
       Xva_cli_error (CMD, "%s", xva_writer_errmsg (w));
       return Xva_cli_exit_code (s);
     }
-    if (len > 0) {
+    if (len > 0 && out->up != NULL) {
+      rc = put_s3 (out, buf, len);
+      if (rc != XVA_EXIT_OK)
+        return rc;
+      written += len;
+    }
+    else if (len > 0) {
       if (Xva_cli_write_all (out->fd, buf, len) == -1) {
         if (errno == ECANCELED) {
           Xva_cli_error (CMD, "interrupted");
@@ -685,6 +906,7 @@ write_archive (struct xva_writer *w, struct output *out,
       }
       written += len;
     }
+    *written_out = written;
     xva_writer_progress (w, &p);
     Xva_cli_progress_update (pg, written, &p);
     if (s == XVA_EOF)
@@ -692,12 +914,76 @@ write_archive (struct xva_writer *w, struct output *out,
   }
 }
 
+/* The uuid of the VM of m, or "". */
+static const char *
+vm_uuid (const struct xva_meta *m)
+{
+  const struct xva_value *rec;
+  const char *cls, *id, *uuid;
+  size_t i;
+
+  for (i = 0; i < xva_meta_nobjects (m); i++) {
+    cls = xva_meta_object_class (m, i);
+    id = xva_meta_object_id (m, i);
+    if (cls == NULL || strcmp (cls, "VM") != 0 || id == NULL)
+      continue;
+    rec = xva_meta_find (m, id);
+    uuid = rec != NULL ? xva_value_get_string (rec, "uuid") : NULL;
+    if (uuid != NULL)
+      return uuid;
+  }
+  return "";
+}
+
+/* The metadata that goes with an archive on object storage. */
+struct s3_meta {
+  char name[1024];
+  char uuid[64];
+  char size[24];
+  char disks[16];
+  struct xva_s3_pair pairs[8];
+  size_t n;
+};
+
+static void
+make_s3_meta (struct s3_meta *sm, const char *name, const char *uuid,
+              const struct xva_cli_date *d, const struct options *o,
+              uint64_t disk_bytes, unsigned nd)
+{
+  const char *cs = xva_checksum_name (o->checksum);
+  const char *comp = xva_compress_name (o->compress);
+
+  Xva_cli_meta_encode (name, sm->name, sizeof sm->name);
+  Xva_cli_meta_encode (uuid, sm->uuid, sizeof sm->uuid);
+  snprintf (sm->size, sizeof sm->size, "%" PRIu64, disk_bytes);
+  snprintf (sm->disks, sizeof sm->disks, "%u", nd);
+  sm->n = 0;
+  sm->pairs[sm->n].name = XVA_BACKUP_META_NAME;
+  sm->pairs[sm->n++].value = sm->name;
+  sm->pairs[sm->n].name = XVA_BACKUP_META_UUID;
+  sm->pairs[sm->n++].value = sm->uuid;
+  sm->pairs[sm->n].name = XVA_BACKUP_META_DATE;
+  sm->pairs[sm->n++].value = d->iso;
+  sm->pairs[sm->n].name = XVA_BACKUP_META_CHECKSUM;
+  sm->pairs[sm->n++].value = cs != NULL ? cs : "unknown";
+  sm->pairs[sm->n].name = XVA_BACKUP_META_SIZE;
+  sm->pairs[sm->n++].value = sm->size;
+  sm->pairs[sm->n].name = XVA_BACKUP_META_DISKS;
+  sm->pairs[sm->n++].value = sm->disks;
+  sm->pairs[sm->n].name = XVA_BACKUP_META_COMPRESS;
+  sm->pairs[sm->n++].value = comp != NULL ? comp : "none";
+  /* The object only appears once the upload is completed, which happens
+   * only when the archive is complete and checks. */
+  sm->pairs[sm->n].name = XVA_BACKUP_META_COMPLETE;
+  sm->pairs[sm->n++].value = "true";
+}
+
 int
 Xva_cmd_pack (int argc, char **argv)
 {
   struct options o;
   struct disk *disks = NULL;
-  struct output out = { NULL, NULL, -1 };
+  struct output out = { NULL, NULL, -1, NULL, NULL, 0, 0 };
   struct xva_writer_disk *wdisks = NULL;
   struct xva_writer_opts wo;
   struct xva_writer *w = NULL;
@@ -705,16 +991,29 @@ Xva_cmd_pack (int argc, char **argv)
   struct xva_meta *meta = NULL;
   struct xva_cli_progress pg;
   struct xva_progress p;
+  struct xva_cli_date date;
+  struct xva_cli_backup_id bid;
+  struct xva_s3_upload_stats us;
+  struct s3_meta *sm = NULL;
+  const char *vm_name;
   unsigned *order = NULL;
-  char *xml = NULL;
+  char *xml = NULL, *out_path = NULL;
   size_t xml_len = 0;
+  uint64_t disk_bytes = 0, written = 0;
   unsigned nd = 0, i;
   int r, status, out_open = 0;
-  char b1[32], b2[32];
+  double secs;
+  char b1[32], b2[32], b3[32];
 
+  Xva_cli_date_set (&date, time (NULL));
   r = parse_options (&o, argc, argv);
   if (r >= 0)
     return r;
+  if (o.s3_out) {
+    r = Xva_cli_s3_target_check (&o.s3, CMD, o.out);
+    if (r != XVA_EXIT_OK)
+      goto out;
+  }
   nd = (unsigned) (argc - optind);
   disks = calloc (nd, sizeof *disks);
   order = calloc (nd, sizeof *order);
@@ -739,6 +1038,16 @@ Xva_cmd_pack (int argc, char **argv)
   for (i = 0; i < nd; i++) {
     wdisks[i].id = xva_meta_disk (meta, i)->id;
     wdisks[i].size = disks[order[i]].size;
+    disk_bytes += disks[order[i]].size;
+  }
+  vm_name = o.name != NULL ? o.name : disks[0].name;
+  if (strcmp (o.out, "-") != 0) {
+    if (Xva_cli_template_expand (o.out, vm_name, vm_uuid (meta), &date,
+                                 &out_path) == -1) {
+      Xva_cli_error (CMD, "out of memory");
+      r = XVA_EXIT_FAIL;
+      goto out;
+    }
   }
   if (make_source (disks, order, nd, &io) == -1) {
     Xva_cli_error (CMD, "out of memory");
@@ -758,32 +1067,68 @@ Xva_cmd_pack (int argc, char **argv)
     r = Xva_cli_exit_code (status);
     goto out;
   }
-  r = open_output (&out, o.out);
+  if (o.s3_out) {
+    sm = calloc (1, sizeof *sm);
+    if (sm == NULL) {
+      Xva_cli_error (CMD, "out of memory");
+      r = XVA_EXIT_FAIL;
+      goto out;
+    }
+    make_s3_meta (sm, vm_name, vm_uuid (meta), &date, &o, disk_bytes, nd);
+    r = open_s3_output (&out, out_path, &o.s3, sm->pairs, sm->n,
+                        disk_bytes + ((uint64_t) 1 << 20), o.threads);
+  }
+  else
+    r = open_output (&out, out_path != NULL ? out_path : o.out);
   out_open = 1;
   if (r != XVA_EXIT_OK)
     goto out;
   Xva_cli_progress_start (&pg, !o.quiet);
-  r = write_archive (w, &out, &pg);
+  r = write_archive (w, &out, &pg, &written);
   Xva_cli_progress_end (&pg);
   if (r != XVA_EXIT_OK)
     goto out;
-  r = commit_output (&out);
+  r = out.up != NULL ? commit_s3 (&out, written) : commit_output (&out);
   if (r != XVA_EXIT_OK)
     goto out;
+  secs = Xva_cli_progress_elapsed (&pg);
   if (o.verbose) {
     xva_writer_progress (w, &p);
     fprintf (stderr, "xva pack: %s: %u disk%s (%s), %" PRIu64 " chunks, "
-             "%s written in %.1f s\n",
-             strcmp (o.out, "-") == 0 ? "standard output" : o.out, nd,
+             "%s written in %.1f s (%s/s)",
+             out.path != NULL && strcmp (out.path, "-") != 0 ? out.path
+             : "standard output", nd,
              nd == 1 ? "" : "s", Xva_cli_human_bytes (p.total, b1, sizeof b1),
-             p.chunks, Xva_cli_human_bytes (p.bytes, b2, sizeof b2),
-             Xva_cli_progress_elapsed (&pg));
+             p.chunks, Xva_cli_human_bytes (p.bytes, b2, sizeof b2), secs,
+             Xva_cli_human_bytes (secs > 0.0 ? (uint64_t) ((double) p.bytes
+                                                           / secs) : p.bytes,
+                                  b3, sizeof b3));
+    if (out.up != NULL) {
+      xva_s3_upload_stats (out.up, &us);
+      fprintf (stderr, ", %u part%s (at most %u in flight), %u retr%s",
+               us.parts, us.parts == 1 ? "" : "s", us.max_inflight,
+               us.retries, us.retries == 1 ? "y" : "ies");
+    }
+    fputc ('\n', stderr);
+  }
+  if (o.keep > 0) {
+    bid.name = vm_name;
+    bid.uuid = vm_uuid (meta);
+    bid.by_uuid = 0;        /* pack makes a fresh uuid every time */
+    r = o.s3_out ? Xva_cli_s3_keep (CMD, &o.s3, o.out, out_path, &bid,
+                                    o.keep, o.quiet)
+        : Xva_cli_local_keep (CMD, o.out, out_path, vm_name, o.keep,
+                              o.quiet);
   }
 out:
-  if (out_open && r != XVA_EXIT_OK)
+  if (out_open && r != XVA_EXIT_OK && !out.completed)
     abort_output (&out);
   else if (out_open && out.fd != -1 && out.fd != STDOUT_FILENO)
     close (out.fd);
+  xva_s3_upload_free (out.up);
+  xva_reader_free (out.check);
+  free (sm);
+  free (out_path);
   xva_writer_free (w);
   xva_meta_free (meta);
   free (xml);
@@ -797,5 +1142,6 @@ out:
   free (disks);
   free (order);
   free (wdisks);
+  Xva_cli_s3_free (&o.s3);
   return r;
 }

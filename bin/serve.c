@@ -231,6 +231,9 @@ Xva_cmd_serve (int argc, char **argv)
     o.root_password = env;
   o.log = log_stderr;
 
+  /* A write past RLIMIT_FSIZE must fail with EFBIG (SR_FULL for an
+   * import), not kill the server. */
+  signal (SIGXFSZ, SIG_IGN);
   /* Signals are taken by sigwait below; every thread of the server
    * inherits the mask and never sees them. */
   sigemptyset (&set);

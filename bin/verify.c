@@ -6,12 +6,14 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "s3opt.h"
 
 #define CMD "verify"
 
 static const struct option long_options[] = {
   { "quiet", no_argument, NULL, 'q' },
   { "help", no_argument, NULL, 'h' },
+  XVA_CLI_S3_OPTIONS,
   { NULL, 0, NULL, 0 },
 };
 
@@ -19,20 +21,24 @@ static void
 usage (FILE *f)
 {
   fprintf (f,
-    "Usage: xva verify [OPTIONS] [FILE|-]\n"
+    "Usage: xva verify [OPTIONS] [FILE|-|s3://BUCKET/KEY]\n"
     "\n"
     "Reads a whole XVA archive (plain, gzip or zstd; default: standard\n"
     "input) and checks its structure, its ova.xml and the checksum of\n"
     "every chunk.  Every mismatch is reported on standard error.  On\n"
-    "success a summary is printed on standard output.\n"
+    "success a summary is printed on standard output.  An s3:// object\n"
+    "is fetched in ranges, several at once, and checked as it arrives.\n"
     "\n"
     "Options:\n"
     "  -q, --quiet   print no summary\n"
     "  -h, --help    show this help\n"
     "\n"
+    XVA_CLI_S3_HELP
+    "\n"
     "Exit status: 0 the archive is complete and every checksum matches,\n"
     "2 bad usage, 3 invalid, corrupt or truncated archive, 4 local I/O\n"
-    "error.\n");
+    "error, 5 S3 credentials refused, 6 no such bucket or object, 7\n"
+    "network failure, 8 other S3 failure.\n");
 }
 
 struct verify_ctx {
@@ -61,12 +67,18 @@ Xva_cmd_verify (int argc, char **argv)
   struct xva_sink_io io;
   struct xva_reader *r = NULL;
   struct xva_cli_progress pg;
+  struct xva_cli_input in;
+  struct xva_cli_s3 s3;
   const struct xva_meta *m;
   const char *path = "-", *shown;
   uint64_t mismatches;
-  int quiet = 0, c, fd = -1, status, read_errno = 0;
+  char msg[1200];
+  int quiet = 0, c, status, src_exit = 0, s3r;
   int rc = XVA_EXIT_FAIL;
 
+  Xva_cli_s3_init (&s3);
+  memset (&in, 0, sizeof in);
+  in.fd = -1;
   opterr = 0;
   while ((c = getopt_long (argc, argv, ":qh", long_options, NULL)) != -1) {
     switch (c) {
@@ -77,6 +89,13 @@ Xva_cmd_verify (int argc, char **argv)
       usage (stdout);
       return XVA_EXIT_OK;
     default:
+      s3r = Xva_cli_s3_option (&s3, CMD, c, optarg);
+      if (s3r == 1)
+        break;
+      if (s3r == -1) {
+        Xva_cli_usage_hint (CMD);
+        return XVA_EXIT_USAGE;
+      }
       return Xva_cli_bad_option (CMD, c, argc, argv);
     }
   }
@@ -87,15 +106,17 @@ Xva_cmd_verify (int argc, char **argv)
   }
   if (optind < argc)
     path = argv[optind];
-  shown = strcmp (path, "-") == 0 ? "(standard input)" : path;
 
-  fd = Xva_cli_open_input (CMD, path, &rc);
-  if (fd == -1)
-    return rc;
+  rc = Xva_cli_input_open (CMD, path, &s3, &in);
+  if (rc != XVA_EXIT_OK)
+    goto out;
+  shown = in.shown;
+  rc = XVA_EXIT_FAIL;
 
   xva_reader_opts_init (&ro);
   ro.force = 1;
   ro.mode = XVA_READ_ANY;
+  ro.require_end = 1;           /* a stored archive ends with its marker */
   memset (&io, 0, sizeof io);
   io.notice = on_notice;
   io.opaque = &ctx;
@@ -108,16 +129,19 @@ Xva_cmd_verify (int argc, char **argv)
   }
 
   Xva_cli_progress_start (&pg, !quiet);
-  status = Xva_cli_read_archive (fd, r, &pg, &read_errno, NULL);
+  status = Xva_cli_input_read (&in, r, &pg, &src_exit, msg, sizeof msg);
   Xva_cli_progress_end (&pg);
   xva_reader_stats (r, &st);
   mismatches = st.mismatches > ctx.mismatches ? st.mismatches
                                               : ctx.mismatches;
   if (status != XVA_OK) {
-    if (read_errno != 0) {
-      Xva_cli_error (CMD, "cannot read %s: %s", shown,
-                     strerror (read_errno));
-      rc = XVA_EXIT_IO;
+    if (src_exit != 0) {
+      if (in.dl != NULL)
+        rc = Xva_cli_s3_fail (CMD, status, msg);
+      else {
+        Xva_cli_error (CMD, "%s", msg);
+        rc = src_exit;
+      }
     }
     else if (status == XVA_ECANCELLED && Xva_cli_interrupted ()) {
       Xva_cli_error (CMD, "interrupted");
@@ -156,7 +180,7 @@ Xva_cmd_verify (int argc, char **argv)
   rc = XVA_EXIT_OK;
 out:
   xva_reader_free (r);
-  if (fd > STDIN_FILENO)
-    close (fd);
+  Xva_cli_input_close (&in);
+  Xva_cli_s3_free (&s3);
   return rc;
 }

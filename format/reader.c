@@ -1136,7 +1136,7 @@ static int
 pipe_feed (struct xva_reader *r, struct xva_in *in)
 {
   size_t used;
-  int st;
+  int st, zst;
 
   if (!r->z) {
     /* The caller's buffer stays valid until the feed returns, after
@@ -1152,17 +1152,22 @@ pipe_feed (struct xva_reader *r, struct xva_in *in)
     struct xva_out out = { r->zbuf, ZBUF_SIZE, 0 };
     char err[256] = "";
 
-    st = Xva_zin_run (r->z, in, &out, err, sizeof err);
-    if (st < 0) {
+    zst = Xva_zin_run (r->z, in, &out, err, sizeof err);
+    /* What came out before any damage is archive data, which may hold
+     * the archive's end (the rest is then not part of it): the outcome
+     * must not depend on how the input was cut into pieces. */
+    if (out.pos > 0) {
+      st = tar_feed (r, r->zbuf, out.pos, &used);
+      if (st != XVA_OK)
+        return st;
+    }
+    if (zst < 0) {
       if (r->xs == X_OVA && r->tar_off == 0 && out.pos == 0)
-        return set_error (r, st, "not an XVA archive: %s", err);
-      return set_error (r, st, "at compressed byte %" PRIu64 " (archive "
+        return set_error (r, zst, "not an XVA archive: %s", err);
+      return set_error (r, zst, "at compressed byte %" PRIu64 " (archive "
                         "byte %" PRIu64 "): %s", r->st.bytes_in + in->pos,
                         r->tar_off, err);
     }
-    st = tar_feed (r, r->zbuf, out.pos, &used);
-    if (st != XVA_OK)
-      return st;
   }
   return XVA_OK;
 }
@@ -1239,7 +1244,8 @@ xva_reader_finish (struct xva_reader *r)
     if (st < 0)
       return st;
   }
-  if (r->xs == X_END && r->ts == T_HEADER && r->hdr_len == 0) {
+  if (r->xs == X_END && r->ts == T_HEADER && r->hdr_len == 0
+      && !r->o.require_end) {
     /* Every disk is complete; xapi never reads the end marker. */
     r->xs = X_DONE;
     r->st.complete = 1;
@@ -1265,7 +1271,8 @@ xva_reader_finish (struct xva_reader *r)
     where = buf;
   }
   else
-    where = "before the end marker";
+    where = "before the end marker (every disk is complete, but an "
+            "archive ends with two zero blocks)";
   return set_error (r, XVA_ETRUNCATED, "the archive is truncated: the input "
                     "ended after %" PRIu64 " bytes (archive byte %" PRIu64
                     "), %s%s", r->st.bytes_in, r->tar_off, where,

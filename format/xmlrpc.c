@@ -27,7 +27,8 @@
 /* Writing                                                              */
 
 /* Appends s[0..n) escaped for XML text: & < > " become entities and
- * control bytes other than TAB, LF and CR are dropped. */
+ * control bytes other than TAB, LF and CR are dropped; CR is written
+ * as a character reference. */
 static void
 add_escaped (struct Xva_vbuf *b, const char *s, size_t n)
 {
@@ -42,8 +43,11 @@ add_escaped (struct Xva_vbuf *b, const char *s, size_t n)
     case '<': rep = "&lt;"; break;
     case '>': rep = "&gt;"; break;
     case '"': rep = "&quot;"; break;
+    /* A raw CR reads back as LF (XML end-of-line handling): a character
+     * reference keeps it. */
+    case '\r': rep = "&#13;"; break;
     default:
-      if (c < 0x20 && c != '\t' && c != '\n' && c != '\r')
+      if (c < 0x20 && c != '\t' && c != '\n')
         rep = "";
       else
         continue;

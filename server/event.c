@@ -1,6 +1,8 @@
 /* Events: a bounded ring of {id, class, ref, operation, snapshot} in
  * memory, and event.from / event.inject over it.  Ids are consecutive
- * from 1; a token is the id of the last event a client has seen. */
+ * from 1; a token is the id of the last event a client has seen.
+ * Snapshots of refs turn changes made outside the RPC surface (imports)
+ * into events. */
 #include "server/srv-priv.h"
 
 #include <ctype.h>
@@ -13,11 +15,16 @@
 
 #define TOKEN_MAX 20                 /* digits of a token */
 
+#define NODE_BYTES 48                /* a value node and its malloc */
+#define BYTES_DEPTH_MAX 64           /* records nest far less */
+
 static void
-ev_clear (struct Xva_event *e)
+ev_clear (struct Xva_srv *srv, struct Xva_event *e)
 {
   free (e->ref);
   xva_value_free (e->snapshot);
+  srv->ring_bytes -= e->bytes < srv->ring_bytes ? e->bytes
+                                                : srv->ring_bytes;
   memset (e, 0, sizeof *e);
 }
 
@@ -33,9 +40,36 @@ Xva_event_free_all (struct Xva_srv *srv)
   size_t i;
 
   for (i = 0; i < srv->ring_n; i++)
-    ev_clear (ev_at (srv, i));
+    ev_clear (srv, ev_at (srv, i));
   srv->ring_n = 0;
   srv->ring_start = 0;
+  srv->ring_bytes = 0;
+}
+
+/* Roughly the memory a value tree takes: a node each, plus its text
+ * and keys. */
+static size_t
+value_bytes (const struct xva_value *v, unsigned depth)
+{
+  size_t n = NODE_BYTES, i, len;
+  const char *s;
+
+  if (v == NULL)
+    return 0;
+  s = xva_value_string (v);
+  if (s != NULL)
+    n += strlen (s) + 1;
+  len = xva_value_len (v);
+  if (depth >= BYTES_DEPTH_MAX)
+    return n + len * NODE_BYTES;
+  for (i = 0; i < len; i++) {
+    const char *k = xva_value_key_at (v, i);
+
+    if (k != NULL)
+      n += strlen (k) + 1 + 2 * sizeof (void *);
+    n += value_bytes (xva_value_at (v, i), depth + 1);
+  }
+  return n;
 }
 
 static double
@@ -67,6 +101,7 @@ Xva_event_add_id (struct Xva_srv *srv, const char *cls, const char *ref,
   struct Xva_event *e;
   char *refcopy;
   uint64_t id;
+  size_t bytes;
   int opn;
 
   if (srv == NULL || cls == NULL || ref == NULL || op == NULL
@@ -98,10 +133,15 @@ Xva_event_add_id (struct Xva_srv *srv, const char *cls, const char *ref,
     xva_value_free (snap);
     return 0;
   }
+  bytes = sizeof *e + strlen (ref) + 1 + value_bytes (snap, 0);
 
   pthread_mutex_lock (&srv->elock);
-  if (srv->ring_n == XVA_SRV_EVENTS_MAX) {
-    ev_clear (ev_at (srv, 0));
+  /* The oldest go while the ring is full by count or by bytes (a
+   * single event bigger than the bound is kept alone). */
+  while (srv->ring_n > 0
+         && (srv->ring_n == XVA_SRV_EVENTS_MAX
+             || srv->ring_bytes + bytes > XVA_SRV_EVENTS_BYTES_MAX)) {
+    ev_clear (srv, ev_at (srv, 0));
     srv->ring_start = (srv->ring_start + 1) % XVA_SRV_EVENTS_MAX;
     srv->ring_n--;
   }
@@ -113,6 +153,8 @@ Xva_event_add_id (struct Xva_srv *srv, const char *cls, const char *ref,
   e->op = opn;
   e->ts = wall_now ();
   e->snapshot = snap;
+  e->bytes = bytes;
+  srv->ring_bytes += bytes;
   srv->ring_n++;
   pthread_cond_broadcast (&srv->econd);
   pthread_mutex_unlock (&srv->elock);
@@ -471,4 +513,210 @@ Xva_m_event_inject (struct Xva_rpc_ctx *c)
   /* A token that the injected event itself comes after. */
   snprintf (num, sizeof num, "%llu", (unsigned long long) (id - 1));
   return Xva_rpc_ok_str (c, num);
+}
+
+/* ---- Snapshots: changes made outside the RPC surface -------------- */
+
+/* The classes an import changes, in the order their add events go out
+ * (dels go out in reverse), and the field that links each to the list
+ * of another object (a VDI is in its SR's VDIs, a VBD in its VDI's
+ * VBDs, a VIF in its network's VIFs). */
+static const struct {
+  const char *cls;
+  const char *link;          /* NULL: none */
+  size_t target;             /* index of the linked class */
+} snap_classes[] = {
+  { "SR", NULL, 0 },
+  { "network", NULL, 0 },
+  { "VDI", "SR", 0 },
+  { "VM", NULL, 0 },
+  { "VBD", "VDI", 2 },
+  { "VIF", "network", 1 },
+};
+
+#define NSNAP (sizeof snap_classes / sizeof snap_classes[0])
+
+struct snap_ent {
+  char *ref;
+  char *link;                /* the linked ref, or NULL */
+};
+
+struct Xva_event_snap {
+  struct snap_ent *e[NSNAP];  /* sorted by ref */
+  size_t n[NSNAP];
+};
+
+static int
+ent_cmp (const void *a, const void *b)
+{
+  const struct snap_ent *x = a, *y = b;
+
+  return strcmp (x->ref, y->ref);
+}
+
+static const struct snap_ent *
+snap_find (const struct Xva_event_snap *sn, size_t k, const char *ref)
+{
+  struct snap_ent key;
+
+  if (sn->n[k] == 0)
+    return NULL;
+  key.ref = (char *) (uintptr_t) ref;
+  key.link = NULL;
+  return bsearch (&key, sn->e[k], sn->n[k], sizeof key, ent_cmp);
+}
+
+void
+Xva_event_snap_free (struct Xva_event_snap *sn)
+{
+  size_t k, i;
+
+  if (sn == NULL)
+    return;
+  for (k = 0; k < NSNAP; k++) {
+    for (i = 0; i < sn->n[k]; i++) {
+      free (sn->e[k][i].ref);
+      free (sn->e[k][i].link);
+    }
+    free (sn->e[k]);
+  }
+  free (sn);
+}
+
+/* Class k's refs (and links) into sn. */
+static int
+snap_class (struct Xva_srv *srv, struct Xva_event_snap *sn, size_t k)
+{
+  struct Xva_store_list l;
+  const char *link;
+  size_t i;
+  int r;
+
+  r = Xva_store_list (srv->store, NULL, snap_classes[k].cls,
+                      snap_classes[k].link != NULL, &l);
+  if (r < 0)
+    return r;
+  if (l.n > 0) {
+    sn->e[k] = calloc (l.n, sizeof *sn->e[k]);
+    if (sn->e[k] == NULL) {
+      Xva_store_list_free (&l);
+      return XVA_ENOMEM;
+    }
+  }
+  for (i = 0; i < l.n; i++) {
+    struct snap_ent *e = &sn->e[k][i];
+
+    e->ref = strdup (l.refs[i]);
+    link = snap_classes[k].link != NULL
+      ? xva_value_get_string (l.recs[i], snap_classes[k].link) : NULL;
+    e->link = link != NULL ? strdup (link) : NULL;
+    sn->n[k] = i + 1;
+    if (e->ref == NULL || (link != NULL && e->link == NULL)) {
+      Xva_store_list_free (&l);
+      return XVA_ENOMEM;
+    }
+  }
+  Xva_store_list_free (&l);
+  if (sn->n[k] > 1)
+    qsort (sn->e[k], sn->n[k], sizeof *sn->e[k], ent_cmp);
+  return XVA_OK;
+}
+
+int
+Xva_event_snap_take (struct Xva_srv *srv, struct Xva_event_snap **out)
+{
+  struct Xva_event_snap *sn;
+  size_t k;
+  int r;
+
+  if (out == NULL)
+    return XVA_EINVAL;
+  *out = NULL;
+  if (srv == NULL)
+    return XVA_EINVAL;
+  sn = calloc (1, sizeof *sn);
+  if (sn == NULL)
+    return XVA_ENOMEM;
+  for (k = 0; k < NSNAP; k++) {
+    r = snap_class (srv, sn, k);
+    if (r < 0) {
+      Xva_event_snap_free (sn);
+      return r;
+    }
+  }
+  *out = sn;
+  return XVA_OK;
+}
+
+/* Marks (in mod, one flag per entry of now's class k) the object that
+ * link names, when it exists now and is not new (a new one has its add
+ * event). */
+static void
+mark_link (const struct Xva_event_snap *before,
+           const struct Xva_event_snap *now, size_t k, const char *link,
+           unsigned char *mod)
+{
+  const struct snap_ent *e;
+
+  if (link == NULL || link[0] == '\0' || mod == NULL)
+    return;
+  e = snap_find (now, k, link);
+  if (e != NULL && snap_find (before, k, link) != NULL)
+    mod[e - now->e[k]] = 1;
+}
+
+void
+Xva_event_snap_emit (struct Xva_srv *srv, struct Xva_event_snap *before)
+{
+  struct Xva_event_snap *now = NULL;
+  unsigned char *mod[NSNAP];
+  size_t k, i;
+  int r;
+
+  memset (mod, 0, sizeof mod);
+  if (srv == NULL || before == NULL)
+    goto out;
+  r = Xva_event_snap_take (srv, &now);
+  if (r < 0) {
+    Xva_srv_logf (srv, "events of a change: %s", xva_strerror (r));
+    goto out;
+  }
+  for (k = 0; k < NSNAP; k++)
+    if (now->n[k] > 0 && (mod[k] = calloc (now->n[k], 1)) == NULL)
+      goto out;
+  /* Gone: devices before their VM and disks. */
+  for (k = NSNAP; k-- > 0;)
+    for (i = 0; i < before->n[k]; i++) {
+      const struct snap_ent *e = &before->e[k][i];
+
+      if (snap_find (now, k, e->ref) != NULL)
+        continue;
+      Xva_event_add (srv, snap_classes[k].cls, e->ref, "del");
+      if (snap_classes[k].link != NULL)
+        mark_link (before, now, snap_classes[k].target, e->link,
+                   mod[snap_classes[k].target]);
+    }
+  /* New. */
+  for (k = 0; k < NSNAP; k++)
+    for (i = 0; i < now->n[k]; i++) {
+      const struct snap_ent *e = &now->e[k][i];
+
+      if (snap_find (before, k, e->ref) != NULL)
+        continue;
+      Xva_event_add (srv, snap_classes[k].cls, e->ref, "add");
+      if (snap_classes[k].link != NULL)
+        mark_link (before, now, snap_classes[k].target, e->link,
+                   mod[snap_classes[k].target]);
+    }
+  /* Those whose lists changed. */
+  for (k = 0; k < NSNAP; k++)
+    for (i = 0; mod[k] != NULL && i < now->n[k]; i++)
+      if (mod[k][i])
+        Xva_event_add (srv, snap_classes[k].cls, now->e[k][i].ref, "mod");
+
+out:
+  for (k = 0; k < NSNAP; k++)
+    free (mod[k]);
+  Xva_event_snap_free (now);
+  Xva_event_snap_free (before);
 }

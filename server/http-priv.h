@@ -40,6 +40,8 @@
  * size. */
 #define XVA_HTTP_FAKE_LENGTH 1125899906842624ULL
 #define XVA_HTTP_MAX_VDI_MAP 1024         /* vdi:<src>=<dst> parameters */
+/* Request line and headers together: more is answered 431. */
+#define XVA_HTTP_HEADERS_MAX ((size_t) 64 << 10)
 
 struct Xva_serve;
 
@@ -55,6 +57,7 @@ struct Xva_http_listener {
 };
 
 struct Xva_http_req;
+struct Xva_http_conn;
 
 struct Xva_serve {
   struct Xva_store *store;
@@ -71,6 +74,15 @@ struct Xva_serve {
   pthread_mutex_t lock;          /* guards active and stopping */
   struct Xva_http_req *active;   /* every request being served */
   int stopping;
+  /* http-guard.c: every open connection, and the thread that cuts
+   * those whose request headers are late */
+  pthread_mutex_t glock;         /* guards conns and guard_stop */
+  pthread_cond_t gcond;
+  pthread_t guard;
+  int guard_init;
+  int guard_running;
+  int guard_stop;
+  struct Xva_http_conn *conns;
 };
 
 enum Xva_http_route {
@@ -135,6 +147,9 @@ struct Xva_http_req {
   /* import */
   struct Xva_import *im;         /* under mu */
   enum Xva_http_import_state istate;
+  int early;                     /* 200 written before the body's end */
+  int defer_fail;                /* a failure now is told at the end */
+  struct xva_value *deferred_ei; /* that failure, until the end */
   int outcome;                   /* 0 open, 1 succeeded, -1 failed */
   unsigned fail_status;          /* HTTP status for a failure */
   char fail_code[64];
@@ -213,6 +228,25 @@ void Xva_http_xfer_done (struct Xva_http_req *r,
  * (MHD closes the socket only after the completion notice, by which
  * time the callback is unregistered.) */
 void Xva_http_cancel_cb (void *opaque);
+
+/* ---- http-guard.c: header deadline and size ---- */
+
+/* Sets up (mutex, condition) and tears down the guard state of sv;
+ * _fini also stops the thread and runs only after every daemon has
+ * stopped.  _init and _start return 0 or -1. */
+int Xva_http_guard_init (struct Xva_serve *sv);
+int Xva_http_guard_start (struct Xva_serve *sv);
+void Xva_http_guard_fini (struct Xva_serve *sv);
+/* MHD_OPTION_NOTIFY_CONNECTION callback (cls: the listener). */
+void Xva_http_notify_conn (void *cls, struct MHD_Connection *conn,
+                           void **socket_context,
+                           enum MHD_ConnectionNotificationCode code);
+/* A request of conn starts (busy 1: its headers are in) or ends (busy
+ * 0: the next request's headers are due within the timeout). */
+void Xva_http_guard_busy (struct Xva_serve *sv, struct MHD_Connection *conn,
+                          int busy);
+/* 1 when the request line and headers exceed XVA_HTTP_HEADERS_MAX. */
+int Xva_http_headers_too_big (struct MHD_Connection *conn, const char *url);
 
 /* ---- http-ctl.c: Unix sockets and the control route ---- */
 

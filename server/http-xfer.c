@@ -3,13 +3,17 @@
  * libmicrohttpd's content reader; PUT /import and /import_metadata push
  * the request body, as it arrives, into the import core.  Tasks and
  * cancellation live here too. */
+#include <dlfcn.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <sys/types.h>
+#include <time.h>
 
 #include "server/http-priv.h"
 
@@ -74,6 +78,165 @@ Xva_http_cancel_cb (void *opaque)
   if (r->fd >= 0)
     shutdown (r->fd, SHUT_RDWR);
   pthread_mutex_unlock (&r->mu);
+}
+
+/* 1 when the caller named the task (task_id in the query or a
+ * cookie): it learns the outcome from the task. */
+static int
+task_named (struct Xva_http_req *r)
+{
+  const char *id = Xva_http_arg (r, "task_id");
+
+  if (id == NULL)
+    id = MHD_lookup_connection_value (r->conn, MHD_COOKIE_KIND, "task_id");
+  return id != NULL && id[0] != '\0';
+}
+
+/* ------------------------------------------------------------------ */
+/* An answer ahead of the body                                         */
+
+/* The xen-api npm client sends a body of unknown size with the fake
+ * length XVA_HTTP_FAKE_LENGTH and waits for the response headers before
+ * it closes the connection after its last byte (xapi answers 200 and
+ * task-id before it reads an import's body).  libmicrohttpd queues a
+ * response only before the body (and then drops the body) or after all
+ * of it, which a fake length never reaches.  So such an import is
+ * answered by writing the response on the connection itself as soon as
+ * its outcome is known: at the archive's end marker, or at a failure;
+ * the task carries the outcome.  Not earlier: a client that closes
+ * without reading the answer would make its kernel reset the
+ * connection, and bytes of the archive still in flight would be lost. */
+
+#define EARLY_WRITE_S 10.0         /* to write the answer */
+/* GnuTLS's "try again" codes (gnutls/gnutls.h). */
+#define TLS_E_AGAIN (-28)
+#define TLS_E_INTERRUPTED (-52)
+
+typedef ssize_t (*tls_send_fn) (void *session, const void *buf, size_t n);
+
+/* 1 when the request declares the fake length, in one piece (no
+ * chunks) and without waiting for "100 Continue". */
+static int
+fake_length (struct Xva_http_req *r)
+{
+  const char *cl;
+  char *end;
+  unsigned long long n;
+
+  if (MHD_lookup_connection_value (r->conn, MHD_HEADER_KIND,
+                                   MHD_HTTP_HEADER_TRANSFER_ENCODING)
+      != NULL
+      || MHD_lookup_connection_value (r->conn, MHD_HEADER_KIND,
+                                      MHD_HTTP_HEADER_EXPECT) != NULL)
+    return 0;
+  cl = MHD_lookup_connection_value (r->conn, MHD_HEADER_KIND,
+                                    MHD_HTTP_HEADER_CONTENT_LENGTH);
+  if (cl == NULL || cl[0] < '0' || cl[0] > '9')
+    return 0;
+  errno = 0;
+  n = strtoull (cl, &end, 10);
+  return errno == 0 && *end == '\0' && n == XVA_HTTP_FAKE_LENGTH;
+}
+
+/* Waits until fd takes bytes, up to the deadline.  0 or -1. */
+static int
+wait_writable (int fd, double deadline)
+{
+  struct pollfd p;
+  double left = deadline - Xva_http_now ();
+
+  if (left <= 0)
+    return -1;
+  p.fd = fd;
+  p.events = POLLOUT;
+  p.revents = 0;
+  if (poll (&p, 1, (int) (left * 1000.0) + 1) < 0 && errno != EINTR)
+    return -1;
+  return 0;
+}
+
+/* Writes buf[0..len) on the request's connection, through TLS on a TLS
+ * listener.  Runs on the connection's thread, which libmicrohttpd
+ * drives, so nothing else writes meanwhile.  0 or -1. */
+static int
+conn_write (struct Xva_http_req *r, const char *buf, size_t len)
+{
+  const union MHD_ConnectionInfo *ci;
+  union {
+    void *p;
+    tls_send_fn fn;
+  } tls;
+  void *session = NULL;
+  double deadline = Xva_http_now () + EARLY_WRITE_S;
+  size_t done = 0;
+  ssize_t n;
+  int again;
+
+  tls.p = NULL;
+  if (r->fd < 0)
+    return -1;
+  if (r->l->tls) {
+    /* libmicrohttpd's TLS is GnuTLS, already in the process: its send
+     * function is looked up there rather than linked. */
+    ci = MHD_get_connection_info (r->conn,
+                                  MHD_CONNECTION_INFO_GNUTLS_SESSION);
+    session = ci != NULL ? ci->tls_session : NULL;
+    tls.p = dlsym (RTLD_DEFAULT, "gnutls_record_send");
+    if (session == NULL || tls.p == NULL)
+      return -1;
+  }
+  while (done < len) {
+    if (tls.p != NULL) {
+      n = tls.fn (session, buf + done, len - done);
+      again = n == TLS_E_AGAIN || n == TLS_E_INTERRUPTED;
+    }
+    else {
+      n = send (r->fd, buf + done, len - done, MSG_NOSIGNAL);
+      again = n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK
+                        || errno == EINTR);
+    }
+    if (n > 0)
+      done += (size_t) n;
+    else if (!again || wait_writable (r->fd, deadline) < 0)
+      return -1;
+  }
+  return 0;
+}
+
+/* Once the outcome of a fake-length import is known: answers 200 with
+ * the task-id on the connection, ahead of the body's declared end.
+ * From then on nothing is queued through libmicrohttpd.  The answer
+ * has no length: its (empty) body ends when the connection does, as
+ * xapi's does.  A complete answer would make Node.js's HTTP client let
+ * go of the connection and stall the rest of its upload. */
+static void
+early_respond (struct Xva_http_req *r)
+{
+  char head[512 + XVA_HTTP_REF_MAX], date[64];
+  time_t now = time (NULL);
+  struct tm tm;
+  int n;
+
+  if (gmtime_r (&now, &tm) == NULL
+      || strftime (date, sizeof date, "%a, %d %b %Y %H:%M:%S GMT", &tm) == 0)
+    date[0] = '\0';
+  n = snprintf (head, sizeof head,
+                "HTTP/1.1 200 OK\r\n"
+                "%s%s%s"
+                "task-id: %s\r\n"
+                "Cache-Control: no-cache, no-store\r\n"
+                "Connection: close\r\n"
+                "\r\n", date[0] ? "Date: " : "", date, date[0] ? "\r\n" : "",
+                r->task);
+  if (r->early || !fake_length (r) || n < 0 || (size_t) n >= sizeof head)
+    return;
+  r->early = 1;
+  r->status = MHD_HTTP_OK;
+  if (conn_write (r, head, (size_t) n) < 0)
+    Xva_http_logf (r->sv, "%s %s: the answer ahead of the body could not "
+                   "be written", r->method, r->target);
+  else
+    r->bytes_out += (uint64_t) n;
 }
 
 /* ------------------------------------------------------------------ */
@@ -383,6 +546,10 @@ import_failed (struct Xva_http_req *r, const char *code, const char *why)
   Xva_import_free (im);
   if (cancelled)
     Xva_http_task_cancelled (r);
+  else if (r->defer_fail && ei != NULL && r->deferred_ei == NULL) {
+    r->deferred_ei = ei;         /* told by import_done */
+    ei = NULL;
+  }
   else
     Xva_http_task_fail (r, ei);
   xva_value_free (ei);
@@ -394,17 +561,27 @@ import_failed (struct Xva_http_req *r, const char *code, const char *why)
 static void
 import_finish (struct Xva_http_req *r)
 {
+  struct Xva_event_snap *before = NULL;
   struct xva_value *refs = NULL;
   char *xml = NULL;
   size_t len = 0;
   uint64_t mism;
   int s;
 
+  /* What the commit adds (and, for restore, removes) becomes events,
+   * sent before the task completes: a client that watches both finds
+   * the new VM as soon as it sees the task succeed. */
+  s = Xva_event_snap_take (r->sv->srv, &before);
+  if (s < 0)
+    Xva_http_logf (r->sv, "import: no events for this import: %s",
+                   xva_strerror (s));
   s = Xva_import_finish (r->im, &refs);
   if (s != XVA_OK) {
+    Xva_event_snap_free (before);
     import_failed (r, NULL, NULL);
     return;
   }
+  Xva_event_snap_emit (r->sv->srv, before);
   mism = Xva_import_mismatches (r->im);
   if (refs == NULL)
     refs = xva_value_new_array ();
@@ -500,10 +677,16 @@ Xva_http_import_begin (struct Xva_http_req *r)
   return MHD_YES;
 }
 
+/* The response once the whole body is in.  A failure's status tells
+ * it, except to a caller that named the task: it learns the outcome
+ * from the task, and a failure status would hide that (the xen-api npm
+ * client rejects on the status alone, as xapi always answers 200). */
 static enum MHD_Result
 import_respond (struct Xva_http_req *r)
 {
-  if (r->outcome > 0)
+  if (r->early)
+    return MHD_NO;               /* answered already */
+  if (r->outcome > 0 || task_named (r))
     return Xva_http_respond (r, MHD_HTTP_OK, NULL, "", 0);
   return Xva_http_respond_text (r, r->fail_status != 0
                                        ? r->fail_status
@@ -558,11 +741,19 @@ Xva_http_import_data (struct Xva_http_req *r, const char *data,
     /* The archive ended; what follows is not part of it. */
     r->drained += in.size - in.pos;
     import_finish (r);
+    early_respond (r);
     return MHD_YES;
   }
+  /* A fake-length body goes on after a failure until the client has
+   * sent all of it and closes: the task fails then (import_done), so
+   * that a client that learns the outcome from the task does not learn
+   * it while its upload still runs (the xen-api npm client would find
+   * no one to catch the rejection). */
+  r->defer_fail = fake_length (r);
   import_failed (r, NULL, NULL);
   if (is_cancelled (r))
     return MHD_NO;
+  early_respond (r);
   return MHD_YES;
 }
 
@@ -582,6 +773,11 @@ import_done (struct Xva_http_req *r, enum MHD_RequestTerminationCode toe)
   }
   if (r->im != NULL)
     import_failed (r, "IMPORT_ERROR", "request ended");
+  if (r->deferred_ei != NULL) {
+    Xva_http_task_fail (r, r->deferred_ei);
+    xva_value_free (r->deferred_ei);
+    r->deferred_ei = NULL;
+  }
   free_vdi_map (r);
 }
 

@@ -676,6 +676,24 @@ begin_request (struct Xva_http_req *r, const char *url, const char *method)
   return Xva_http_import_begin (r);
 }
 
+/* A bodiless response of status that closes the connection (what
+ * still comes is not read). */
+static enum MHD_Result
+respond_close (struct Xva_http_req *r, unsigned status)
+{
+  struct MHD_Response *resp;
+
+  resp = MHD_create_response_from_buffer (0, NULL, MHD_RESPMEM_PERSISTENT);
+  if (resp == NULL)
+    return MHD_NO;
+  if (MHD_add_response_header (resp, MHD_HTTP_HEADER_CONNECTION, "close")
+      != MHD_YES) {
+    MHD_destroy_response (resp);
+    return MHD_NO;
+  }
+  return Xva_http_queue (r, status, resp);
+}
+
 /* RPC bodies are gathered (bounded) and answered whole. */
 static enum MHD_Result
 rpc_data (struct Xva_http_req *r, const char *data, size_t *size)
@@ -745,10 +763,14 @@ on_request (void *cls, struct MHD_Connection *conn, const char *url,
 
   (void) version;
   if (r == NULL) {
+    /* The headers are in: the guard's deadline no longer applies. */
+    Xva_http_guard_busy (l->sv, conn, 1);
     r = req_new (l, conn, url, method);
     if (r == NULL)
       return MHD_NO;
     *con_cls = r;
+    if (Xva_http_headers_too_big (conn, url))
+      return respond_close (r, MHD_HTTP_REQUEST_HEADER_FIELDS_TOO_LARGE);
     return begin_request (r, url, method);
   }
   if (r->responded) {
@@ -798,11 +820,12 @@ static void
 on_completed (void *cls, struct MHD_Connection *conn, void **con_cls,
               enum MHD_RequestTerminationCode toe)
 {
+  struct Xva_http_listener *l = cls;
   struct Xva_http_req *r = *con_cls;
   char status[16];
 
-  (void) cls;
-  (void) conn;
+  if (conn != NULL)
+    Xva_http_guard_busy (l->sv, conn, 0);
   if (r == NULL)
     return;
   *con_cls = NULL;
@@ -873,6 +896,8 @@ start_daemon (struct Xva_serve *sv, struct Xva_http_listener *l,
   return MHD_start_daemon (flags, 0, NULL, NULL, on_request, l,
                            MHD_OPTION_EXTERNAL_LOGGER, mhd_log, sv,
                            MHD_OPTION_NOTIFY_COMPLETED, on_completed, l,
+                           MHD_OPTION_NOTIFY_CONNECTION,
+                           Xva_http_notify_conn, l,
                            MHD_OPTION_ARRAY, ops, MHD_OPTION_END);
 }
 
@@ -1148,6 +1173,12 @@ Xva_serve_start (const struct Xva_serve_opts *o, struct Xva_serve **out,
     set_err (err, errlen, "out of memory");
     return XVA_ENOMEM;
   }
+  if (Xva_http_guard_init (sv) != 0) {
+    pthread_mutex_destroy (&sv->lock);
+    free (sv);
+    set_err (err, errlen, "out of memory");
+    return XVA_ENOMEM;
+  }
   sv->log = o->log;
   sv->log_opaque = o->log_opaque;
   sv->timeout_s = o->timeout_s != 0 ? o->timeout_s
@@ -1174,6 +1205,11 @@ Xva_serve_start (const struct Xva_serve_opts *o, struct Xva_serve **out,
   s = Xva_srv_new (sv->store, srv_log, sv, &sv->srv, msg, sizeof msg);
   if (s != XVA_OK) {
     set_err (err, errlen, "cannot start the server state: %s", msg);
+    goto fail;
+  }
+  if (Xva_http_guard_start (sv) != 0) {
+    set_err (err, errlen, "cannot start a thread");
+    s = XVA_ENOMEM;
     goto fail;
   }
   s = listen_unix (sv, ctl, 1, err, errlen);
@@ -1256,6 +1292,7 @@ Xva_serve_stop (struct Xva_serve *sv)
     if (l->path[0] != '\0')
       unlink (l->path);
   }
+  Xva_http_guard_fini (sv);
   Xva_srv_free (sv->srv);
   Xva_store_close (sv->store);
   if (sv->tls_key != NULL) {

@@ -1,5 +1,6 @@
 /* The per-class methods: getters of every class, pool.set_default_SR,
- * VM.get_VBDs / get_VIFs and VM.destroy. */
+ * add_to_ / remove_from_other_config, VM.get_VBDs / get_VIFs and
+ * VM.destroy. */
 #include "server/srv-priv.h"
 
 #include <stdio.h>
@@ -184,6 +185,123 @@ Xva_m_pool_set_default_sr (struct Xva_rpc_ctx *c)
     return Xva_rpc_store_fail (c, r);
   Xva_event_add (c->srv, "pool", pool, "mod");
   return Xva_rpc_ok_str (c, "");
+}
+
+/* ---- add_to_<map>, remove_from_<map> ---------------------------------- */
+
+/* Sets (value != NULL) or removes key in the map field c->field of the
+ * object ref, in one transaction, and records a mod event when the
+ * record changed.  Adding a key that is there fails with
+ * MAP_DUPLICATE_KEY [class, field, ref, key]; removing one that is not
+ * there is no error (as on xapi). */
+static int
+map_update (struct Xva_rpc_ctx *c, const char *ref, const char *key,
+            const char *value)
+{
+  char got[XVA_STORE_CLASS_MAX + 1], shown[XVA_SRV_REF_MAX + 1];
+  char kshown[XVA_SRV_MAP_KEY_MAX + 1];
+  struct Xva_store *s = c->srv->store;
+  struct Xva_store_txn *t = NULL;
+  struct xva_value *rec = NULL, *map;
+  int r, changed = 0, dup = 0, full = 0;
+
+  r = Xva_rpc_get_typed (c, ref, NULL);
+  if (r < 0)
+    return r;
+  r = Xva_store_begin (s, &t);
+  if (r == XVA_OK)
+    r = Xva_store_get (s, t, ref, got, &rec);
+  if (r == XVA_OK && strcmp (got, c->cls->name) != 0)
+    r = XVA_ENOTFOUND;
+  if (r < 0)
+    goto out;
+  map = xva_value_get (rec, c->field);
+  if (xva_value_type (map) != XVA_TYPE_STRUCT) {
+    /* Absent (or not a map): an empty one. */
+    if (value == NULL)
+      goto out;
+    if (xva_value_set (rec, c->field, xva_value_new_struct ()) < 0) {
+      r = XVA_ENOMEM;
+      goto out;
+    }
+    map = xva_value_get (rec, c->field);
+  }
+  if (value == NULL) {
+    changed = xva_value_remove (map, key) == 0;
+  }
+  else if (xva_value_get (map, key) != NULL)
+    dup = 1;
+  else if (xva_value_len (map) >= XVA_SRV_MAP_ENTRIES_MAX)
+    full = 1;
+  else {
+    if (xva_value_set_string (map, key, value) < 0) {
+      r = XVA_ENOMEM;
+      goto out;
+    }
+    changed = 1;
+  }
+  if (changed) {
+    r = Xva_store_put (s, t, ref, c->cls->name, rec);
+    if (r == XVA_OK) {
+      r = Xva_store_commit (t);
+      t = NULL;
+    }
+  }
+
+out:
+  Xva_store_rollback (t);
+  xva_value_free (rec);
+  Xva_srv_clean (shown, sizeof shown, ref);
+  if (r == XVA_ENOTFOUND || r == XVA_EINVAL)
+    return Xva_rpc_fail (c, "HANDLE_INVALID", c->cls->name, shown, NULL);
+  if (r < 0)
+    return Xva_rpc_store_fail (c, r);
+  if (dup) {
+    Xva_srv_clean (kshown, sizeof kshown, key);
+    return Xva_rpc_fail (c, "MAP_DUPLICATE_KEY", c->cls->name, c->field,
+                         shown, kshown, NULL);
+  }
+  if (full)
+    return Xva_rpc_fail (c, "VALUE_NOT_SUPPORTED", c->field, "(map)",
+                         "too many entries", NULL);
+  if (changed)
+    Xva_event_add (c->srv, c->cls->name, ref, "mod");
+  return Xva_rpc_ok_str (c, "");
+}
+
+int
+Xva_m_map_add (struct Xva_rpc_ctx *c)
+{
+  const char *ref = Xva_rpc_arg (c, 1), *key = Xva_rpc_arg (c, 2);
+  const char *value = Xva_rpc_arg (c, 3);
+
+  if (ref == NULL)
+    return Xva_rpc_type_error (c, "self");
+  if (key == NULL)
+    return Xva_rpc_type_error (c, "key");
+  if (value == NULL)
+    return Xva_rpc_type_error (c, "value");
+  if (strlen (key) > XVA_SRV_MAP_KEY_MAX)
+    return Xva_rpc_fail (c, "VALUE_NOT_SUPPORTED", "key", "(too long)",
+                         "the key is too long", NULL);
+  if (strlen (value) > XVA_SRV_MAP_VALUE_MAX)
+    return Xva_rpc_fail (c, "VALUE_NOT_SUPPORTED", "value", "(too long)",
+                         "the value is too long", NULL);
+  return map_update (c, ref, key, value);
+}
+
+int
+Xva_m_map_remove (struct Xva_rpc_ctx *c)
+{
+  const char *ref = Xva_rpc_arg (c, 1), *key = Xva_rpc_arg (c, 2);
+
+  if (ref == NULL)
+    return Xva_rpc_type_error (c, "self");
+  if (key == NULL)
+    return Xva_rpc_type_error (c, "key");
+  if (strlen (key) > XVA_SRV_MAP_KEY_MAX)
+    return Xva_rpc_ok_str (c, "");    /* cannot be there */
+  return map_update (c, ref, key, NULL);
 }
 
 /* ---- VM.get_VBDs, VM.get_VIFs -------------------------------------------- */

@@ -34,6 +34,11 @@ struct method {
   M (C ".get_by_name_label", 2, 2, 1, Xva_m_get_by_name_label, C, NULL), \
   M (C ".get_name_label", 2, 2, 1, Xva_m_get_field, C, "name_label")
 #define FIELD(C, F) M (C ".get_" F, 2, 2, 1, Xva_m_get_field, C, F)
+#define OTHER(C)                                                        \
+  FIELD (C, "other_config"),                                            \
+  M (C ".add_to_other_config", 4, 4, 1, Xva_m_map_add, C, "other_config"), \
+  M (C ".remove_from_other_config", 3, 3, 1, Xva_m_map_remove, C,       \
+     "other_config")
 
 static const struct method methods[] = {
   M ("system.listMethods", 0, 0, 0, Xva_m_list_methods, NULL, NULL),
@@ -42,27 +47,30 @@ static const struct method methods[] = {
   M ("session.logout", 1, 1, 1, Xva_m_session_logout, NULL, NULL),
 
   ALL ("pool"), RECORD ("pool"), UUID ("pool"), FIELD ("pool", "default_SR"),
+  OTHER ("pool"),
   M ("pool.set_default_SR", 3, 3, 1, Xva_m_pool_set_default_sr, "pool",
      NULL),
 
   ALL ("host"), RECORD ("host"), UUID ("host"), NAME ("host"),
+  OTHER ("host"),
 
-  ALL ("VM"), RECORD ("VM"), UUID ("VM"), NAME ("VM"),
+  ALL ("VM"), RECORD ("VM"), UUID ("VM"), NAME ("VM"), OTHER ("VM"),
   M ("VM.destroy", 2, 2, 1, Xva_m_vm_destroy, "VM", NULL),
   M ("VM.get_VBDs", 2, 2, 1, Xva_m_vm_get_vbds, "VM", NULL),
   M ("VM.get_VIFs", 2, 2, 1, Xva_m_vm_get_vifs, "VM", NULL),
   FIELD ("VM", "power_state"),
 
-  ALL ("VBD"), RECORD ("VBD"), UUID ("VBD"),
+  ALL ("VBD"), RECORD ("VBD"), UUID ("VBD"), OTHER ("VBD"),
 
-  ALL ("VDI"), RECORD ("VDI"), UUID ("VDI"), NAME ("VDI"),
+  ALL ("VDI"), RECORD ("VDI"), UUID ("VDI"), NAME ("VDI"), OTHER ("VDI"),
   FIELD ("VDI", "virtual_size"),
 
-  ALL ("VIF"), RECORD ("VIF"), UUID ("VIF"),
+  ALL ("VIF"), RECORD ("VIF"), UUID ("VIF"), OTHER ("VIF"),
 
-  ALL ("SR"), RECORD ("SR"), UUID ("SR"), NAME ("SR"),
+  ALL ("SR"), RECORD ("SR"), UUID ("SR"), NAME ("SR"), OTHER ("SR"),
 
   ALL ("network"), RECORD ("network"), UUID ("network"), NAME ("network"),
+  OTHER ("network"),
 
   M ("task.create", 3, 3, 1, Xva_m_task_create, "task", NULL),
   ALL ("task"), RECORD ("task"), UUID ("task"), NAME ("task"),

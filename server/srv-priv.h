@@ -22,6 +22,11 @@
 #define XVA_SRV_TASK_DESC_MAX 4096       /* bytes of a description */
 #define XVA_SRV_PROGRESS_MS 250          /* between two progress writes */
 #define XVA_SRV_EVENTS_MAX 10000         /* events kept for event.from */
+/* Bytes of the events' snapshots (estimated, see event.c) kept at most:
+ * the oldest go first.  Without it, snapshots of big records (up to
+ * XVA_STORE_RECORD_MAX each) times XVA_SRV_EVENTS_MAX could take any
+ * amount of memory. */
+#define XVA_SRV_EVENTS_BYTES_MAX ((size_t) 8 << 20)
 #define XVA_SRV_EVENT_INITIAL_MAX 100000 /* records of a first event.from */
 #define XVA_SRV_EVENT_CLASSES_MAX 64     /* subscriptions of one call */
 #define XVA_SRV_EVENT_TIMEOUT_MAX 600.0  /* seconds one event.from waits */
@@ -30,6 +35,9 @@
 #define XVA_SRV_LOGIN_DELAY_MS 250       /* after a failed login, plus */
 #define XVA_SRV_LOGIN_JITTER_MS 250      /* up to this much at random */
 #define XVA_SRV_LOG_LINE_MAX 1024
+#define XVA_SRV_MAP_KEY_MAX 1024         /* bytes of a map key */
+#define XVA_SRV_MAP_VALUE_MAX 65536      /* bytes of a map value */
+#define XVA_SRV_MAP_ENTRIES_MAX 4096     /* entries of one map field */
 
 /* ---- Classes ----------------------------------------------------------
  * The XenAPI classes the RPC surface serves. */
@@ -88,6 +96,7 @@ struct Xva_event {
   int op;
   double ts;                       /* seconds since the epoch */
   struct xva_value *snapshot;      /* NULL for del */
+  size_t bytes;                    /* estimated memory of it all */
 };
 
 struct Xva_srv {
@@ -113,6 +122,7 @@ struct Xva_srv {
   pthread_cond_t econd;            /* an event was added (monotonic) */
   struct Xva_event *ring;
   size_t ring_start, ring_n;
+  size_t ring_bytes;               /* sum of the events' bytes */
   uint64_t next_id;                /* of the next event; ids start at 1 */
   unsigned active;                 /* RPC calls running */
   int closing;                     /* Xva_srv_free: calls end at once */
@@ -196,6 +206,10 @@ int Xva_m_pool_set_default_sr (struct Xva_rpc_ctx *c);
 int Xva_m_vm_get_vbds (struct Xva_rpc_ctx *c);
 int Xva_m_vm_get_vifs (struct Xva_rpc_ctx *c);
 int Xva_m_vm_destroy (struct Xva_rpc_ctx *c);
+/* <class>.add_to_<field> (self, key, value) and .remove_from_<field>
+ * (self, key) on the map field c->field. */
+int Xva_m_map_add (struct Xva_rpc_ctx *c);
+int Xva_m_map_remove (struct Xva_rpc_ctx *c);
 /* task.c */
 int Xva_m_task_create (struct Xva_rpc_ctx *c);
 int Xva_m_task_cancel (struct Xva_rpc_ctx *c);

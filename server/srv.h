@@ -80,6 +80,17 @@ void Xva_task_on_cancel (struct Xva_srv *srv, const char *ref,
  * is recorded for event.from. */
 void Xva_event_add (struct Xva_srv *srv, const char *cls, const char *ref,
                     const char *op);
+/* Changes committed outside the RPC surface (an import) become events:
+ * a snapshot of the refs of the VM, VBD, VDI, VIF, network and SR
+ * classes is taken before, and Xva_event_snap_emit compares it with
+ * the store after: del for each ref gone, add for each new one, mod
+ * for the VDIs, networks and SRs whose lists of VBDs, VIFs or VDIs that
+ * changed.  Take returns XVA_OK or XVA_ENOMEM / a store error (*out
+ * NULL).  Emit frees the snapshot; free (NULL is fine) drops it. */
+struct Xva_event_snap;
+int Xva_event_snap_take (struct Xva_srv *srv, struct Xva_event_snap **out);
+void Xva_event_snap_emit (struct Xva_srv *srv, struct Xva_event_snap *before);
+void Xva_event_snap_free (struct Xva_event_snap *sn);
 
 /* ---- RPC -------------------------------------------------------------
  * One XenAPI call.  *result on success; on failure XVA_ESERVER and

@@ -264,4 +264,28 @@ int Xva_store_sweep (struct Xva_store *s, Xva_store_sweep_fn fn,
 void Xva_store_last_sweep (const struct Xva_store *s,
                            struct Xva_store_sweep_report *report);
 
+/* ---- Consistency check ------------------------------------------------ */
+
+/* What Xva_store_check found. */
+struct Xva_store_check_report {
+  unsigned vms;              /* VM records */
+  unsigned vdis;             /* VDI records */
+  unsigned images;           /* `<uuid>.img` files in SR directories */
+  unsigned missing_images;   /* VDIs whose image is missing */
+  unsigned orphan_images;    /* images that no VDI record names */
+  unsigned staging_dirs;     /* `.import-*` directories */
+  unsigned problems;         /* everything wrong, the above included */
+  char problems_text[2048];  /* the first problems, one a line */
+};
+
+/* Checks the directory: SQLite's PRAGMA integrity_check; every VM
+ * whole (its VBDs and VIFs exist and name it, the VDIs of its VBDs
+ * exist); no VBD or VIF of a missing VM; every VDI's SR exists; every
+ * SR's directory exists, holds the image of each of its VDIs and no
+ * image that no VDI names, and no staging directory.  Read-only (note
+ * that Xva_store_open sweeps leftovers first).  Returns XVA_OK when the
+ * check ran, whatever it found (rep->problems), else a status. */
+int Xva_store_check (struct Xva_store *s,
+                     struct Xva_store_check_report *rep);
+
 #endif

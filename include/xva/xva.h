@@ -433,6 +433,9 @@ struct xva_reader_opts {
   uint64_t max_disk_size;   /* default 64 TiB */
   uint64_t max_chunk;       /* largest data entry, default 16 MiB */
   unsigned threads;         /* hashing workers; 0: one per core */
+  int require_end;          /* the end marker must be there: judging a
+                               stored archive, not importing one (xapi's
+                               importer stops after the last disk) */
 };
 XVA_API void xva_reader_opts_init (struct xva_reader_opts *o);
 
@@ -447,7 +450,8 @@ XVA_API struct xva_reader *xva_reader_new (const struct xva_reader_opts *o,
  * used; the rest is not part of it); < 0: error (poisons the handle). */
 XVA_API int xva_reader_feed (struct xva_reader *r, struct xva_in *in);
 /* At the end of the input: XVA_OK if the archive is complete (end
- * marker seen, or every disk complete), else XVA_ETRUNCATED. */
+ * marker seen, or every disk complete unless require_end), else
+ * XVA_ETRUNCATED. */
 XVA_API int xva_reader_finish (struct xva_reader *r);
 /* The parsed ova.xml, or NULL before it was read. */
 XVA_API const struct xva_meta *xva_reader_meta (const struct xva_reader *r);
@@ -493,6 +497,195 @@ XVA_API struct xva_source_io xva_source_fds (const int *fds, unsigned n);
  * sparse file).  0, or -1 and errno. */
 XVA_API int xva_pwrite_sparse (int fd, const void *buf, size_t n,
                                uint64_t off);
+
+/* ------------------------------------------------------------------ */
+/* Object storage (S3)                                                  */
+/*
+ * Archives can be written to and read from S3-compatible object storage
+ * (AWS S3, Ceph RADOS Gateway, MinIO...) at addresses `s3://bucket/key`:
+ * the bucket follows S3's rules (3-63 of a-z 0-9 . -), the key is 1-1024
+ * bytes without control characters or `.` / `..` segments.  Requests are
+ * signed with AWS Signature Version 4.
+ *
+ * Uploads stream as multipart uploads: parts of opts.part_size (growing
+ * for very large objects), several in flight, with memory bounded by
+ * opts.max_memory.  Nothing is visible at the key until
+ * xva_s3_upload_complete succeeds; a failed, aborted or freed upload
+ * leaves no object and no pending multipart upload behind.  Downloads are
+ * ranged GETs, several in flight, delivered in order; a range that fails
+ * is resumed from the byte where it stopped.
+ *
+ * Errors: XVA_EAUTH (the credentials were refused), XVA_ENOTFOUND (no
+ * such bucket or key), XVA_ENET (connection, TLS or timeout), XVA_ESERVER
+ * (any other error the server reported), XVA_EINVAL (a bad address or
+ * option).  One-shot calls write a message into err[0..errlen) when err
+ * is not NULL; handles keep theirs (`_errmsg`).  Each handle is used by
+ * one thread at a time and runs worker threads of its own.
+ */
+
+/* Where and how to connect.  The strings belong to the caller; every
+ * call and constructor that takes opts copies what it needs, so they
+ * only need to live during that call. */
+struct xva_s3_opts {
+  const char *endpoint;     /* "http(s)://host[:port]"; required */
+  const char *region;       /* signing region; NULL: "us-east-1" */
+  const char *access_key;   /* required */
+  const char *secret_key;   /* required */
+  const char *ca_file;      /* PEM bundle for TLS; NULL: system store */
+  int insecure;             /* 1: do not verify the TLS peer */
+  int path_style;           /* 1 (default): http://host/bucket/key;
+                             * 0: http://bucket.host/key */
+  size_t part_size;         /* first upload part; 0: 8 MiB; >= 5 MiB */
+  size_t range_size;        /* download range; 0: 8 MiB */
+  unsigned parallel;        /* transfers in flight; 0: 4; at most 32 */
+  size_t max_memory;        /* buffers of one handle; 0: 128 MiB */
+  unsigned retries;         /* retries of a failed request (with a
+                             * growing pause); 0: 4; at most 20 */
+};
+
+/* Sets every field to its default (endpoint and keys NULL). */
+XVA_API void xva_s3_opts_init (struct xva_s3_opts *o);
+/* Fills the connection fields from the environment: XVA_S3_ENDPOINT,
+ * XVA_S3_REGION (or AWS_REGION, AWS_DEFAULT_REGION), XVA_S3_ACCESS_KEY
+ * (or AWS_ACCESS_KEY_ID), XVA_S3_SECRET_KEY (or AWS_SECRET_ACCESS_KEY),
+ * XVA_S3_CA_FILE, XVA_S3_INSECURE=1, XVA_S3_PATH_STYLE=0|1.  Unset
+ * variables leave their fields alone; the pointers are getenv's.
+ * XVA_OK, or XVA_EINVAL when endpoint or keys are still missing. */
+XVA_API int xva_s3_opts_from_env (struct xva_s3_opts *o);
+
+/* 1 if s starts with "s3://", else 0 (s may be NULL). */
+XVA_API int xva_s3_is_url (const char *s);
+/* Checks an s3:// address: XVA_OK, or XVA_EINVAL with a message.  With
+ * need_key a key is required (an object), else it may be empty or a
+ * prefix. */
+XVA_API int xva_s3_url_check (const char *url, int need_key, char *err,
+                              size_t errlen);
+
+/* A metadata pair, sent as x-amz-meta-<name>: names of A-Z a-z 0-9 - _
+ * (sent lower case), values of printable ASCII; at most 32 pairs and
+ * 2 KiB in all. */
+struct xva_s3_pair {
+  const char *name;
+  const char *value;
+};
+
+/* Checks that the bucket of url exists and that the credentials are
+ * accepted, with one small listing request.  Credentials that may
+ * write but not list (AccessDenied on the listing) count as XVA_OK. */
+XVA_API int xva_s3_bucket_check (const struct xva_s3_opts *o,
+                                 const char *url, char *err, size_t errlen);
+
+/* DELETEs the object at url.  Deleting a key that does not exist
+ * succeeds. */
+XVA_API int xva_s3_delete (const struct xva_s3_opts *o, const char *url,
+                           char *err, size_t errlen);
+
+/* ---- Streaming upload ---- */
+
+struct xva_s3_upload;       /* opaque */
+
+/* Starts an upload to url (an object) with nmeta metadata pairs (copied).
+ * expected_size is a hint for the part size (0: unknown).  Nothing is
+ * sent until the first part is full.  NULL with *status (and a message
+ * in err) on failure.  Free with xva_s3_upload_free. */
+XVA_API struct xva_s3_upload *xva_s3_upload_new (
+    const struct xva_s3_opts *o, const char *url,
+    const struct xva_s3_pair *meta, size_t nmeta, uint64_t expected_size,
+    int *status, char *err, size_t errlen);
+/* Appends buf[0..len).  Blocks while every part buffer is in use.  An
+ * error poisons the handle (then abort or free it). */
+XVA_API int xva_s3_upload_write (struct xva_s3_upload *u, const void *buf,
+                                 size_t len);
+/* Sends the last part, waits for all, completes the upload and checks
+ * the object's size with HEAD.  On failure the upload is aborted. */
+XVA_API int xva_s3_upload_complete (struct xva_s3_upload *u);
+/* Stops the transfers and aborts the multipart upload: no object and no
+ * pending upload is left.  Idempotent; XVA_ESTATE after a completion. */
+XVA_API int xva_s3_upload_abort (struct xva_s3_upload *u);
+
+struct xva_s3_upload_stats {
+  uint64_t bytes;           /* written so far */
+  unsigned parts;           /* parts sent or being sent */
+  unsigned retries;         /* part transfers that failed and were retried */
+  unsigned max_inflight;    /* the most parts in flight at once */
+};
+XVA_API void xva_s3_upload_stats (const struct xva_s3_upload *u,
+                                  struct xva_s3_upload_stats *s);
+/* The last failure, starting with the call's name; valid until the next
+ * call on u. */
+XVA_API const char *xva_s3_upload_errmsg (const struct xva_s3_upload *u);
+/* Aborts an upload that was not completed, then frees u.  NULL ok. */
+XVA_API void xva_s3_upload_free (struct xva_s3_upload *u);
+
+/* ---- Streaming download ---- */
+
+struct xva_s3_download;     /* opaque */
+
+/* HEADs url (size, ETag, metadata), then fetches it in ranges, several
+ * in flight, each bound to that ETag so that a replaced object fails
+ * instead of mixing.  NULL with *status (and err) on failure. */
+XVA_API struct xva_s3_download *xva_s3_download_new (
+    const struct xva_s3_opts *o, const char *url, int *status, char *err,
+    size_t errlen);
+/* The object's size. */
+XVA_API uint64_t xva_s3_download_size (const struct xva_s3_download *d);
+/* The value of metadata `name` (without "x-amz-meta-"; case-insensitive),
+ * or NULL.  Valid until d is freed. */
+XVA_API const char *xva_s3_download_meta (const struct xva_s3_download *d,
+                                          const char *name);
+/* Copies the next bytes, in order, into buf[0..len), blocking until they
+ * arrive: XVA_OK with *nread > 0, XVA_EOF with *nread 0 after the last
+ * byte, < 0 on failure (poisons the handle). */
+XVA_API int xva_s3_download_read (struct xva_s3_download *d, void *buf,
+                                  size_t len, size_t *nread);
+/* Range transfers that failed and were resumed. */
+XVA_API unsigned xva_s3_download_retries (const struct xva_s3_download *d);
+XVA_API const char *xva_s3_download_errmsg (const struct xva_s3_download *d);
+/* Stops the transfers and frees d.  NULL ok. */
+XVA_API void xva_s3_download_free (struct xva_s3_download *d);
+
+/* ---- Listings ---- */
+
+struct xva_s3_listing;      /* opaque; owns everything it returns */
+
+enum xva_s3_list_flags {
+  XVA_S3_LIST_META = 1,     /* HEAD each object for its metadata */
+  XVA_S3_LIST_PENDING = 2,  /* pending multipart uploads, not objects */
+};
+
+/* The objects (or, with XVA_S3_LIST_PENDING, the pending multipart
+ * uploads) whose key starts with url's key ("s3://bucket" or
+ * "s3://bucket/": all), sorted by key; at most 1 000 000.  On XVA_OK
+ * *out is the caller's: free it with xva_s3_listing_free. */
+XVA_API int xva_s3_list (const struct xva_s3_opts *o, const char *url,
+                         unsigned flags, struct xva_s3_listing **out,
+                         char *err, size_t errlen);
+XVA_API size_t xva_s3_listing_count (const struct xva_s3_listing *l);
+/* The bucket listed. */
+XVA_API const char *xva_s3_listing_bucket (const struct xva_s3_listing *l);
+/* Entry i's key; NULL when i is out of range. */
+XVA_API const char *xva_s3_listing_key (const struct xva_s3_listing *l,
+                                        size_t i);
+/* Entry i's size in bytes (0 for a pending upload). */
+XVA_API uint64_t xva_s3_listing_size (const struct xva_s3_listing *l,
+                                      size_t i);
+/* Entry i's Last-Modified (a pending upload: when it was initiated),
+ * seconds since the epoch, or -1 if unknown. */
+XVA_API int64_t xva_s3_listing_mtime (const struct xva_s3_listing *l,
+                                      size_t i);
+/* Metadata `name` of entry i (listed with XVA_S3_LIST_META), or NULL. */
+XVA_API const char *xva_s3_listing_meta (const struct xva_s3_listing *l,
+                                         size_t i, const char *name);
+/* The upload id of pending upload i, or NULL. */
+XVA_API const char *xva_s3_listing_upload_id (
+    const struct xva_s3_listing *l, size_t i);
+XVA_API void xva_s3_listing_free (struct xva_s3_listing *l);  /* NULL ok */
+
+/* Aborts the pending multipart upload upload_id of url (an object), as
+ * listed with XVA_S3_LIST_PENDING.  One already gone counts as done. */
+XVA_API int xva_s3_abort_pending (const struct xva_s3_opts *o,
+                                  const char *url, const char *upload_id,
+                                  char *err, size_t errlen);
 
 #ifdef __cplusplus
 }

@@ -131,7 +131,23 @@ variant zstd-keepalive zstd mixed --compress zstd --checksum mixed \
 variant no-skip none xxhash --no-skip-zeros --disk "$D/s.img" --disk-size 3M
 variant xva-img none xxhash --mode 0 --mtime 0 --disk "$D/r.img"
 variant record-pad none xxhash --end-blocks 20 --disk "$D/r.img"
-variant no-end none xxhash --no-end-blocks --disk "$D/r.img"
+
+# Every disk complete but no end marker: what a download cut at the very
+# end looks like.  An importer takes the disks (xapi's stops after the
+# last one), but a stored archive without its end marker is not whole.
+note "no end marker"
+xvagen -o "$T/no-end.xva" --expect-dir "$T/exp-no-end" --no-end-blocks \
+  --disk "$D/r.img" || fail "no-end: the generator failed"
+xva_fails 3 verify "$T/no-end.xva"
+stderr_has "end marker"
+run_xva inspect --json "$T/no-end.xva"
+[ "$rc" -eq 3 ] || fail "inspect of an archive without end marker exited $rc"
+python3 -c 'import json,sys; j=json.load(open(sys.argv[1])); sys.exit(0 if j["complete"] is False and "end marker" in j["error"] else 1)' "$T/stdout" ||
+  fail "inspect does not say the end marker is missing"
+mkdir -p "$T/x-no-end"
+xva_ok extract -q -C "$T/x-no-end" "$T/no-end.xva"
+cmp "$T/x-no-end/0-"*.img "$T/exp-no-end/"*.img ||
+  fail "no-end: extracted disk differs"
 variant odd-sizes none xxhash --disk "$D/o.img" --disk-size 0 \
   --disk "$D/r.img"
 

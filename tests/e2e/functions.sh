@@ -344,3 +344,81 @@ check_export ()
     fail "$a: $(find "$dir" -maxdepth 1 -name '*.img' | wc -l) images, want $#"
   rm -rf "$dir"
 }
+
+# ---- the client (xva export / import / copy) --------------------------------
+
+# xc CMD ARGS...: runs `xva CMD ARGS` with a time limit; sets XRC (exit
+# status), stdout in $T/xout, stderr in $T/xerr.  Never fails by itself,
+# but a sanitizer report fails the test.
+xc ()
+{
+  XRC=0
+  timeout "$E2E_TIMEOUT" "$XVA" "$@" >"$T/xout" 2>"$T/xerr" || XRC=$?
+  if grep -q 'Sanitizer' "$T/xerr"; then
+    cat "$T/xerr" >&2
+    fail "xva $1: sanitizer report"
+  fi
+}
+
+# xc_ok CMD ARGS...: xc, and the command must succeed.
+xc_ok ()
+{
+  xc "$@"
+  [ "$XRC" -eq 0 ] || fail "xva $* exited $XRC: $(cat "$T/xerr")"
+}
+
+# xc_rc WANT CMD ARGS...: xc, and the exit status must be WANT.
+xc_rc ()
+{
+  local want=$1
+  shift
+  xc "$@"
+  [ "$XRC" -eq "$want" ] ||
+    fail "xva $* exited $XRC, want $want: $(cat "$T/xerr")"
+}
+
+# start_second_server DATA [ARGS...]: another `xva serve` beside the first
+# one (SPID, URL, PORT, DATA stay the first's).  Sets SPID2, URL2, PORT2,
+# DATA2; the clean-up kills it.
+start_second_server ()
+{
+  local s1=$SPID u1=$URL p1=$PORT d1=$DATA
+  EXTRA_PIDS="${EXTRA_PIDS:-} $s1"
+  start_server "$@"
+  SPID2=$SPID URL2=$URL PORT2=$PORT DATA2=$DATA
+  EXTRA_PIDS="${EXTRA_PIDS:-} $SPID2"
+  SPID=$s1 URL=$u1 PORT=$p1 DATA=$d1
+}
+
+# start_proxy MODE UPSTREAM_PORT [ARGS...]: tests/e2e/client-proxy.py in
+# front of a server.  Sets PROXY_PID and PROXY_URL; the clean-up kills it.
+start_proxy ()
+{
+  local i port=
+  rm -f "$T/proxy.out"
+  python3 "$E2E/client-proxy.py" "$@" >"$T/proxy.out" 2>>"$T/proxy.log" &
+  PROXY_PID=$!
+  EXTRA_PIDS="${EXTRA_PIDS:-} $PROXY_PID"
+  for i in $(seq 1 100); do
+    port=$(sed -n 's/^port //p' "$T/proxy.out" 2>/dev/null)
+    [ -n "$port" ] && break
+    sleep 0.1
+  done
+  [ -n "$port" ] || fail "the proxy did not start: $(cat "$T/proxy.log")"
+  PROXY_URL=http://127.0.0.1:$port
+}
+
+# stop_proxy: kills the proxy.
+stop_proxy ()
+{
+  kill -KILL "$PROXY_PID" 2>/dev/null || true
+  wait "$PROXY_PID" 2>/dev/null || true
+}
+
+# no_temporaries DIR: nothing of an unfinished export is left in DIR.
+no_temporaries ()
+{
+  local left
+  left=$(find "$1" -maxdepth 1 -name '*.tmp-*' | head -5)
+  [ -z "$left" ] || fail "temporary files left behind: $left"
+}
