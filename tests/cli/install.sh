@@ -26,6 +26,12 @@ C
 # point pkg-config at the temporary one.
 flags=$(PKG_CONFIG_PATH="$pcdir" pkg-config --define-variable=prefix="$tmp/prefix" \
         --cflags --libs xva)
+# A library built with sanitizers needs them in the program too.
+san=""
+if ldd "$libdir"/libxva.so* 2>/dev/null | grep -q libasan; then
+  san="-fsanitize=address,undefined"
+fi
 # shellcheck disable=SC2086
-cc -std=c11 -Wall -Werror -o "$tmp/prog" "$tmp/prog.c" $flags
-LD_LIBRARY_PATH="$libdir" "$tmp/prog"
+cc -std=c11 -Wall -Werror $san -o "$tmp/prog" "$tmp/prog.c" $flags
+ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0 \
+  LD_LIBRARY_PATH="$libdir" "$tmp/prog"
