@@ -44,7 +44,10 @@ struct Xva_serve_opts {
   const char *tls_cert;          /* PEM files: every TCP listener is */
   const char *tls_key;           /* HTTPS when both are given */
   const char *unix_path;         /* an extra trusted socket, or NULL */
-  unsigned timeout_s;            /* 0: XVA_SERVE_DEFAULT_TIMEOUT */
+  /* Seconds a connection may stay idle, and seconds the headers of a
+   * request may take (from the connection, or from the end of the
+   * previous request).  0: XVA_SERVE_DEFAULT_TIMEOUT */
+  unsigned timeout_s;
   unsigned max_connections;      /* 0: XVA_SERVE_DEFAULT_MAX_CONN */
   Xva_serve_log_fn log;          /* may be NULL */
   void *log_opaque;

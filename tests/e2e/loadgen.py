@@ -241,7 +241,9 @@ def prefill(url, sid, vms, st):
     """Brings the server's bounded caches to their steady state, so that
     what grows afterwards is a leak: concurrent reads open every pooled
     database connection, injected events fill the event ring up to its
-    bound in bytes, and completed tasks reach the number kept."""
+    bound in bytes, and completed tasks reach the number kept.  SQLite's
+    page caches (2 MiB per connection) fill only as the load goes on:
+    hence a warm-up of the same load, as long as the run."""
     def burst(k):
         cl = Client(url)
         try:
@@ -290,13 +292,16 @@ def main():
     p.add_argument('--transfers', type=int, default=10)
     p.add_argument('--rpc-rate', type=int, default=200)
     p.add_argument('--duration', type=float, default=10)
-    p.add_argument('--warmup', type=float, default=None)
+    p.add_argument('--warmup', type=float, default=None,
+                   help='seconds of warm-up load (default: as long as '
+                   'the run, 60 at most: SQLite\'s page caches fill '
+                   'slowly)')
     p.add_argument('--max-rss-growth', type=float, default=20)
     p.add_argument('--max-fd-growth', type=int, default=4)
     p.add_argument('--no-rss-check', action='store_true')
     a = p.parse_args()
     if a.warmup is None:
-        a.warmup = max(5.0, a.duration / 2)
+        a.warmup = max(5.0, min(a.duration, 60.0))
     with open(a.archive, 'rb') as f:
         body = f.read()
 
