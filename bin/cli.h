@@ -112,10 +112,13 @@ double Xva_cli_progress_elapsed (const struct xva_cli_progress *pg);
 
 /* ---- reading an archive ---- */
 
-/* Reads fd to its end in XVA_CLI_READ_SIZE reads, feeding r, then calls
- * xva_reader_finish.  Returns XVA_OK, the reader's status, XVA_EIO with
- * *read_errno set when reading fd failed, or XVA_ECANCELLED on a
- * signal.  *bytes_read (may be NULL) gets the bytes read. */
+/* Reads fd to its end in XVA_CLI_READ_SIZE reads (a regular file is
+ * mapped instead), feeding r, then calls xva_reader_finish.  Returns
+ * XVA_OK, the reader's status, XVA_EIO with *read_errno set when
+ * reading fd failed (XVA_CLI_ESHRUNK: the file was cut short while it
+ * was read), or XVA_ECANCELLED on a signal.  *bytes_read (may be NULL)
+ * gets the bytes read. */
+#define XVA_CLI_ESHRUNK (-1)
 int Xva_cli_read_archive (int fd, struct xva_reader *r,
                           struct xva_cli_progress *pg, int *read_errno,
                           uint64_t *bytes_read);

@@ -534,7 +534,12 @@ Xva_cli_input_read (struct xva_cli_input *in, struct xva_reader *r,
   if (in->dl != NULL)
     return read_s3 (in, r, pg, src_exit, msg, msglen);
   s = Xva_cli_read_archive (in->fd, r, pg, &read_errno, NULL);
-  if (read_errno != 0) {
+  if (read_errno == XVA_CLI_ESHRUNK) {
+    *src_exit = XVA_EXIT_IO;
+    snprintf (msg, msglen, "cannot read %s: the file was cut short (by "
+              "another program) while it was read", in->shown);
+  }
+  else if (read_errno != 0) {
     *src_exit = XVA_EXIT_IO;
     snprintf (msg, msglen, "cannot read %s: %s", in->shown,
               strerror (read_errno));
