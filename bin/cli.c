@@ -288,6 +288,20 @@ Xva_cli_parse_uint (const char *s, uint64_t min, uint64_t max,
 }
 
 int
+Xva_cli_threads_option (const char *cmd, const char *arg, unsigned *out)
+{
+  uint64_t v;
+
+  if (Xva_cli_parse_uint (arg, 0, 1024, &v) != 0) {
+    Xva_cli_error (cmd, "bad --threads '%s' (0 to 1024)", arg);
+    Xva_cli_usage_hint (cmd);
+    return -1;
+  }
+  *out = (unsigned) v;
+  return 0;
+}
+
+int
 Xva_cli_parse_size (const char *s, uint64_t *out)
 {
   unsigned long long v;

@@ -86,6 +86,10 @@ char *Xva_cli_path_join (const char *dir, const char *name);
  * (powers of 1024; "KiB"/"KB"/"k" forms accepted).  0 or -1. */
 int Xva_cli_parse_size (const char *s, uint64_t *out);
 /* Parses a decimal integer in [min, max].  0 or -1. */
+/* --threads=N (0 to 1024; 0: one per core) into *out; on a bad value
+ * says so with a usage hint and returns -1. */
+int Xva_cli_threads_option (const char *cmd, const char *arg,
+                            unsigned *out);
 int Xva_cli_parse_uint (const char *s, uint64_t min, uint64_t max,
                         uint64_t *out);
 

@@ -21,6 +21,7 @@ static const struct option long_options[] = {
   { "force", no_argument, NULL, 'f' },
   { "sync", no_argument, NULL, 's' },
   { "quiet", no_argument, NULL, 'q' },
+  { "threads", required_argument, NULL, 'T' },
   { "help", no_argument, NULL, 'h' },
   XVA_CLI_S3_OPTIONS,
   { NULL, 0, NULL, 0 },
@@ -46,6 +47,8 @@ usage (FILE *f)
     "  -s, --sync           flush the files to the disk (fsync) before\n"
     "                       exiting, so that they survive a crash\n"
     "  -q, --quiet          no progress display and no list of files\n"
+    "      --threads=N      threads checking chunks (default: one per\n"
+    "                       core)\n"
     "  -h, --help           show this help\n"
     "\n"
     XVA_CLI_S3_HELP
@@ -380,7 +383,7 @@ Xva_cmd_extract (int argc, char **argv)
   char msg[1200];
   int quiet = 0, c, status, src_exit = 0, s3r;
   int rc = XVA_EXIT_FAIL;
-  unsigned i;
+  unsigned i, threads = 0;
 
   Xva_cli_s3_init (&s3);
   memset (&in, 0, sizeof in);
@@ -408,6 +411,10 @@ Xva_cmd_extract (int argc, char **argv)
       break;
     case 'q':
       quiet = 1;
+      break;
+    case 'T':
+      if (Xva_cli_threads_option (CMD, optarg, &threads) != 0)
+        return XVA_EXIT_USAGE;
       break;
     case 'h':
       usage (stdout);
@@ -440,6 +447,7 @@ Xva_cmd_extract (int argc, char **argv)
   xva_reader_opts_init (&ro);
   ro.force = ctx.force;
   ro.mode = XVA_READ_ANY;
+  ro.threads = threads;
   memset (&io, 0, sizeof io);
   io.begin = on_begin;
   io.pwrite = on_pwrite;

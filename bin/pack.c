@@ -607,11 +607,8 @@ parse_options (struct options *o, int argc, char **argv)
       o->vif = 1;
       break;
     case OPT_THREADS:
-      if (Xva_cli_parse_uint (optarg, 0, 1024, &v) != 0) {
-        Xva_cli_error (CMD, "bad --threads '%s' (0 to 1024)", optarg);
-        goto usage_error;
-      }
-      o->threads = (unsigned) v;
+      if (Xva_cli_threads_option (CMD, optarg, &o->threads) != 0)
+        return XVA_EXIT_USAGE;
       break;
     case OPT_KEEP:
       if (Xva_cli_parse_uint (optarg, 1, 100000, &v) != 0) {

@@ -12,6 +12,7 @@
 
 static const struct option long_options[] = {
   { "quiet", no_argument, NULL, 'q' },
+  { "threads", required_argument, NULL, 'T' },
   { "help", no_argument, NULL, 'h' },
   XVA_CLI_S3_OPTIONS,
   { NULL, 0, NULL, 0 },
@@ -30,8 +31,9 @@ usage (FILE *f)
     "is fetched in ranges, several at once, and checked as it arrives.\n"
     "\n"
     "Options:\n"
-    "  -q, --quiet   print no summary\n"
-    "  -h, --help    show this help\n"
+    "  -q, --quiet      print no summary\n"
+    "      --threads=N  threads checking chunks (default: one per core)\n"
+    "  -h, --help       show this help\n"
     "\n"
     XVA_CLI_S3_HELP
     "\n"
@@ -74,6 +76,7 @@ Xva_cmd_verify (int argc, char **argv)
   uint64_t mismatches;
   char msg[1200];
   int quiet = 0, c, status, src_exit = 0, s3r;
+  unsigned threads = 0;
   int rc = XVA_EXIT_FAIL;
 
   Xva_cli_s3_init (&s3);
@@ -84,6 +87,10 @@ Xva_cmd_verify (int argc, char **argv)
     switch (c) {
     case 'q':
       quiet = 1;
+      break;
+    case 'T':
+      if (Xva_cli_threads_option (CMD, optarg, &threads) != 0)
+        return XVA_EXIT_USAGE;
       break;
     case 'h':
       usage (stdout);
@@ -117,6 +124,7 @@ Xva_cmd_verify (int argc, char **argv)
   ro.force = 1;
   ro.mode = XVA_READ_ANY;
   ro.require_end = 1;           /* a stored archive ends with its marker */
+  ro.threads = threads;
   memset (&io, 0, sizeof io);
   io.notice = on_notice;
   io.opaque = &ctx;

@@ -15,6 +15,7 @@
  *   holds none); their reference sets are emptied. */
 #include "export/export.h"
 
+#include "format/internal.h"
 #include "store/busy.h"
 
 #include <errno.h>
@@ -24,6 +25,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #if defined(__GNUC__) || defined(__clang__)
@@ -70,11 +73,81 @@ struct Xva_export {
   struct xva_writer *w;
   int *fds;
   unsigned nfds;
+  struct emap *maps;                 /* one per fd; base NULL: not mapped */
   char **busy;                       /* refs held in the busy set */
   size_t nbusy;
   char *filename;
   char vm_uuid[XVA_STORE_UUID_MAX + 1];
 };
+
+/* The store's disk files are mapped for the writer: chunks are hashed
+ * and handed to the HTTP layer straight from the page cache, without
+ * pread's copy.  The files are the store's own (the data directory is
+ * trusted; nothing truncates a VDI file once it is committed), so the
+ * mapping cannot lose its pages under the export.  Pages are let go
+ * as each chunk is sent, so resident memory stays bounded. */
+struct emap {
+  const unsigned char *base;
+  size_t len;
+};
+
+static const void *
+emap_get (void *opaque, unsigned disk, uint64_t off, size_t n)
+{
+  struct Xva_export *e = opaque;
+  const struct emap *m;
+
+  if (disk >= e->nfds)
+    return NULL;
+  m = &e->maps[disk];
+  if (m->base == NULL || off > m->len || n > m->len - off)
+    return NULL;
+  return m->base + off;
+}
+
+static void
+emap_done (void *opaque, unsigned disk, uint64_t off, size_t n)
+{
+  struct Xva_export *e = opaque;
+  const struct emap *m;
+  size_t pg = (size_t) sysconf (_SC_PAGESIZE), a, b;
+
+  if (disk >= e->nfds)
+    return;
+  m = &e->maps[disk];
+  if (m->base == NULL || off > m->len || n > m->len - off)
+    return;
+  a = (size_t) off & ~(pg - 1);
+  b = ((size_t) off + n + pg - 1) & ~(pg - 1);
+  (void) madvise ((void *) (uintptr_t) (m->base + a), b - a, MADV_DONTNEED);
+}
+
+/* Maps each regular disk file; one that cannot be mapped is read. */
+static void
+emap_open (struct Xva_export *e)
+{
+  unsigned i;
+
+  e->maps = calloc (e->nfds ? e->nfds : 1, sizeof *e->maps);
+  if (e->maps == NULL)
+    return;
+  for (i = 0; i < e->nfds; i++) {
+    struct stat st;
+    void *p;
+
+    if (fstat (e->fds[i], &st) == -1 || !S_ISREG (st.st_mode)
+        || st.st_size <= 0 || (uint64_t) st.st_size > SIZE_MAX)
+      continue;
+    p = mmap (NULL, (size_t) st.st_size, PROT_READ, MAP_SHARED, e->fds[i],
+              0);
+    if (p == MAP_FAILED)
+      continue;
+    (void) madvise (p, (size_t) st.st_size, MADV_SEQUENTIAL);
+    e->maps[i].base = p;
+    e->maps[i].len = (size_t) st.st_size;
+  }
+  Xva_writer_set_map (e->w, emap_get, emap_done, e);
+}
 
 /* Order of classes in ova.xml (export.ml make_all). */
 static const char *const class_order[] = {
@@ -859,6 +932,7 @@ Xva_export_new (struct Xva_store *s, const char *vm_ref,
     fail (&w, r, "making the archive writer: %s", xva_strerror (r));
     goto out;
   }
+  emap_open (e);
   r = XVA_OK;
 
 out:
@@ -901,6 +975,10 @@ Xva_export_free (struct Xva_export *e)
   if (e == NULL)
     return;
   xva_writer_free (e->w);
+  for (i = 0; e->maps != NULL && i < e->nfds; i++)
+    if (e->maps[i].base != NULL)
+      munmap ((void *) (uintptr_t) e->maps[i].base, e->maps[i].len);
+  free (e->maps);
   for (i = 0; i < e->nfds; i++)
     close (e->fds[i]);
   free (e->fds);

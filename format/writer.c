@@ -39,6 +39,8 @@ struct slot {
   int err;               /* errno of a failed read, else 0 */
   char hex[XVA_CHECKSUM_HEX_MAX + 1];
   unsigned char *buf;
+  const unsigned char *data;  /* buf, or the mapped bytes */
+  int mapped;
 };
 
 struct piece {
@@ -53,6 +55,9 @@ struct xva_writer {
   char err[512];
   struct xva_writer_opts o;
   struct xva_source_io io;
+  Xva_writer_map_fn map;
+  Xva_writer_unmap_fn unmap;
+  void *map_opaque;
   char *xml;
   size_t xml_len;
   struct wdisk *disks;
@@ -329,17 +334,26 @@ process_slot (void *ctx, void *job)
 
   sl->err = 0;
   sl->zero = 0;
-  errno = 0;
-  if (w->io.pread (w->io.opaque, d->index, sl->buf, sl->len, sl->off)
-      == -1) {
-    sl->err = errno ? errno : EIO;
-    return;
+  sl->mapped = 0;
+  sl->data = NULL;
+  if (w->map != NULL) {
+    sl->data = w->map (w->map_opaque, d->index, sl->off, sl->len);
+    sl->mapped = sl->data != NULL;
   }
-  if (!sl->keep && xva_is_zero (sl->buf, sl->len)) {
+  if (sl->data == NULL) {
+    errno = 0;
+    if (w->io.pread (w->io.opaque, d->index, sl->buf, sl->len, sl->off)
+        == -1) {
+      sl->err = errno ? errno : EIO;
+      return;
+    }
+    sl->data = sl->buf;
+  }
+  if (!sl->keep && xva_is_zero (sl->data, sl->len)) {
     sl->zero = 1;
     return;
   }
-  xva_checksum_hex (w->o.checksum, sl->buf, sl->len, sl->hex);
+  xva_checksum_hex (w->o.checksum, sl->data, sl->len, sl->hex);
 }
 
 static int
@@ -459,6 +473,11 @@ schedule_one (struct xva_writer *w)
 static void
 release_head (struct xva_writer *w)
 {
+  struct slot *sl = &w->slots[w->head];
+
+  if (sl->mapped && w->unmap != NULL)
+    w->unmap (w->map_opaque, w->disks[sl->disk].index, sl->off, sl->len);
+  sl->mapped = 0;
   Xva_pool_pop (w->pool);
   w->head = (w->head + 1) % w->nslots;
   w->used--;
@@ -525,7 +544,7 @@ produce_disk (struct xva_writer *w)
     }
     w->prog.done += sl->len;
     w->held = 1;
-    return queue_chunk (w, d, counter, sl->buf, sl->len, sl->hex);
+    return queue_chunk (w, d, counter, sl->data, sl->len, sl->hex);
   }
 }
 
@@ -719,4 +738,15 @@ xva_writer_step (struct xva_writer *w, struct xva_out *out)
     w->zpos += n;
   }
   return XVA_OK;
+}
+
+void
+Xva_writer_set_map (struct xva_writer *w, Xva_writer_map_fn map,
+                    Xva_writer_unmap_fn unmap, void *opaque)
+{
+  if (w == NULL || w->state != W_OVA || w->pool != NULL)
+    return;
+  w->map = map;
+  w->unmap = unmap;
+  w->map_opaque = opaque;
 }

@@ -281,9 +281,10 @@ parse_excluded (const char *s)
   return bits;
 }
 
-/* Fills MHD's buffer from the writer's pieces.  Returns after about
- * half a buffer or a second, so that a slow producer (compressing
- * zeros, keep-alives) still gets bytes to the client often. */
+/* Fills MHD's buffer from the writer's pieces: a whole buffer (fewer,
+ * larger sends), or what there is after a second, so that a slow
+ * producer (compressing, keep-alives) still gets bytes to the client
+ * often. */
 static ssize_t
 export_reader (void *cls, uint64_t pos, char *buf, size_t max)
 {
@@ -329,7 +330,7 @@ export_reader (void *cls, uint64_t pos, char *buf, size_t max)
     n += k;
     r->pend += k;
     r->npend -= k;
-    if (n >= max / 2 || Xva_http_now () - t0 > 1.0)
+    if (Xva_http_now () - t0 > 1.0)
       break;
   }
   xva_writer_progress (r->w, &p);

@@ -10,7 +10,7 @@ python3 - "$work/results.json" <<'PY'
 import json, sys
 r = json.load(open(sys.argv[1]))
 items = {row["item"] for row in r["rows"]}
-for want in ("1", "2", "3", "4", "5a", "5b", "7"):
+for want in ("1", "2", "3", "4", "5a", "5b", "6a", "6b", "7"):
     assert want in items, "bench item %s missing" % want
 for row in r["rows"]:
     assert row["ratio"] > 0, row

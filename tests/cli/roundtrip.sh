@@ -93,6 +93,16 @@ for sum in xxhash sha1; do
 done
 
 A=$T/vm-xxhash-none.xva
+note "--threads: one thread and many give the same result"
+for t in 1 3; do
+  xva_ok verify --threads=$t "$A"
+  extract_ok "$T/t$t" "$A" --threads=$t
+  check_vm_images "$T/t$t"
+  rm -rf "$T/t$t"
+done
+xva_fails 2 verify --threads=many "$A"
+stderr_has "bad --threads"
+
 note "extract refuses to overwrite without --force"
 X=$T/again
 extract_ok "$X" "$A"
