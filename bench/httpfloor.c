@@ -49,8 +49,8 @@ handle (void *cls, struct MHD_Connection *c, const char *url,
     *state = src;
     return MHD_YES;
   }
-  r = MHD_create_response_from_callback (MHD_SIZE_UNKNOWN, BLOCK, body,
-                                         NULL, NULL);
+  r = MHD_create_response_from_callback (MHD_SIZE_UNKNOWN, BLOCK, body, NULL,
+                                         NULL);
   if (r == NULL)
     return MHD_NO;
   q = MHD_queue_response (c, MHD_HTTP_OK, r);
@@ -73,8 +73,8 @@ main (int argc, char **argv)
   for (i = 0; i < BLOCK; i++)
     src[i] = (unsigned char) (i * 2654435761u >> 24);
   d = MHD_start_daemon (MHD_USE_THREAD_PER_CONNECTION
-                        | MHD_USE_INTERNAL_POLLING_THREAD, 0, NULL, NULL,
-                        handle, NULL, MHD_OPTION_END);
+                          | MHD_USE_INTERNAL_POLLING_THREAD,
+                        0, NULL, NULL, handle, NULL, MHD_OPTION_END);
   if (d == NULL)
     return 1;
   info = MHD_get_daemon_info (d, MHD_DAEMON_INFO_BIND_PORT);

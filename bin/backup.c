@@ -10,7 +10,7 @@
 
 #include "backup.h"
 
-#define NAME_MAX_BYTES 100      /* of {name} in a file name or key */
+#define NAME_MAX_BYTES 100 /* of {name} in a file name or key */
 #define PLACEHOLDERS_MAX 8
 /* In a name pattern: a uuid (36 of 0-9 a-f A-F -) and a date
  * (YYYYMMDDTHHMMSSZ) of any value. */
@@ -43,8 +43,13 @@ Xva_cli_template_has (const char *tmpl)
 static int
 placeholder (const char *p, size_t *len)
 {
-  static const struct { const char *text; int kind; } known[] = {
-    { "{name}", 'n' }, { "{uuid}", 'u' }, { "{date}", 'd' },
+  static const struct {
+    const char *text;
+    int kind;
+  } known[] = {
+    { "{name}", 'n' },
+    { "{uuid}", 'u' },
+    { "{date}", 'd' },
   };
   size_t i;
 
@@ -67,9 +72,10 @@ Xva_cli_template_check (const char *tmpl, char *err, size_t errlen)
 
   for (p = tmpl; (p = strchr (p, '{')) != NULL; p += len) {
     if (placeholder (p, &len) == 0) {
-      snprintf (err, errlen, "unknown placeholder '%.*s' in '%s' (use "
-                "{name}, {uuid} or {date})", (int) strcspn (p, "}") + 1, p,
-                tmpl);
+      snprintf (err, errlen,
+                "unknown placeholder '%.*s' in '%s' (use "
+                "{name}, {uuid} or {date})",
+                (int) strcspn (p, "}") + 1, p, tmpl);
       return -1;
     }
     if (++count > PLACEHOLDERS_MAX) {
@@ -133,8 +139,8 @@ append (char **buf, size_t *len, size_t *cap, const char *s, size_t n)
 /* Expands tmpl; a NULL uuid or date becomes one WILD_UUID or WILD_DATE
  * byte (a NULL name is not allowed). */
 static int
-expand (const char *tmpl, const char *name, const char *uuid,
-        const char *date, char **out)
+expand (const char *tmpl, const char *name, const char *uuid, const char *date,
+        char **out)
 {
   char safe[NAME_MAX_BYTES + 1];
   char wild_uuid[2] = { WILD_UUID, '\0' }, wild_date[2] = { WILD_DATE, '\0' };
@@ -160,9 +166,9 @@ expand (const char *tmpl, const char *name, const char *uuid,
       errno = EINVAL;
       goto fail;
     }
-    rep = kind == 'n' ? safe
+    rep = kind == 'n'   ? safe
           : kind == 'u' ? (uuid != NULL ? uuid : wild_uuid)
-          : (date != NULL ? date : wild_date);
+                        : (date != NULL ? date : wild_date);
     if (append (&buf, &len, &cap, rep, strlen (rep)) == -1)
       goto fail;
     p += plen;
@@ -175,12 +181,11 @@ fail:
 }
 
 int
-Xva_cli_template_expand (const char *tmpl, const char *name,
-                         const char *uuid, const struct xva_cli_date *d,
-                         char **out)
+Xva_cli_template_expand (const char *tmpl, const char *name, const char *uuid,
+                         const struct xva_cli_date *d, char **out)
 {
-  return expand (tmpl, name != NULL ? name : "vm",
-                 uuid != NULL ? uuid : "", d->key, out);
+  return expand (tmpl, name != NULL ? name : "vm", uuid != NULL ? uuid : "",
+                 d->key, out);
 }
 
 /* ------------------------------------------------------------------ */
@@ -314,7 +319,7 @@ name_matches (const char *pat, const char *name, const char **date_at)
 }
 
 struct candidate {
-  size_t index;             /* in the listing */
+  size_t index; /* in the listing */
   const char *date;
   const char *key;
 };
@@ -365,8 +370,8 @@ Xva_cli_s3_keep (const char *cmd, struct xva_cli_s3 *s3, const char *tmpl,
   size_t i, n = 0, plen, bl, kept;
   int status, rc = XVA_EXIT_FAIL, failures = 0, first_fail = XVA_OK;
 
-  if (keep == 0 || Xva_cli_s3_bucket_url (tmpl, bucket_url,
-                                          sizeof bucket_url) == -1) {
+  if (keep == 0
+      || Xva_cli_s3_bucket_url (tmpl, bucket_url, sizeof bucket_url) == -1) {
     Xva_cli_error (cmd, "--keep: bad template '%s'", tmpl);
     return XVA_EXIT_USAGE;
   }
@@ -376,8 +381,8 @@ Xva_cli_s3_keep (const char *cmd, struct xva_cli_s3 *s3, const char *tmpl,
     return XVA_EXIT_FAIL;
   }
   new_key = new_url + bl + 1;
-  if (expand (tmpl, id->name, id->by_uuid ? id->uuid : NULL, NULL,
-              &pattern) == -1) {
+  if (expand (tmpl, id->name, id->by_uuid ? id->uuid : NULL, NULL, &pattern)
+      == -1) {
     Xva_cli_error (cmd, "out of memory");
     return XVA_EXIT_FAIL;
   }
@@ -398,8 +403,10 @@ Xva_cli_s3_keep (const char *cmd, struct xva_cli_s3 *s3, const char *tmpl,
   status = xva_s3_list (&s3->opts, list_url, XVA_S3_LIST_META, &l, err,
                         sizeof err);
   if (status != XVA_OK) {
-    Xva_cli_error (cmd, "--keep: the new backup %s is complete, but the "
-                   "old ones cannot be listed:", new_url);
+    Xva_cli_error (cmd,
+                   "--keep: the new backup %s is complete, but the "
+                   "old ones cannot be listed:",
+                   new_url);
     rc = Xva_cli_s3_fail (cmd, status, err);
     goto out;
   }
@@ -420,7 +427,7 @@ Xva_cli_s3_keep (const char *cmd, struct xva_cli_s3 *s3, const char *tmpl,
   }
   if (n > 1)
     qsort (cand, n, sizeof *cand, candidate_newer_first);
-  kept = 1;                 /* the new backup */
+  kept = 1; /* the new backup */
   for (i = 0; i < n; i++) {
     if (kept < keep) {
       kept++;
@@ -499,7 +506,8 @@ Xva_cli_local_keep (const char *cmd, const char *tmpl, const char *new_path,
   if (memchr (pattern, WILD_DATE, dlen) != NULL
       || memchr (pattern, WILD_UUID, dlen) != NULL
       || strchr (base_pat, WILD_DATE) == NULL) {
-    Xva_cli_error (cmd, "--keep needs {date} in the file name (not in the "
+    Xva_cli_error (cmd,
+                   "--keep needs {date} in the file name (not in the "
                    "directory) of -o");
     rc = XVA_EXIT_USAGE;
     goto out;

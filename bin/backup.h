@@ -13,7 +13,7 @@
 #include "s3opt.h"
 
 /* Metadata names (x-amz-meta-<name>) of an archive on object storage. */
-#define XVA_BACKUP_META_NAME "vm-name"      /* percent-encoded UTF-8 */
+#define XVA_BACKUP_META_NAME "vm-name" /* percent-encoded UTF-8 */
 #define XVA_BACKUP_META_UUID "vm-uuid"
 #define XVA_BACKUP_META_DATE "date"         /* 2026-01-02T03:04:05Z */
 #define XVA_BACKUP_META_CHECKSUM "checksum" /* xxhash or sha1 */
@@ -24,8 +24,8 @@
 
 /* The time of one backup in the two forms it is written in. */
 struct xva_cli_date {
-  char key[24];             /* for names: 20260102T030405Z */
-  char iso[24];             /* for metadata: 2026-01-02T03:04:05Z */
+  char key[24]; /* for names: 20260102T030405Z */
+  char iso[24]; /* for metadata: 2026-01-02T03:04:05Z */
 };
 void Xva_cli_date_set (struct xva_cli_date *d, time_t t);
 
@@ -50,10 +50,10 @@ void Xva_cli_meta_decode (const char *s, char *out, size_t outsize);
 
 /* What identifies one backup's VM for retention. */
 struct xva_cli_backup_id {
-  const char *name;         /* VM name_label (plain, not encoded) */
-  const char *uuid;         /* VM uuid */
-  int by_uuid;              /* 1: same VM = same vm-uuid (export);
-                             * 0: same vm-name (pack: fresh uuids) */
+  const char *name; /* VM name_label (plain, not encoded) */
+  const char *uuid; /* VM uuid */
+  int by_uuid;      /* 1: same VM = same vm-uuid (export);
+                     * 0: same vm-name (pack: fresh uuids) */
 };
 
 /* Retention on object storage after new_url was completed: lists the
@@ -62,10 +62,9 @@ struct xva_cli_backup_id {
  * are complete backups of the same VM (by metadata date, then key), and
  * deletes the rest.  Objects without complete=true metadata are never
  * touched.  Prints what it deletes unless quiet.  Returns an exit code. */
-int Xva_cli_s3_keep (const char *cmd, struct xva_cli_s3 *s3,
-                     const char *tmpl, const char *new_url,
-                     const struct xva_cli_backup_id *id, unsigned keep,
-                     int quiet);
+int Xva_cli_s3_keep (const char *cmd, struct xva_cli_s3 *s3, const char *tmpl,
+                     const char *new_url, const struct xva_cli_backup_id *id,
+                     unsigned keep, int quiet);
 
 /* Retention of local files after new_path was written from the -o
  * template tmpl (with {date} in its file name): among the regular files
@@ -74,8 +73,8 @@ int Xva_cli_s3_keep (const char *cmd, struct xva_cli_s3 *s3,
  * keep - 1 others (by the date in their names) and removes the rest.
  * Returns an exit code. */
 int Xva_cli_local_keep (const char *cmd, const char *tmpl,
-                        const char *new_path, const char *name,
-                        unsigned keep, int quiet);
+                        const char *new_path, const char *name, unsigned keep,
+                        int quiet);
 
 /* "s3://bucket" of an s3:// address into out; 0 or -1 (too long). */
 int Xva_cli_s3_bucket_url (const char *url, char *out, size_t outsize);

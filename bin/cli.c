@@ -75,11 +75,11 @@ Xva_cli_bad_option (const char *cmd, int c, int argc, char **argv)
   if (arg != NULL && strncmp (arg, "--", 2) == 0) {
     namelen = strcspn (arg, "=");
     if (c == ':')
-      Xva_cli_error (cmd, "option '%.*s' needs an argument",
-                     (int) namelen, arg);
+      Xva_cli_error (cmd, "option '%.*s' needs an argument", (int) namelen,
+                     arg);
     else
-      Xva_cli_error (cmd, "unknown or ambiguous option '%.*s'",
-                     (int) namelen, arg);
+      Xva_cli_error (cmd, "unknown or ambiguous option '%.*s'", (int) namelen,
+                     arg);
   }
   else if (c == ':')
     Xva_cli_error (cmd, "option '-%c' needs an argument", optopt);
@@ -158,7 +158,7 @@ Xva_cli_signals_init (void)
   memset (&sa, 0, sizeof sa);
   sa.sa_handler = on_signal;
   sigemptyset (&sa.sa_mask);
-  sa.sa_flags = 0;            /* no SA_RESTART: blocking calls see EINTR */
+  sa.sa_flags = 0; /* no SA_RESTART: blocking calls see EINTR */
   for (i = 0; i < sizeof sigs / sizeof sigs[0]; i++)
     sigaction (sigs[i], &sa, NULL);
   signal (SIGPIPE, SIG_IGN);
@@ -180,7 +180,8 @@ Xva_cli_open_input (const char *cmd, const char *path, int *exit_code)
 
   if (strcmp (path, "-") == 0) {
     if (isatty (STDIN_FILENO)) {
-      Xva_cli_error (cmd, "refusing to read an archive from a terminal "
+      Xva_cli_error (cmd,
+                     "refusing to read an archive from a terminal "
                      "(give a FILE or redirect standard input)");
       Xva_cli_usage_hint (cmd);
       *exit_code = XVA_EXIT_USAGE;
@@ -269,8 +270,7 @@ Xva_cli_path_join (const char *dir, const char *name)
 /* Parsing                                                              */
 
 int
-Xva_cli_parse_uint (const char *s, uint64_t min, uint64_t max,
-                    uint64_t *out)
+Xva_cli_parse_uint (const char *s, uint64_t min, uint64_t max, uint64_t *out)
 {
   unsigned long long v;
   char *end;
@@ -322,11 +322,26 @@ Xva_cli_parse_size (const char *s, uint64_t *out)
   case 'B':
     p++;
     break;
-  case 'K': shift = 10; p++; break;
-  case 'M': shift = 20; p++; break;
-  case 'G': shift = 30; p++; break;
-  case 'T': shift = 40; p++; break;
-  case 'P': shift = 50; p++; break;
+  case 'K':
+    shift = 10;
+    p++;
+    break;
+  case 'M':
+    shift = 20;
+    p++;
+    break;
+  case 'G':
+    shift = 30;
+    p++;
+    break;
+  case 'T':
+    shift = 40;
+    p++;
+    break;
+  case 'P':
+    shift = 50;
+    p++;
+    break;
   default:
     return -1;
   }
@@ -386,8 +401,7 @@ format_duration (double secs, char *buf, size_t len)
     snprintf (buf, len, "%" PRIu64 ":%02u:%02u", s / 3600,
               (unsigned) (s / 60 % 60), (unsigned) (s % 60));
   else
-    snprintf (buf, len, "%u:%02u", (unsigned) (s / 60),
-              (unsigned) (s % 60));
+    snprintf (buf, len, "%u:%02u", (unsigned) (s / 60), (unsigned) (s % 60));
 }
 
 void
@@ -424,8 +438,8 @@ Xva_cli_progress_update (struct xva_cli_progress *pg, uint64_t bytes,
                        eta, sizeof eta);
     else
       snprintf (eta, sizeof eta, "--:--");
-    w = snprintf (line + used, sizeof line - used, "  %3u%%  ETA %s",
-                  pct, eta);
+    w = snprintf (line + used, sizeof line - used, "  %3u%%  ETA %s", pct,
+                  eta);
     if (w > 0)
       used += (size_t) w;
     if (used >= sizeof line)
@@ -481,7 +495,8 @@ on_sigbus (int sig, siginfo_t *si, void *ctx)
     void *page = (void *) ((uintptr_t) a & ~(pg - 1));
 
     if (mmap (page, (size_t) pg, PROT_READ,
-              MAP_FIXED | MAP_PRIVATE | MAP_ANONYMOUS, -1, 0) != MAP_FAILED) {
+              MAP_FIXED | MAP_PRIVATE | MAP_ANONYMOUS, -1, 0)
+        != MAP_FAILED) {
       map_cut = 1;
       return;
     }
@@ -585,7 +600,7 @@ Xva_cli_read_archive (int fd, struct xva_reader *r,
       && read_mapped (fd, (uint64_t) sb.st_size, r, pg, read_errno, &total,
                       &s))
     goto out;
-  buf = aligned_alloc (4096, XVA_CLI_READ_SIZE);   /* aligned: faster reads */
+  buf = aligned_alloc (4096, XVA_CLI_READ_SIZE); /* aligned: faster reads */
   if (buf == NULL) {
     s = XVA_ENOMEM;
     goto out;
@@ -649,8 +664,9 @@ Xva_cli_checksum_kinds (unsigned kinds)
 const char *
 Xva_cli_human_bytes (uint64_t n, char *buf, size_t len)
 {
-  static const char *const units[] = { "KiB", "MiB", "GiB", "TiB", "PiB",
-                                       "EiB" };
+  static const char *const units[] = {
+    "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"
+  };
   double v = (double) n;
   size_t u = 0;
 
@@ -756,13 +772,34 @@ Xva_cli_json_string (FILE *f, const char *s)
   p = (const unsigned char *) s;
   while (*p != '\0') {
     switch (*p) {
-    case '"': fputs ("\\\"", f); p++; continue;
-    case '\\': fputs ("\\\\", f); p++; continue;
-    case '\b': fputs ("\\b", f); p++; continue;
-    case '\f': fputs ("\\f", f); p++; continue;
-    case '\n': fputs ("\\n", f); p++; continue;
-    case '\r': fputs ("\\r", f); p++; continue;
-    case '\t': fputs ("\\t", f); p++; continue;
+    case '"':
+      fputs ("\\\"", f);
+      p++;
+      continue;
+    case '\\':
+      fputs ("\\\\", f);
+      p++;
+      continue;
+    case '\b':
+      fputs ("\\b", f);
+      p++;
+      continue;
+    case '\f':
+      fputs ("\\f", f);
+      p++;
+      continue;
+    case '\n':
+      fputs ("\\n", f);
+      p++;
+      continue;
+    case '\r':
+      fputs ("\\r", f);
+      p++;
+      continue;
+    case '\t':
+      fputs ("\\t", f);
+      p++;
+      continue;
     default:
       break;
     }

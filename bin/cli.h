@@ -18,15 +18,15 @@
 /* Exit codes of every subcommand (documented in README.md and in
  * `xva --help`). */
 enum xva_cli_exit {
-  XVA_EXIT_OK = 0,          /* success */
-  XVA_EXIT_FAIL = 1,        /* any other failure */
-  XVA_EXIT_USAGE = 2,       /* bad usage */
-  XVA_EXIT_ARCHIVE = 3,     /* invalid, corrupt or truncated archive */
-  XVA_EXIT_IO = 4,          /* local I/O error */
-  XVA_EXIT_AUTH = 5,        /* authentication failed */
-  XVA_EXIT_NOTFOUND = 6,    /* an object was not found */
-  XVA_EXIT_NET = 7,         /* network failure */
-  XVA_EXIT_SERVER = 8,      /* the server reported a failure */
+  XVA_EXIT_OK = 0,       /* success */
+  XVA_EXIT_FAIL = 1,     /* any other failure */
+  XVA_EXIT_USAGE = 2,    /* bad usage */
+  XVA_EXIT_ARCHIVE = 3,  /* invalid, corrupt or truncated archive */
+  XVA_EXIT_IO = 4,       /* local I/O error */
+  XVA_EXIT_AUTH = 5,     /* authentication failed */
+  XVA_EXIT_NOTFOUND = 6, /* an object was not found */
+  XVA_EXIT_NET = 7,      /* network failure */
+  XVA_EXIT_SERVER = 8,   /* the server reported a failure */
 };
 
 /* Size of one read of archive input. */
@@ -88,8 +88,7 @@ int Xva_cli_parse_size (const char *s, uint64_t *out);
 /* Parses a decimal integer in [min, max].  0 or -1. */
 /* --threads=N (0 to 1024; 0: one per core) into *out; on a bad value
  * says so with a usage hint and returns -1. */
-int Xva_cli_threads_option (const char *cmd, const char *arg,
-                            unsigned *out);
+int Xva_cli_threads_option (const char *cmd, const char *arg, unsigned *out);
 int Xva_cli_parse_uint (const char *s, uint64_t min, uint64_t max,
                         uint64_t *out);
 
@@ -97,10 +96,10 @@ int Xva_cli_parse_uint (const char *s, uint64_t min, uint64_t max,
 
 struct xva_cli_progress {
   int enabled;
-  int shown;                /* a line is on the screen */
-  double start;             /* monotonic seconds */
-  double last;              /* last refresh */
-  size_t width;             /* length of the line on the screen */
+  int shown;    /* a line is on the screen */
+  double start; /* monotonic seconds */
+  double last;  /* last refresh */
+  size_t width; /* length of the line on the screen */
 };
 
 /* Enables the display when want is set and stderr is a terminal. */

@@ -35,6 +35,7 @@ static const struct option long_options[] = {
 static void
 usage (FILE *f)
 {
+  /* clang-format off */
   fprintf (f,
     "Usage: xva copy --from URL --to URL (--uuid U | --name NAME)\n"
     "                [--sr-uuid U] [OPTIONS]\n"
@@ -60,6 +61,7 @@ usage (FILE *f)
     XVA_REMOTE_COMMON_HELP
     "\n"
     XVA_REMOTE_EXIT_HELP);
+  /* clang-format on */
 }
 
 static int

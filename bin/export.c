@@ -40,6 +40,7 @@ static const struct option long_options[] = {
 static void
 usage (FILE *f)
 {
+  /* clang-format off */
   fprintf (f,
     "Usage: xva export --url URL (--uuid U | --ref R | --name NAME)\n"
     "                  [-o FILE|-] [OPTIONS]\n"
@@ -77,6 +78,7 @@ usage (FILE *f)
     XVA_CLI_S3_NET_HELP
     "\n"
     XVA_REMOTE_EXIT_HELP);
+  /* clang-format on */
 }
 
 static int
@@ -173,16 +175,18 @@ Xva_cmd_export (int argc, char **argv)
     return bad_usage ("metadata exports are never compressed");
   if (req.output == NULL) {
     if (isatty (STDOUT_FILENO))
-      return bad_usage ("refusing to write an archive to a terminal "
-                        "(give -o FILE or redirect standard output)");
+      return bad_usage (
+        "refusing to write an archive to a terminal "
+        "(give -o FILE or redirect standard output)");
     req.output = "-";
   }
   if (strcmp (req.output, "-") == 0) {
     if (isatty (STDOUT_FILENO))
       return bad_usage ("refusing to write an archive to a terminal");
     if (r.json)
-      return bad_usage ("--json needs -o FILE (standard output holds the "
-                        "archive)");
+      return bad_usage (
+        "--json needs -o FILE (standard output holds the "
+        "archive)");
     if (keep > 0)
       return bad_usage ("--keep needs -o with a {date} template");
   }

@@ -30,6 +30,7 @@ static const struct option long_options[] = {
 static void
 usage (FILE *f)
 {
+  /* clang-format off */
   fprintf (f,
     "Usage: xva extract [OPTIONS] [FILE|-|s3://BUCKET/KEY]\n"
     "\n"
@@ -57,24 +58,25 @@ usage (FILE *f)
     "2 bad usage, 3 invalid, corrupt or truncated archive, 4 local I/O\n"
     "error, 5 S3 credentials refused, 6 no such bucket or object, 7\n"
     "network failure, 8 other S3 failure.\n");
+  /* clang-format on */
 }
 
 struct out_file {
   char *path;
   int fd;
-  int created;              /* opened (and so created or replaced) */
+  int created; /* opened (and so created or replaced) */
 };
 
 struct extract_ctx {
   const char *dir;
   int force;
-  int sync;                 /* fsync the files at the end */
+  int sync; /* fsync the files at the end */
   int dir_created;
   struct out_file xml;
-  struct out_file *img;     /* one per disk, in xva_meta_disk order */
+  struct out_file *img; /* one per disk, in xva_meta_disk order */
   unsigned nimg;
   uint64_t mismatches;
-  int fail_exit;            /* set when a callback failed */
+  int fail_exit; /* set when a callback failed */
   char fail_msg[768];
 };
 
@@ -392,8 +394,7 @@ Xva_cmd_extract (int argc, char **argv)
   ctx.dir = ".";
   ctx.xml.fd = -1;
   opterr = 0;
-  while ((c = getopt_long (argc, argv, ":C:fsqh", long_options, NULL))
-         != -1) {
+  while ((c = getopt_long (argc, argv, ":C:fsqh", long_options, NULL)) != -1) {
     switch (c) {
     case 'C':
       if (optarg[0] == '\0') {
@@ -479,9 +480,11 @@ Xva_cmd_extract (int argc, char **argv)
       }
     }
     if (ctx.mismatches > 0)
-      Xva_cli_warn (CMD, "%s: %" PRIu64 " checksum mismatch%s kept "
-                    "(--force)", shown, ctx.mismatches,
-                    ctx.mismatches == 1 ? "" : "es");
+      Xva_cli_warn (CMD,
+                    "%s: %" PRIu64
+                    " checksum mismatch%s kept "
+                    "(--force)",
+                    shown, ctx.mismatches, ctx.mismatches == 1 ? "" : "es");
     rc = XVA_EXIT_OK;
     goto out;
   }

@@ -41,6 +41,7 @@ static const struct option long_options[] = {
 static void
 usage (FILE *f)
 {
+  /* clang-format off */
   fprintf (f,
     "Usage: xva import --url URL [-i FILE|-] [OPTIONS]\n"
     "\n"
@@ -74,6 +75,7 @@ usage (FILE *f)
     XVA_CLI_S3_NET_HELP
     "\n"
     XVA_REMOTE_EXIT_HELP);
+  /* clang-format on */
 }
 
 static int
@@ -96,8 +98,8 @@ vdi_map_ok (const char *s)
   for (p = s; *p != '\0'; p++) {
     if (p == eq)
       continue;
-    if (!isalnum ((unsigned char) *p) && *p != '-' && *p != '_'
-        && *p != '.' && *p != ':')
+    if (!isalnum ((unsigned char) *p) && *p != '-' && *p != '_' && *p != '.'
+        && *p != ':')
       return 0;
   }
   return 1;
@@ -183,8 +185,9 @@ Xva_cmd_import (int argc, char **argv)
   if ((req.dry_run || nvdi > 0) && !req.metadata)
     return bad_usage ("--dry-run and --vdi go with --metadata");
   if (strcmp (req.input, "-") == 0 && isatty (STDIN_FILENO))
-    return bad_usage ("refusing to read an archive from a terminal (give "
-                      "-i FILE or redirect standard input)");
+    return bad_usage (
+      "refusing to read an archive from a terminal (give "
+      "-i FILE or redirect standard input)");
   req.vdi_map = vdi;
   req.nvdi_map = nvdi;
   if (xva_s3_is_url (req.input)) {

@@ -20,6 +20,7 @@ static const struct option long_options[] = {
 static void
 usage (FILE *f)
 {
+  /* clang-format off */
   fprintf (f,
     "Usage: xva inspect [OPTIONS] [FILE|-|s3://BUCKET/KEY]\n"
     "\n"
@@ -39,13 +40,16 @@ usage (FILE *f)
     "mismatches (what was found is still printed), 4 local I/O error,\n"
     "5 S3 credentials refused, 6 no such bucket or object, 7 network\n"
     "failure, 8 other S3 failure.\n");
+  /* clang-format on */
 }
 
 static const char *const version_strings[] = {
   "hostname", "date", "product_version", "product_brand", "build_number",
 };
 static const char *const version_ints[] = {
-  "xapi_major", "xapi_minor", "export_vsn",
+  "xapi_major",
+  "xapi_minor",
+  "export_vsn",
 };
 
 #define NELEMS(a) (sizeof (a) / sizeof ((a)[0]))
@@ -56,7 +60,7 @@ struct report {
   struct xva_reader_stats st;
   uint64_t mismatches;
   int complete;
-  const char *error;        /* when not complete */
+  const char *error; /* when not complete */
 };
 
 static void
@@ -257,8 +261,7 @@ line (int indent, const char *label, const char *value)
     return;
   }
   printf ("%*s%s:%*s", indent, "", label,
-          (int) strlen (label) + 1 < w ? w - (int) strlen (label) - 1 : 1,
-          "");
+          (int) strlen (label) + 1 < w ? w - (int) strlen (label) - 1 : 1, "");
   Xva_cli_print_safe (stdout, value != NULL ? value : "-");
   fputc ('\n', stdout);
 }
@@ -401,7 +404,7 @@ Xva_cmd_inspect (int argc, char **argv)
   xva_reader_opts_init (&ro);
   ro.force = 1;
   ro.mode = XVA_READ_ANY;
-  ro.require_end = 1;           /* a stored archive ends with its marker */
+  ro.require_end = 1; /* a stored archive ends with its marker */
   memset (&io, 0, sizeof io);
   io.notice = on_notice;
   io.opaque = &notices;
@@ -421,8 +424,7 @@ Xva_cmd_inspect (int argc, char **argv)
   rep.r = r;
   rep.m = xva_reader_meta (r);
   xva_reader_stats (r, &rep.st);
-  rep.mismatches = rep.st.mismatches > notices ? rep.st.mismatches
-                                               : notices;
+  rep.mismatches = rep.st.mismatches > notices ? rep.st.mismatches : notices;
   rep.complete = status == XVA_OK;
   if (src_exit != 0)
     rep.error = msg;

@@ -35,6 +35,7 @@ static const struct option long_options[] = {
 static void
 usage (FILE *f)
 {
+  /* clang-format off */
   fprintf (f,
     "Usage: xva ls [OPTIONS] s3://BUCKET[/PREFIX]\n"
     "\n"
@@ -62,6 +63,7 @@ usage (FILE *f)
     "\n"
     "Exit status: 0 success, 2 bad usage, 5 S3 credentials refused,\n"
     "6 no such bucket, 7 network failure, 8 other S3 failure.\n");
+  /* clang-format on */
 }
 
 struct ls_options {
@@ -153,11 +155,13 @@ print_objects (const struct ls_options *o, const struct xva_s3_listing *l)
       printf (",\"disks\":");
       json_number (xva_s3_listing_meta (l, i, XVA_BACKUP_META_DISKS));
       printf (",\"checksum\":");
-      Xva_cli_json_string (stdout, xva_s3_listing_meta (
-                                     l, i, XVA_BACKUP_META_CHECKSUM));
+      Xva_cli_json_string (stdout,
+                           xva_s3_listing_meta (l, i,
+                                                XVA_BACKUP_META_CHECKSUM));
       printf (",\"compression\":");
-      Xva_cli_json_string (stdout, xva_s3_listing_meta (
-                                     l, i, XVA_BACKUP_META_COMPRESS));
+      Xva_cli_json_string (stdout,
+                           xva_s3_listing_meta (l, i,
+                                                XVA_BACKUP_META_COMPRESS));
       printf (",\"last_modified\":");
       Xva_cli_json_string (stdout, mtime);
       fputc ('}', stdout);
@@ -271,10 +275,12 @@ warn_pending (struct ls_options *o)
     return;
   n = xva_s3_listing_count (l);
   if (n > 0)
-    Xva_cli_warn (CMD, "%zu unfinished upload%s under %s (of a run that "
+    Xva_cli_warn (CMD,
+                  "%zu unfinished upload%s under %s (of a run that "
                   "was killed?); 'xva ls --pending' lists %s, "
-                  "'--abort-pending' frees %s", n, n == 1 ? "" : "s",
-                  o->url, n == 1 ? "it" : "them", n == 1 ? "it" : "them");
+                  "'--abort-pending' frees %s",
+                  n, n == 1 ? "" : "s", o->url, n == 1 ? "it" : "them",
+                  n == 1 ? "it" : "them");
   xva_s3_listing_free (l);
 }
 
@@ -305,8 +311,8 @@ Xva_cmd_ls (int argc, char **argv)
       o.abort_pending = 1;
       break;
     case OPT_OLDER_THAN:
-      if (Xva_cli_parse_uint (optarg, 0, (uint64_t) INT32_MAX,
-                              &o.older_than) != 0) {
+      if (Xva_cli_parse_uint (optarg, 0, (uint64_t) INT32_MAX, &o.older_than)
+          != 0) {
         Xva_cli_error (CMD, "bad --older-than '%s' (seconds)", optarg);
         goto usage_error;
       }
@@ -338,8 +344,10 @@ Xva_cmd_ls (int argc, char **argv)
   err[0] = '\0';
   if (!xva_s3_is_url (o.url)
       || xva_s3_url_check (o.url, 0, err, sizeof err) != XVA_OK) {
-    Xva_cli_error (CMD, "%s", err[0] != '\0' ? err
-                   : "expected an s3://BUCKET[/PREFIX] address");
+    Xva_cli_error (CMD, "%s",
+                   err[0] != '\0'
+                     ? err
+                     : "expected an s3://BUCKET[/PREFIX] address");
     goto usage_error;
   }
   rc = Xva_cli_s3_setup (&o.s3, CMD);

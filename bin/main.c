@@ -26,8 +26,9 @@ static const struct command commands[] = {
   { "ls", Xva_cmd_ls, "list the backups on object storage (s3://)" },
 #ifdef XVA_HAVE_SERVER
   { "serve", Xva_cmd_serve, "serve VMs over the XenServer HTTP interface" },
-  { "sr-create", Xva_cmd_sr_create, "add a storage repository to a data "
-                                    "directory" },
+  { "sr-create", Xva_cmd_sr_create,
+    "add a storage repository to a data "
+    "directory" },
 #endif
 };
 

@@ -54,6 +54,7 @@ static const struct option long_options[] = {
 static void
 usage (FILE *f)
 {
+  /* clang-format off */
   fprintf (f,
     "Usage: xva pack [OPTIONS] DISK...\n"
     "\n"
@@ -102,17 +103,18 @@ usage (FILE *f)
     "Exit status: 0 success, 1 failure, 2 bad usage, 3 the archive\n"
     "written does not check, 4 local I/O error, 5 S3 credentials\n"
     "refused, 6 no such bucket, 7 network failure, 8 other S3 failure.\n");
+  /* clang-format on */
 }
 
 /* ------------------------------------------------------------------ */
 /* A source that reads past the end of a file as zeros.                */
 
 struct pad_source {
-  struct xva_source_io inner;   /* xva_source_fds over fds */
+  struct xva_source_io inner; /* xva_source_fds over fds */
   unsigned n;
-  int *fds;                     /* in stream order */
-  uint64_t *real;               /* bytes in each file */
-  uint64_t *size;               /* virtual size of each disk */
+  int *fds;       /* in stream order */
+  uint64_t *real; /* bytes in each file */
+  uint64_t *size; /* virtual size of each disk */
 };
 
 static int
@@ -192,10 +194,10 @@ pad_free (void *opaque)
 
 struct disk {
   const char *path;
-  char *name;              /* file name: the VDI's name_label */
+  char *name; /* file name: the VDI's name_label */
   int fd;
-  uint64_t real;           /* bytes in the file or device */
-  uint64_t size;           /* virtual size, rounded up to 512 */
+  uint64_t real; /* bytes in the file or device */
+  uint64_t size; /* virtual size, rounded up to 512 */
 };
 
 /* Opens d->path and finds its size.  Returns an exit code. */
@@ -241,9 +243,12 @@ open_disk (struct disk *d, int quiet)
     }
     d->size = bytes + (SECTOR - bytes % SECTOR);
     if (!quiet)
-      Xva_cli_warn (CMD, "%s: size %" PRIu64 " is not a multiple of 512; "
+      Xva_cli_warn (CMD,
+                    "%s: size %" PRIu64
+                    " is not a multiple of 512; "
                     "the archive's virtual_size is rounded up to %" PRIu64
-                    " (the tail reads as zeros)", d->path, bytes, d->size);
+                    " (the tail reads as zeros)",
+                    d->path, bytes, d->size);
   }
   d->name = Xva_cli_basename (d->path);
   if (d->name == NULL) {
@@ -255,14 +260,14 @@ open_disk (struct disk *d, int quiet)
 
 struct output {
   const char *path;
-  char *tmp;               /* temporary file beside path, or NULL */
+  char *tmp; /* temporary file beside path, or NULL */
   int fd;
   /* Object storage: the upload, and a reader that checks every byte
    * that goes up. */
   struct xva_s3_upload *up;
   struct xva_reader *check;
-  int check_done;          /* the checker saw the end of the archive */
-  int completed;           /* the upload was completed */
+  int check_done; /* the checker saw the end of the archive */
+  int completed;  /* the upload was completed */
 };
 
 /* Opens the output: standard output, an existing non-regular file
@@ -424,7 +429,8 @@ put_s3 (struct output *o, const void *buf, size_t len)
   if (s == XVA_EOF) {
     o->check_done = 1;
     if (!xva_is_zero ((const unsigned char *) buf + in.pos, len - in.pos)) {
-      Xva_cli_error (CMD, "the archive written does not check: data "
+      Xva_cli_error (CMD,
+                     "the archive written does not check: data "
                      "after its end");
       return XVA_EXIT_ARCHIVE;
     }
@@ -458,7 +464,7 @@ commit_s3 (struct output *o, uint64_t written)
   if (s != XVA_OK || !st.complete || st.bytes_in > written) {
     Xva_cli_error (CMD, "the archive written does not check: %s",
                    s != XVA_OK ? xva_reader_errmsg (o->check)
-                   : "it was not read to its end");
+                               : "it was not read to its end");
     return XVA_EXIT_ARCHIVE;
   }
   if (Xva_cli_interrupted ()) {
@@ -482,9 +488,10 @@ abort_s3 (struct output *o)
     return;
   s = xva_s3_upload_abort (o->up);
   if (s != XVA_OK)
-    Xva_cli_error (CMD, "cannot abort the upload to %s (%s); parts of it "
-                   "may remain: see 'xva ls --pending'", o->path,
-                   xva_s3_upload_errmsg (o->up));
+    Xva_cli_error (CMD,
+                   "cannot abort the upload to %s (%s); parts of it "
+                   "may remain: see 'xva ls --pending'",
+                   o->path, xva_s3_upload_errmsg (o->up));
 }
 
 /* Removes the temporary file, if any. */
@@ -522,10 +529,10 @@ struct options {
   int level_set;
   int vif;
   unsigned threads;
-  unsigned keep;            /* --keep N, or 0 */
+  unsigned keep; /* --keep N, or 0 */
   int quiet;
   int verbose;
-  int s3_out;               /* out is an s3:// address */
+  int s3_out; /* out is an s3:// address */
   struct xva_cli_s3 s3;
 };
 
@@ -546,8 +553,7 @@ parse_options (struct options *o, int argc, char **argv)
   o->checksum = XVA_CHECKSUM_XXHASH;
   o->compress = XVA_COMPRESS_NONE;
   opterr = 0;
-  while ((c = getopt_long (argc, argv, ":o:qvh", long_options, NULL))
-         != -1) {
+  while ((c = getopt_long (argc, argv, ":o:qvh", long_options, NULL)) != -1) {
     switch (c) {
     case 'o':
       o->out = optarg;
@@ -560,8 +566,10 @@ parse_options (struct options *o, int argc, char **argv)
       break;
     case OPT_MEMORY:
       if (Xva_cli_parse_size (optarg, &o->memory) != 0 || o->memory == 0) {
-        Xva_cli_error (CMD, "bad --memory '%s' (bytes, or a number with "
-                       "K, M, G or T)", optarg);
+        Xva_cli_error (CMD,
+                       "bad --memory '%s' (bytes, or a number with "
+                       "K, M, G or T)",
+                       optarg);
         goto usage_error;
       }
       break;
@@ -651,7 +659,8 @@ parse_options (struct options *o, int argc, char **argv)
     Xva_cli_date_set (&d, 0);
     if (Xva_cli_template_expand (o->out, "vm",
                                  "00000000-0000-0000-0000-000000000000", &d,
-                                 &probe) == -1) {
+                                 &probe)
+        == -1) {
       Xva_cli_error (CMD, "out of memory");
       return XVA_EXIT_FAIL;
     }
@@ -666,13 +675,16 @@ parse_options (struct options *o, int argc, char **argv)
   if (o->keep > 0 && !o->s3_out
       && (strcmp (o->out, "-") == 0
           || strstr (strrchr (o->out, '/') != NULL ? strrchr (o->out, '/')
-                     : o->out, "{date}") == NULL)) {
+                                                   : o->out,
+                     "{date}")
+               == NULL)) {
     Xva_cli_error (CMD, "--keep needs -o with {date} in the file name");
     goto usage_error;
   }
   if (o->keep > 0 && o->s3_out && strstr (o->out, "{date}") == NULL
       && strstr (o->out, "{uuid}") == NULL) {
-    Xva_cli_error (CMD, "--keep needs {date} or {uuid} in -o (each backup "
+    Xva_cli_error (CMD,
+                   "--keep needs {date} or {uuid} in -o (each backup "
                    "needs a name of its own)");
     goto usage_error;
   }
@@ -699,7 +711,8 @@ parse_options (struct options *o, int argc, char **argv)
     goto usage_error;
   }
   if (strcmp (o->out, "-") == 0 && isatty (STDOUT_FILENO)) {
-    Xva_cli_error (CMD, "refusing to write an archive to a terminal "
+    Xva_cli_error (CMD,
+                   "refusing to write an archive to a terminal "
                    "(use -o FILE or redirect standard output)");
     goto usage_error;
   }
@@ -790,8 +803,10 @@ build_metadata (const struct options *o, struct disk *disks, unsigned nd,
     }
   }
   if (nvdi != nd || xva_meta_ndisks (m) != nd) {
-    Xva_cli_error (CMD, "the VM records have %u VDIs and %u streamed "
-                   "disks for %u DISKs", nvdi, xva_meta_ndisks (m), nd);
+    Xva_cli_error (CMD,
+                   "the VM records have %u VDIs and %u streamed "
+                   "disks for %u DISKs",
+                   nvdi, xva_meta_ndisks (m), nd);
     goto out;
   }
   for (i = 0; i < nd; i++) {
@@ -898,7 +913,8 @@ write_archive (struct xva_writer *w, struct output *out,
         }
         Xva_cli_error (CMD, "cannot write %s: %s",
                        strcmp (out->path, "-") == 0 ? "standard output"
-                       : out->path, strerror (errno));
+                                                    : out->path,
+                       strerror (errno));
         return XVA_EXIT_IO;
       }
       written += len;
@@ -1040,7 +1056,8 @@ Xva_cmd_pack (int argc, char **argv)
   vm_name = o.name != NULL ? o.name : disks[0].name;
   if (strcmp (o.out, "-") != 0) {
     if (Xva_cli_template_expand (o.out, vm_name, vm_uuid (meta), &date,
-                                 &out_path) == -1) {
+                                 &out_path)
+        == -1) {
       Xva_cli_error (CMD, "out of memory");
       r = XVA_EXIT_FAIL;
       goto out;
@@ -1059,8 +1076,7 @@ Xva_cmd_pack (int argc, char **argv)
   status = XVA_OK;
   w = xva_writer_new (xml, xml_len, wdisks, nd, &wo, io, &status);
   if (w == NULL) {
-    Xva_cli_error (CMD, "cannot start the archive: %s",
-                   xva_strerror (status));
+    Xva_cli_error (CMD, "cannot start the archive: %s", xva_strerror (status));
     r = Xva_cli_exit_code (status);
     goto out;
   }
@@ -1091,31 +1107,36 @@ Xva_cmd_pack (int argc, char **argv)
   secs = Xva_cli_progress_elapsed (&pg);
   if (o.verbose) {
     xva_writer_progress (w, &p);
-    fprintf (stderr, "xva pack: %s: %u disk%s (%s), %" PRIu64 " chunks, "
+    fprintf (stderr,
+             "xva pack: %s: %u disk%s (%s), %" PRIu64
+             " chunks, "
              "%s written in %.1f s (%s/s)",
-             out.path != NULL && strcmp (out.path, "-") != 0 ? out.path
-             : "standard output", nd,
-             nd == 1 ? "" : "s", Xva_cli_human_bytes (p.total, b1, sizeof b1),
-             p.chunks, Xva_cli_human_bytes (p.bytes, b2, sizeof b2), secs,
-             Xva_cli_human_bytes (secs > 0.0 ? (uint64_t) ((double) p.bytes
-                                                           / secs) : p.bytes,
+             out.path != NULL && strcmp (out.path, "-") != 0
+               ? out.path
+               : "standard output",
+             nd, nd == 1 ? "" : "s",
+             Xva_cli_human_bytes (p.total, b1, sizeof b1), p.chunks,
+             Xva_cli_human_bytes (p.bytes, b2, sizeof b2), secs,
+             Xva_cli_human_bytes (secs > 0.0
+                                    ? (uint64_t) ((double) p.bytes / secs)
+                                    : p.bytes,
                                   b3, sizeof b3));
     if (out.up != NULL) {
       xva_s3_upload_stats (out.up, &us);
       fprintf (stderr, ", %u part%s (at most %u in flight), %u retr%s",
-               us.parts, us.parts == 1 ? "" : "s", us.max_inflight,
-               us.retries, us.retries == 1 ? "y" : "ies");
+               us.parts, us.parts == 1 ? "" : "s", us.max_inflight, us.retries,
+               us.retries == 1 ? "y" : "ies");
     }
     fputc ('\n', stderr);
   }
   if (o.keep > 0) {
     bid.name = vm_name;
     bid.uuid = vm_uuid (meta);
-    bid.by_uuid = 0;        /* pack makes a fresh uuid every time */
-    r = o.s3_out ? Xva_cli_s3_keep (CMD, &o.s3, o.out, out_path, &bid,
-                                    o.keep, o.quiet)
-        : Xva_cli_local_keep (CMD, o.out, out_path, vm_name, o.keep,
-                              o.quiet);
+    bid.by_uuid = 0; /* pack makes a fresh uuid every time */
+    r = o.s3_out ? Xva_cli_s3_keep (CMD, &o.s3, o.out, out_path, &bid, o.keep,
+                                    o.quiet)
+                 : Xva_cli_local_keep (CMD, o.out, out_path, vm_name, o.keep,
+                                       o.quiet);
   }
 out:
   if (out_open && r != XVA_EXIT_OK && !out.completed)

@@ -223,8 +223,7 @@ netrc_lookup (const char *host, const char *user, char **login,
   *password = NULL;
   if (home == NULL || home[0] == '\0')
     return;
-  if ((size_t) snprintf (path, sizeof path, "%s/.netrc", home)
-      >= sizeof path)
+  if ((size_t) snprintf (path, sizeof path, "%s/.netrc", home) >= sizeof path)
     return;
   buf = read_small (path, NETRC_MAX, &e);
   if (buf == NULL)
@@ -233,20 +232,21 @@ netrc_lookup (const char *host, const char *user, char **login,
   mpass[0] = '\0';
   p = buf;
   /* Ends an entry: takes it if it matches. */
-#define CLOSE_ENTRY()                                                      \
-  do {                                                                     \
-    if (in_entry && have_pass                                              \
-        && (user == NULL || mlogin[0] == '\0'                          \
-            || strcmp (mlogin, user) == 0)) {                              \
-      *login = strdup (mlogin[0] != '\0' ? mlogin                          \
-                       : user != NULL ? user : "root");                     \
-      *password = strdup (mpass);                                          \
-      done = 1;                                                            \
-    }                                                                      \
-    in_entry = 0;                                                          \
-    have_pass = 0;                                                         \
-    mlogin[0] = '\0';                                                      \
-    mpass[0] = '\0';                                                       \
+#define CLOSE_ENTRY()                                                         \
+  do {                                                                        \
+    if (in_entry && have_pass                                                 \
+        && (user == NULL || mlogin[0] == '\0'                                 \
+            || strcmp (mlogin, user) == 0)) {                                 \
+      *login = strdup (mlogin[0] != '\0' ? mlogin                             \
+                       : user != NULL    ? user                               \
+                                         : "root");                              \
+      *password = strdup (mpass);                                             \
+      done = 1;                                                               \
+    }                                                                         \
+    in_entry = 0;                                                             \
+    have_pass = 0;                                                            \
+    mlogin[0] = '\0';                                                         \
+    mpass[0] = '\0';                                                          \
   } while (0)
   while (!done && netrc_token (&p, tok, sizeof tok)) {
     if (strcmp (tok, "machine") == 0) {
@@ -372,12 +372,13 @@ Xva_remote_host (struct xva_remote *r, struct xva_remote_side *s,
              && envpw[0] != '\0')
       s->password = strdup (envpw);
     else if (url.unix_path[0] != '\0')
-      s->password = strdup ("");      /* local sockets are trusted */
+      s->password = strdup (""); /* local sockets are trusted */
     else {
       free (nlogin);
-      Xva_cli_error (r->cmd, "no password for %s: give --password-file, "
-                     "set %s or add the host to ~/.netrc", url.host,
-                     s->password_env);
+      Xva_cli_error (r->cmd,
+                     "no password for %s: give --password-file, "
+                     "set %s or add the host to ~/.netrc",
+                     url.host, s->password_env);
       return XVA_EXIT_USAGE;
     }
   }
@@ -526,8 +527,9 @@ Xva_remote_fail (struct xva_remote *r, const struct Xva_client_result *res)
   if (res->status == XVA_ECANCELLED && Xva_cli_interrupted ())
     Xva_cli_error (r->cmd, "interrupted");
   else
-    Xva_cli_error (r->cmd, "%s", res->msg[0] != '\0' ? res->msg
-                   : xva_strerror (res->status));
+    Xva_cli_error (r->cmd, "%s",
+                   res->msg[0] != '\0' ? res->msg
+                                       : xva_strerror (res->status));
   if (r->json) {
     printf ("{\"error\":");
     Xva_cli_json_string (stdout, res->msg);
@@ -543,8 +545,7 @@ Xva_remote_fail (struct xva_remote *r, const struct Xva_client_result *res)
 }
 
 void
-Xva_remote_json (FILE *f, const struct Xva_client_result *res,
-                 unsigned which)
+Xva_remote_json (FILE *f, const struct Xva_client_result *res, unsigned which)
 {
   size_t i;
 
@@ -568,8 +569,9 @@ Xva_remote_json (FILE *f, const struct Xva_client_result *res,
     Xva_cli_json_string (f, res->output);
     fputc (',', f);
   }
-  fprintf (f, "\"bytes\":%" PRIu64 ",\"seconds\":%.3f,\"checksum\":",
-           res->bytes, res->seconds);
+  fprintf (f,
+           "\"bytes\":%" PRIu64 ",\"seconds\":%.3f,\"checksum\":", res->bytes,
+           res->seconds);
   Xva_cli_json_string (f, Xva_cli_checksum_kinds (res->checksum_kinds));
   fputs ("}\n", f);
 }

@@ -28,6 +28,7 @@ enum {
   XVA_ROPT_COMPRESS,
 };
 
+/* clang-format off */
 #define XVA_REMOTE_COMMON_OPTIONS \
   { "user", required_argument, NULL, XVA_ROPT_USER }, \
   { "password-file", required_argument, NULL, XVA_ROPT_PASSWORD_FILE }, \
@@ -37,37 +38,38 @@ enum {
   { "json", no_argument, NULL, XVA_ROPT_JSON }, \
   { "quiet", no_argument, NULL, 'q' }, \
   { "help", no_argument, NULL, 'h' }
+/* clang-format on */
 
 /* The help text of the common options. */
-#define XVA_REMOTE_COMMON_HELP \
-  "      --user NAME           user to log in as (default: XVA_USER, the\n" \
-  "                            login of ~/.netrc, else root)\n" \
-  "      --password-file F     read the password from the first line of F\n" \
-  "                            (else XVA_PASSWORD, else ~/.netrc)\n" \
-  "      --session REF         use this session: no login, no logout\n" \
-  "      --cacert F            trust the CA certificates in F (PEM)\n" \
-  "      --insecure            do not verify the host's TLS certificate\n" \
-  "      --json                print a one-line JSON summary\n" \
-  "  -q, --quiet               no progress display and no warnings\n" \
+#define XVA_REMOTE_COMMON_HELP                                                \
+  "      --user NAME           user to log in as (default: XVA_USER, the\n"   \
+  "                            login of ~/.netrc, else root)\n"               \
+  "      --password-file F     read the password from the first line of F\n"  \
+  "                            (else XVA_PASSWORD, else ~/.netrc)\n"          \
+  "      --session REF         use this session: no login, no logout\n"       \
+  "      --cacert F            trust the CA certificates in F (PEM)\n"        \
+  "      --insecure            do not verify the host's TLS certificate\n"    \
+  "      --json                print a one-line JSON summary\n"               \
+  "  -q, --quiet               no progress display and no warnings\n"         \
   "  -h, --help                show this help\n"
 
-#define XVA_REMOTE_EXIT_HELP \
-  "Exit status: 0 success, 1 other failure, 2 bad usage, 3 invalid\n" \
-  "archive, 4 local I/O error (or no space), 5 authentication failed,\n" \
+#define XVA_REMOTE_EXIT_HELP                                                  \
+  "Exit status: 0 success, 1 other failure, 2 bad usage, 3 invalid\n"         \
+  "archive, 4 local I/O error (or no space), 5 authentication failed,\n"      \
   "6 VM or SR not found, 7 network failure, 8 the host failed the task.\n"
 
 /* One host as given on the command line. */
 struct xva_remote_side {
   const char *url;
-  const char *user;             /* option */
-  const char *password_file;    /* option */
-  const char *session;          /* option */
-  const char *user_env;         /* name of the user variable */
-  const char *password_env;     /* name of the password variable */
-  const char *fallback_user_env;      /* or NULL */
-  const char *fallback_password_env;  /* or NULL */
-  char *password;               /* resolved (malloc'd, wiped at the end) */
-  char *login;                  /* resolved user (malloc'd) */
+  const char *user;                  /* option */
+  const char *password_file;         /* option */
+  const char *session;               /* option */
+  const char *user_env;              /* name of the user variable */
+  const char *password_env;          /* name of the password variable */
+  const char *fallback_user_env;     /* or NULL */
+  const char *fallback_password_env; /* or NULL */
+  char *password; /* resolved (malloc'd, wiped at the end) */
+  char *login;    /* resolved user (malloc'd) */
 };
 
 /* What every network command shares. */
@@ -77,7 +79,7 @@ struct xva_remote {
   int insecure;
   int quiet;
   int json;
-  struct xva_cli_progress pg;   /* start time; display enabled or not */
+  struct xva_cli_progress pg; /* start time; display enabled or not */
   int shown;
   double last;
   size_t width;
@@ -88,8 +90,8 @@ void Xva_remote_side_init (struct xva_remote_side *s, const char *user_env,
                            const char *password_env);
 /* Handles a common option; 1 if it was one (the side gets --user,
  * --password-file and --session), 0 if not. */
-int Xva_remote_option (struct xva_remote *r, struct xva_remote_side *s,
-                       int c, const char *arg);
+int Xva_remote_option (struct xva_remote *r, struct xva_remote_side *s, int c,
+                       const char *arg);
 /* Parses --compress ALG into *out; 0 or -1 (message printed). */
 int Xva_remote_parse_compress (const struct xva_remote *r, const char *arg,
                                int *out);

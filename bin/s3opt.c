@@ -78,10 +78,11 @@ Xva_cli_s3_option (struct xva_cli_s3 *s, const char *cmd, int c,
     return 1;
   case XVA_CLI_OPT_S3_PART_SIZE:
     return parse_part_size (cmd, "--s3-part-size", arg, &s->part_size) == 0
-           ? 1 : -1;
+             ? 1
+             : -1;
   case XVA_CLI_OPT_S3_PARALLEL:
-    return parse_parallel (cmd, "--s3-parallel", arg, &s->parallel) == 0
-           ? 1 : -1;
+    return parse_parallel (cmd, "--s3-parallel", arg, &s->parallel) == 0 ? 1
+                                                                         : -1;
   case XVA_CLI_OPT_CACERT:
   case XVA_CLI_OPT_S3_CACERT:
     s->ca_file = arg;
@@ -144,16 +145,18 @@ name_is (const char *name, const char *const *names)
 static int
 read_credentials (struct xva_cli_s3 *s, const char *cmd)
 {
-  static const char *const access_names[] = {
-    "aws_access_key_id", "XVA_S3_ACCESS_KEY", NULL };
-  static const char *const secret_names[] = {
-    "aws_secret_access_key", "XVA_S3_SECRET_KEY", NULL };
-  static const char *const region_names[] = {
-    "region", "AWS_REGION", "AWS_DEFAULT_REGION", "XVA_S3_REGION", NULL };
-  static const char *const endpoint_names[] = {
-    "endpoint_url", "XVA_S3_ENDPOINT", "AWS_ENDPOINT_URL", NULL };
-  static const char *const token_names[] = {
-    "aws_session_token", "AWS_SESSION_TOKEN", NULL };
+  static const char *const access_names[] = { "aws_access_key_id",
+                                              "XVA_S3_ACCESS_KEY", NULL };
+  static const char *const secret_names[] = { "aws_secret_access_key",
+                                              "XVA_S3_SECRET_KEY", NULL };
+  static const char *const region_names[] = { "region", "AWS_REGION",
+                                              "AWS_DEFAULT_REGION",
+                                              "XVA_S3_REGION", NULL };
+  static const char *const endpoint_names[] = { "endpoint_url",
+                                                "XVA_S3_ENDPOINT",
+                                                "AWS_ENDPOINT_URL", NULL };
+  static const char *const token_names[] = { "aws_session_token",
+                                             "AWS_SESSION_TOKEN", NULL };
   const char *path = s->credentials;
   const char *profile = getenv ("AWS_PROFILE");
   char *buf = NULL, *line, *next, *eq, *name, *value;
@@ -174,8 +177,10 @@ read_credentials (struct xva_cli_s3 *s, const char *cmd)
   }
   if (fstat (fd, &st) == 0 && S_ISREG (st.st_mode)
       && (st.st_mode & (S_IRWXG | S_IRWXO)) != 0 && st.st_uid == getuid ())
-    Xva_cli_warn (cmd, "the credentials file %s can be read by others "
-                  "(chmod 600)", path);
+    Xva_cli_warn (cmd,
+                  "the credentials file %s can be read by others "
+                  "(chmod 600)",
+                  path);
   buf = malloc (CRED_FILE_MAX + 1);
   if (buf == NULL) {
     Xva_cli_error (cmd, "out of memory");
@@ -215,8 +220,7 @@ read_credentials (struct xva_cli_s3 *s, const char *cmd)
     if (line[0] == '[') {
       char *end = strchr (line, ']');
       if (end == NULL) {
-        Xva_cli_error (cmd, "%s:%u: a section name without ']'", path,
-                       lineno);
+        Xva_cli_error (cmd, "%s:%u: a section name without ']'", path, lineno);
         goto out;
       }
       *end = '\0';
@@ -269,16 +273,21 @@ read_credentials (struct xva_cli_s3 *s, const char *cmd)
         goto nomem;
     }
     else if (name_is (name, token_names) && value[0] != '\0')
-      Xva_cli_warn (cmd, "%s:%u: session tokens are not supported; "
-                    "use long-term keys", path, lineno);
+      Xva_cli_warn (cmd,
+                    "%s:%u: session tokens are not supported; "
+                    "use long-term keys",
+                    path, lineno);
     /* Other settings (output, s3 = ..., ...) are not ours. */
   }
   if (s->file_access == NULL || s->file_secret == NULL) {
     if (sections > 0 && !found_profile)
-      Xva_cli_error (cmd, "%s: no [%s] section with aws_access_key_id and "
-                     "aws_secret_access_key", path, profile);
+      Xva_cli_error (cmd,
+                     "%s: no [%s] section with aws_access_key_id and "
+                     "aws_secret_access_key",
+                     path, profile);
     else
-      Xva_cli_error (cmd, "%s: needs both an access key "
+      Xva_cli_error (cmd,
+                     "%s: needs both an access key "
                      "(aws_access_key_id or AWS_ACCESS_KEY_ID) and a secret "
                      "key (aws_secret_access_key or AWS_SECRET_ACCESS_KEY)",
                      path);
@@ -350,13 +359,15 @@ Xva_cli_s3_setup (struct xva_cli_s3 *s, const char *cmd)
     o->parallel = par;
   }
   if (o->endpoint == NULL || o->endpoint[0] == '\0') {
-    Xva_cli_error (cmd, "no S3 endpoint: give --s3-endpoint URL or set "
+    Xva_cli_error (cmd,
+                   "no S3 endpoint: give --s3-endpoint URL or set "
                    "XVA_S3_ENDPOINT");
     return XVA_EXIT_USAGE;
   }
   if (o->access_key == NULL || o->access_key[0] == '\0'
       || o->secret_key == NULL || o->secret_key[0] == '\0') {
-    Xva_cli_error (cmd, "no S3 credentials: give --s3-credentials FILE or "
+    Xva_cli_error (cmd,
+                   "no S3 credentials: give --s3-credentials FILE or "
                    "set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY");
     return XVA_EXIT_USAGE;
   }
@@ -384,12 +395,12 @@ Xva_cli_s3_fail (const char *cmd, int status, const char *msg)
   }
 
   if (status == XVA_EAUTH)
-    hint = " (the S3 service refused the credentials: check the access "
-           "key, the secret key and the region)";
+    hint =
+      " (the S3 service refused the credentials: check the access "
+      "key, the secret key and the region)";
   else if (status == XVA_ENET)
     hint = " (is the S3 endpoint right and reachable?)";
-  Xva_cli_error (cmd, "%s%s", msg != NULL ? msg : xva_strerror (status),
-                 hint);
+  Xva_cli_error (cmd, "%s%s", msg != NULL ? msg : xva_strerror (status), hint);
   return Xva_cli_exit_code (status);
 }
 
@@ -427,8 +438,8 @@ Xva_cli_s3_target_check (struct xva_cli_s3 *s, const char *cmd,
 /* Archive input                                                        */
 
 int
-Xva_cli_input_open (const char *cmd, const char *path,
-                    struct xva_cli_s3 *s3, struct xva_cli_input *in)
+Xva_cli_input_open (const char *cmd, const char *path, struct xva_cli_s3 *s3,
+                    struct xva_cli_input *in)
 {
   char err[1200];
   int rc = XVA_EXIT_FAIL, status;
@@ -474,8 +485,7 @@ Xva_cli_input_open (const char *cmd, const char *path,
 /* Reads an S3 object into r. */
 static int
 read_s3 (struct xva_cli_input *in, struct xva_reader *r,
-         struct xva_cli_progress *pg, int *src_exit, char *msg,
-         size_t msglen)
+         struct xva_cli_progress *pg, int *src_exit, char *msg, size_t msglen)
 {
   struct xva_progress p;
   struct xva_in xin;
@@ -536,8 +546,10 @@ Xva_cli_input_read (struct xva_cli_input *in, struct xva_reader *r,
   s = Xva_cli_read_archive (in->fd, r, pg, &read_errno, NULL);
   if (read_errno == XVA_CLI_ESHRUNK) {
     *src_exit = XVA_EXIT_IO;
-    snprintf (msg, msglen, "cannot read %s: the file was cut short (by "
-              "another program) while it was read", in->shown);
+    snprintf (msg, msglen,
+              "cannot read %s: the file was cut short (by "
+              "another program) while it was read",
+              in->shown);
   }
   else if (read_errno != 0) {
     *src_exit = XVA_EXIT_IO;

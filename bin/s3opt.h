@@ -28,6 +28,7 @@ enum {
 /* Entries for a command's struct option table: the S3 options of a
  * command that talks to nothing else (--cacert and --insecure are about
  * the S3 service)... */
+/* clang-format off */
 #define XVA_CLI_S3_OPTIONS                                                  \
   XVA_CLI_S3_NET_OPTIONS,                                                   \
   { "cacert", required_argument, NULL, XVA_CLI_OPT_CACERT },                \
@@ -43,40 +44,41 @@ enum {
   { "s3-parallel", required_argument, NULL, XVA_CLI_OPT_S3_PARALLEL },      \
   { "s3-cacert", required_argument, NULL, XVA_CLI_OPT_S3_CACERT },          \
   { "s3-insecure", no_argument, NULL, XVA_CLI_OPT_S3_INSECURE }
+/* clang-format on */
 
 /* The options' part of every command's --help. */
-#define XVA_CLI_S3_HELP                                                     \
-  "Object storage (for s3://BUCKET/KEY addresses):\n"                       \
-  "      --s3-endpoint=URL     http(s)://host[:port] of the S3 service\n"   \
-  "                            (default: $XVA_S3_ENDPOINT)\n"               \
-  "      --s3-credentials=F    read the keys (and optionally region and\n"  \
-  "                            endpoint) from F: an AWS-style ini file or\n"\
-  "                            KEY=VALUE lines (default: the environment,\n"\
-  "                            AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY)\n"\
-  "      --s3-region=NAME      signing region (default: $AWS_REGION or\n"   \
-  "                            us-east-1)\n"                                \
-  "      --s3-part-size=SIZE   upload part size, at least 5M (default 8M,\n"\
-  "                            or $XVA_S3_PART_SIZE)\n"                     \
-  "      --s3-parallel=N       transfers in flight, 1-32 (default 4, or\n"  \
-  "                            $XVA_S3_PARALLEL)\n"                         \
-  "      --cacert=FILE         trust the CA certificates in FILE (PEM)\n"   \
-  "                            (also --s3-cacert)\n"                       \
-  "      --insecure            do not verify the server's TLS certificate\n"\
+#define XVA_CLI_S3_HELP                                                       \
+  "Object storage (for s3://BUCKET/KEY addresses):\n"                         \
+  "      --s3-endpoint=URL     http(s)://host[:port] of the S3 service\n"     \
+  "                            (default: $XVA_S3_ENDPOINT)\n"                 \
+  "      --s3-credentials=F    read the keys (and optionally region and\n"    \
+  "                            endpoint) from F: an AWS-style ini file or\n"  \
+  "                            KEY=VALUE lines (default: the environment,\n"  \
+  "                            AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY)\n"  \
+  "      --s3-region=NAME      signing region (default: $AWS_REGION or\n"     \
+  "                            us-east-1)\n"                                  \
+  "      --s3-part-size=SIZE   upload part size, at least 5M (default 8M,\n"  \
+  "                            or $XVA_S3_PART_SIZE)\n"                       \
+  "      --s3-parallel=N       transfers in flight, 1-32 (default 4, or\n"    \
+  "                            $XVA_S3_PARALLEL)\n"                           \
+  "      --cacert=FILE         trust the CA certificates in FILE (PEM)\n"     \
+  "                            (also --s3-cacert)\n"                          \
+  "      --insecure            do not verify the server's TLS certificate\n"  \
   "                            (also --s3-insecure)\n"
 
 /* The same for a network command. */
-#define XVA_CLI_S3_NET_HELP                                                 \
-  "Object storage (-o/-i s3://BUCKET/KEY):\n"                               \
-  "      --s3-endpoint URL     http(s)://host[:port] of the S3 service\n"   \
-  "                            (default: $XVA_S3_ENDPOINT)\n"               \
-  "      --s3-credentials F    the keys: an AWS-style ini file or KEY=VALUE\n"\
-  "                            lines (default: AWS_ACCESS_KEY_ID and\n"     \
-  "                            AWS_SECRET_ACCESS_KEY)\n"                    \
-  "      --s3-region NAME      signing region (default: $AWS_REGION or\n"   \
-  "                            us-east-1)\n"                                \
-  "      --s3-part-size SIZE   upload part size, at least 5M (default 8M)\n"\
-  "      --s3-parallel N       transfers in flight, 1-32 (default 4)\n"     \
-  "      --s3-cacert F         trust the CA certificates in F for S3\n"     \
+#define XVA_CLI_S3_NET_HELP                                                    \
+  "Object storage (-o/-i s3://BUCKET/KEY):\n"                                  \
+  "      --s3-endpoint URL     http(s)://host[:port] of the S3 service\n"      \
+  "                            (default: $XVA_S3_ENDPOINT)\n"                  \
+  "      --s3-credentials F    the keys: an AWS-style ini file or KEY=VALUE\n" \
+  "                            lines (default: AWS_ACCESS_KEY_ID and\n"        \
+  "                            AWS_SECRET_ACCESS_KEY)\n"                       \
+  "      --s3-region NAME      signing region (default: $AWS_REGION or\n"      \
+  "                            us-east-1)\n"                                   \
+  "      --s3-part-size SIZE   upload part size, at least 5M (default 8M)\n"   \
+  "      --s3-parallel N       transfers in flight, 1-32 (default 4)\n"        \
+  "      --s3-cacert F         trust the CA certificates in F for S3\n"        \
   "      --s3-insecure         do not verify the S3 service's certificate\n"
 
 struct xva_cli_s3 {
@@ -91,7 +93,7 @@ struct xva_cli_s3 {
   /* Filled by Xva_cli_s3_setup. */
   int ready;
   struct xva_s3_opts opts;
-  char *file_access;        /* values read from the credentials file */
+  char *file_access; /* values read from the credentials file */
   char *file_secret;
   char *file_region;
   char *file_endpoint;
@@ -124,9 +126,9 @@ int Xva_cli_s3_fail (const char *cmd, int status, const char *msg);
 /* ---- archive input: a file, standard input or an S3 object ---- */
 
 struct xva_cli_input {
-  const char *path;         /* as given */
-  const char *shown;        /* for messages */
-  int fd;                   /* -1 for an S3 object */
+  const char *path;  /* as given */
+  const char *shown; /* for messages */
+  int fd;            /* -1 for an S3 object */
   struct xva_s3_download *dl;
 };
 
@@ -139,8 +141,8 @@ int Xva_cli_input_open (const char *cmd, const char *path,
  * input itself failed, its status with *src_exit set to the exit code
  * and the reason in msg[0..msglen).  XVA_ECANCELLED on a signal. */
 int Xva_cli_input_read (struct xva_cli_input *in, struct xva_reader *r,
-                        struct xva_cli_progress *pg, int *src_exit,
-                        char *msg, size_t msglen);
+                        struct xva_cli_progress *pg, int *src_exit, char *msg,
+                        size_t msglen);
 void Xva_cli_input_close (struct xva_cli_input *in);
 
 #endif /* XVA_BIN_S3OPT_H */

@@ -46,6 +46,7 @@ static const struct option long_options[] = {
 static void
 usage (FILE *f)
 {
+  /* clang-format off */
   fprintf (f,
     "Usage: xva serve --data DIR [--listen ADDR:PORT]... [OPTIONS]\n"
     "\n"
@@ -82,6 +83,7 @@ usage (FILE *f)
     "\n"
     "Exit status: 0 stopped by a signal, 1 failure, 2 bad usage.\n",
     XVA_SERVE_DEFAULT_TIMEOUT, XVA_SERVE_DEFAULT_MAX_CONN);
+  /* clang-format on */
 }
 
 static void
@@ -126,8 +128,7 @@ read_password_file (const char *path, char *buf, size_t len)
     }
     n += (size_t) got;
     if (n == len - 1) {
-      Xva_cli_error (CMD, "%s: password longer than %zu bytes", path,
-                     len - 2);
+      Xva_cli_error (CMD, "%s: password longer than %zu bytes", path, len - 2);
       close (fd);
       explicit_bzero (buf, len);
       return -1;
@@ -186,10 +187,11 @@ Xva_cmd_serve (int argc, char **argv)
       break;
     case OPT_TIMEOUT:
     case OPT_MAX_CONN:
-      if (Xva_cli_parse_uint (optarg, 1, c == OPT_TIMEOUT ? 86400 : 100000,
-                              &v) < 0) {
-        Xva_cli_error (CMD, "bad --%s: '%s'", c == OPT_TIMEOUT
-                       ? "timeout" : "max-connections", optarg);
+      if (Xva_cli_parse_uint (optarg, 1, c == OPT_TIMEOUT ? 86400 : 100000, &v)
+          < 0) {
+        Xva_cli_error (CMD, "bad --%s: '%s'",
+                       c == OPT_TIMEOUT ? "timeout" : "max-connections",
+                       optarg);
         Xva_cli_usage_hint (CMD);
         return XVA_EXIT_USAGE;
       }
@@ -262,8 +264,8 @@ Xva_cmd_serve (int argc, char **argv)
     if (sig == SIGHUP)
       log_stderr (NULL, "SIGHUP ignored (use SIGTERM to stop)");
   }
-  log_stderr (NULL, sig == SIGINT ? "stopping (SIGINT)"
-                                  : "stopping (SIGTERM)");
+  log_stderr (NULL,
+              sig == SIGINT ? "stopping (SIGINT)" : "stopping (SIGTERM)");
   Xva_serve_stop (sv);
   log_stderr (NULL, "stopped");
   return XVA_EXIT_OK;

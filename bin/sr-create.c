@@ -22,6 +22,7 @@ static const struct option long_options[] = {
 static void
 usage (FILE *f)
 {
+  /* clang-format off */
   fprintf (f,
     "Usage: xva sr-create --data DIR --name NAME\n"
     "\n"
@@ -37,6 +38,7 @@ usage (FILE *f)
     "\n"
     "Exit status: 0 success, 1 failure, 2 bad usage, 7 the running\n"
     "server cannot be reached, 8 the server refused.\n");
+  /* clang-format on */
 }
 
 int

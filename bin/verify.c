@@ -21,6 +21,7 @@ static const struct option long_options[] = {
 static void
 usage (FILE *f)
 {
+  /* clang-format off */
   fprintf (f,
     "Usage: xva verify [OPTIONS] [FILE|-|s3://BUCKET/KEY]\n"
     "\n"
@@ -41,6 +42,7 @@ usage (FILE *f)
     "2 bad usage, 3 invalid, corrupt or truncated archive, 4 local I/O\n"
     "error, 5 S3 credentials refused, 6 no such bucket or object, 7\n"
     "network failure, 8 other S3 failure.\n");
+  /* clang-format on */
 }
 
 struct verify_ctx {
@@ -123,7 +125,7 @@ Xva_cmd_verify (int argc, char **argv)
   xva_reader_opts_init (&ro);
   ro.force = 1;
   ro.mode = XVA_READ_ANY;
-  ro.require_end = 1;           /* a stored archive ends with its marker */
+  ro.require_end = 1; /* a stored archive ends with its marker */
   ro.threads = threads;
   memset (&io, 0, sizeof io);
   io.notice = on_notice;
@@ -140,8 +142,7 @@ Xva_cmd_verify (int argc, char **argv)
   status = Xva_cli_input_read (&in, r, &pg, &src_exit, msg, sizeof msg);
   Xva_cli_progress_end (&pg);
   xva_reader_stats (r, &st);
-  mismatches = st.mismatches > ctx.mismatches ? st.mismatches
-                                              : ctx.mismatches;
+  mismatches = st.mismatches > ctx.mismatches ? st.mismatches : ctx.mismatches;
   if (status != XVA_OK) {
     if (src_exit != 0) {
       if (in.dl != NULL)
@@ -175,10 +176,11 @@ Xva_cmd_verify (int argc, char **argv)
     Xva_cli_print_safe (stdout, shown);
     printf ("\n");
     printf ("compression: %s\n", xva_compress_name (st.compress) != NULL
-            ? xva_compress_name (st.compress) : "none");
+                                   ? xva_compress_name (st.compress)
+                                   : "none");
     printf ("checksums:   %s\n", Xva_cli_checksum_kinds (st.checksum_kinds));
-    printf ("content:     %s\n", st.metadata_only ? "metadata only"
-            : "VM with disks");
+    printf ("content:     %s\n",
+            st.metadata_only ? "metadata only" : "VM with disks");
     printf ("disks:       %u\n", m != NULL ? xva_meta_ndisks (m) : 0u);
     printf ("chunks:      %" PRIu64 "\n", st.chunks);
     printf ("data bytes:  %" PRIu64 "\n", st.data_bytes);

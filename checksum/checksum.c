@@ -55,9 +55,12 @@ const char *
 xva_checksum_ext (int kind)
 {
   switch (kind) {
-  case XVA_CHECKSUM_XXHASH: return ".xxhash";
-  case XVA_CHECKSUM_SHA1: return ".checksum";
-  default: return NULL;
+  case XVA_CHECKSUM_XXHASH:
+    return ".xxhash";
+  case XVA_CHECKSUM_SHA1:
+    return ".checksum";
+  default:
+    return NULL;
   }
 }
 
@@ -65,9 +68,12 @@ const char *
 xva_checksum_name (int kind)
 {
   switch (kind) {
-  case XVA_CHECKSUM_XXHASH: return "xxhash";
-  case XVA_CHECKSUM_SHA1: return "sha1";
-  default: return NULL;
+  case XVA_CHECKSUM_XXHASH:
+    return "xxhash";
+  case XVA_CHECKSUM_SHA1:
+    return "sha1";
+  default:
+    return NULL;
   }
 }
 

@@ -20,8 +20,8 @@ struct listing_entry {
   char *key;
   uint64_t size;
   int64_t mtime;
-  char *upload_id;          /* pending uploads only */
-  struct Xva_s3_info info;  /* metadata, when fetched */
+  char *upload_id;         /* pending uploads only */
+  struct Xva_s3_info info; /* metadata, when fetched */
 };
 
 struct xva_s3_listing {
@@ -96,8 +96,10 @@ parse_url (const char *url, int need_key, struct Xva_s3_url *u,
     return set_msg (out, outsize, status, api, e.msg);
   if (need_key && u->key[0] == '\0') {
     char m[320];
-    snprintf (m, sizeof m, "'%.200s' names a bucket, not an object "
-              "(s3://bucket/key)", url);
+    snprintf (m, sizeof m,
+              "'%.200s' names a bucket, not an object "
+              "(s3://bucket/key)",
+              url);
     return set_msg (out, outsize, XVA_EINVAL, api, m);
   }
   return XVA_OK;
@@ -191,7 +193,8 @@ xva_s3_bucket_check (const struct xva_s3_opts *o, const char *url, char *err,
   params[2].name = "prefix";
   params[2].value = u.key;
   if (Xva_s3_query_build (params, u.key[0] != '\0' ? 3 : 2, query,
-                          sizeof query) < 0) {
+                          sizeof query)
+      < 0) {
     status = Xva_s3_set_err (&e, XVA_EINVAL, api, "key too long");
     goto out;
   }
@@ -356,8 +359,7 @@ xva_s3_upload_abort (struct xva_s3_upload *u)
 {
   if (u == NULL)
     return XVA_EINVAL;
-  return upload_status (u, Xva_s3_upload_abort (u->u),
-                        "xva_s3_upload_abort");
+  return upload_status (u, Xva_s3_upload_abort (u->u), "xva_s3_upload_abort");
 }
 
 void
@@ -395,8 +397,8 @@ xva_s3_upload_free (struct xva_s3_upload *u)
 /* ---- Download ------------------------------------------------------------- */
 
 struct xva_s3_download *
-xva_s3_download_new (const struct xva_s3_opts *o, const char *url,
-                     int *status, char *err, size_t errlen)
+xva_s3_download_new (const struct xva_s3_opts *o, const char *url, int *status,
+                     char *err, size_t errlen)
 {
   static const char api[] = "xva_s3_download_new";
   struct xva_s3_download *h;

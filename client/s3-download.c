@@ -17,8 +17,8 @@
 
 struct slot {
   unsigned char *buf;
-  size_t len;                /* bytes of the range */
-  size_t got;                /* bytes received */
+  size_t len; /* bytes of the range */
+  size_t got; /* bytes received */
   uint64_t index;
   int ready;
 };
@@ -45,8 +45,8 @@ struct Xva_s3_download {
   uint64_t nranges;
   struct slot *slots;
   size_t nslots;
-  uint64_t next_assign;      /* next range a worker takes */
-  uint64_t next_read;        /* range the reader is at */
+  uint64_t next_assign; /* next range a worker takes */
+  uint64_t next_read;   /* range the reader is at */
   size_t read_pos;
 
   pthread_mutex_t mu;
@@ -105,8 +105,8 @@ fetch_range (struct dworker *w, uint64_t i, struct slot *s)
 
     curl_slist_free_all (hdr);
     hdr = NULL;
-    snprintf (range, sizeof range, "Range: bytes=%" PRIu64 "-%" PRIu64,
-              from, to);
+    snprintf (range, sizeof range, "Range: bytes=%" PRIu64 "-%" PRIu64, from,
+              to);
     hdr = curl_slist_append (NULL, range);
     if (hdr != NULL && d->info.etag[0] != '\0') {
       snprintf (ifmatch, sizeof ifmatch, "If-Match: %s", d->info.etag);
@@ -129,8 +129,8 @@ fetch_range (struct dworker *w, uint64_t i, struct slot *s)
         && !(r.http == 200 && start == 0 && s->len == d->info.size))
       status = Xva_s3_set_err (&w->err, XVA_ESERVER, api,
                                "GET s3://%s/%.300s %s: HTTP %ld instead of "
-                               "206 Partial Content", d->bucket, d->key, what,
-                               r.http);
+                               "206 Partial Content",
+                               d->bucket, d->key, what, r.http);
     else if (status == XVA_OK && s->got != s->len) {
       /* The answer ended early: go on from there. */
       status = Xva_s3_set_err (&w->err, XVA_ENET, api,
@@ -148,8 +148,7 @@ fetch_range (struct dworker *w, uint64_t i, struct slot *s)
     }
   again:
     atomic_fetch_add (&d->retries, 1);
-    if (Xva_s3_backoff (attempt < d->conf.c.retries ? attempt : 0,
-                        &d->cancel))
+    if (Xva_s3_backoff (attempt < d->conf.c.retries ? attempt : 0, &d->cancel))
       break;
   }
   if (status != XVA_OK && attempt > 0) {
@@ -284,7 +283,7 @@ Xva_s3_download_new (const struct Xva_s3_config *c, const char *bucket,
   }
   for (i = 0; d->nranges > 0 && i < nslots; i++) {
     size_t size = d->info.size < d->range_size ? (size_t) d->info.size
-                                                : d->range_size;
+                                               : d->range_size;
     d->slots[i].buf = malloc (size);
     if (d->slots[i].buf == NULL) {
       st = Xva_s3_set_err (err, XVA_ENOMEM, api,
@@ -370,8 +369,7 @@ Xva_s3_download_read (struct Xva_s3_download *d, void *buf, size_t len,
 
     pthread_mutex_lock (&d->mu);
     /* Wait only for the first bytes of this call. */
-    while (!d->failed && !(s->ready && s->index == d->next_read)
-           && done == 0)
+    while (!d->failed && !(s->ready && s->index == d->next_read) && done == 0)
       pthread_cond_wait (&d->cv, &d->mu);
     n = (s->ready && s->index == d->next_read) ? 1 : 0;
     if (n == 0 && d->failed && done == 0) {

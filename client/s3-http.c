@@ -12,7 +12,7 @@
 
 #include <libxml/parser.h>
 
-#define EMPTY_SHA256 \
+#define EMPTY_SHA256                                                          \
   "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
 
 /* ---- Connections ---------------------------------------------------------- */
@@ -129,8 +129,9 @@ trim (const char **s, size_t *n)
     (*s)++;
     (*n)--;
   }
-  while (*n > 0 && ((*s)[*n - 1] == ' ' || (*s)[*n - 1] == '\t'
-                    || (*s)[*n - 1] == '\r' || (*s)[*n - 1] == '\n'))
+  while (*n > 0
+         && ((*s)[*n - 1] == ' ' || (*s)[*n - 1] == '\t'
+             || (*s)[*n - 1] == '\r' || (*s)[*n - 1] == '\n'))
     (*n)--;
 }
 
@@ -218,7 +219,8 @@ header_cb (char *line, size_t size, size_t nmemb, void *opaque)
       r->have_length = 1;
     }
   }
-  else if (r->want_meta && nl > 11 && strncasecmp (line, "x-amz-meta-", 11) == 0) {
+  else if (r->want_meta && nl > 11
+           && strncasecmp (line, "x-amz-meta-", 11) == 0) {
     if (add_meta (x, line + 11, nl - 11, v, vl) < 0)
       return 0;
   }
@@ -283,12 +285,17 @@ static int
 map_code (const char *code, long http)
 {
   static const char *const auth[] = {
-    "AccessDenied", "SignatureDoesNotMatch", "InvalidAccessKeyId",
-    "ExpiredToken", "InvalidToken", "AuthorizationHeaderMalformed",
-    "RequestTimeTooSkewed", "AccountProblem", "UserSuspended",
+    "AccessDenied",         "SignatureDoesNotMatch",
+    "InvalidAccessKeyId",   "ExpiredToken",
+    "InvalidToken",         "AuthorizationHeaderMalformed",
+    "RequestTimeTooSkewed", "AccountProblem",
+    "UserSuspended",
   };
   static const char *const missing[] = {
-    "NoSuchBucket", "NoSuchKey", "NoSuchUpload", "NotFound",
+    "NoSuchBucket",
+    "NoSuchKey",
+    "NoSuchUpload",
+    "NotFound",
   };
   size_t i;
 
@@ -351,7 +358,7 @@ parse_doc (const char *buf, size_t len)
     return NULL;
   doc = xmlReadMemory (buf, (int) len, "s3.xml", NULL,
                        XML_PARSE_NONET | XML_PARSE_NOERROR
-                       | XML_PARSE_NOWARNING);
+                         | XML_PARSE_NOWARNING);
   if (doc == NULL)
     return NULL;
   /* No DTD at all: no entity can be declared, let alone expanded. */
@@ -404,12 +411,13 @@ answer_error (const struct Xva_s3_req *r, xmlDocPtr doc,
   if (msg[0] == '\0')
     snprintf (msg, sizeof msg, "%s",
               r->http == 401 || r->http == 403 ? "access denied"
-              : r->http == 404 ? "not found"
+              : r->http == 404                 ? "not found"
               : r->http == 412 ? "precondition failed (object changed?)"
               : r->http == 416 ? "range not satisfiable"
-              : r->http >= 500 ? "server error" : "unexpected answer");
-  return Xva_s3_set_err (err, status, r->api, "%s: HTTP %ld: %s", w,
-                         r->http, msg);
+              : r->http >= 500 ? "server error"
+                               : "unexpected answer");
+  return Xva_s3_set_err (err, status, r->api, "%s: HTTP %ld: %s", w, r->http,
+                         msg);
 }
 
 int
@@ -550,8 +558,7 @@ Xva_s3_perform (struct Xva_s3_conn *conn, struct Xva_s3_req *r,
     if (err != NULL)
       err->permanent = cc == CURLE_PEER_FAILED_VERIFICATION
                        || cc == CURLE_SSL_CACERT_BADFILE
-                       || cc == CURLE_SSL_CERTPROBLEM
-                       || cc == CURLE_SSL_CIPHER
+                       || cc == CURLE_SSL_CERTPROBLEM || cc == CURLE_SSL_CIPHER
                        || cc == CURLE_URL_MALFORMAT
                        || cc == CURLE_UNSUPPORTED_PROTOCOL;
     goto out;
@@ -564,8 +571,8 @@ Xva_s3_perform (struct Xva_s3_conn *conn, struct Xva_s3_req *r,
   if (x.meta_over) {
     status = Xva_s3_set_err (err, XVA_ELIMIT, r->api,
                              "%s: more than %d metadata headers, or one "
-                             "larger than %d bytes", w, XVA_S3_META_RECV_MAX,
-                             XVA_S3_META_BYTES);
+                             "larger than %d bytes",
+                             w, XVA_S3_META_RECV_MAX, XVA_S3_META_BYTES);
     goto out;
   }
   if (err != NULL)
@@ -597,8 +604,13 @@ int
 Xva_s3_retryable (const struct Xva_s3_err *err)
 {
   static const char *const codes[] = {
-    "RequestTimeout", "SlowDown", "InternalError", "ServiceUnavailable",
-    "XAmzContentSHA256Mismatch", "BadDigest", "RequestTimeTooSkewed",
+    "RequestTimeout",
+    "SlowDown",
+    "InternalError",
+    "ServiceUnavailable",
+    "XAmzContentSHA256Mismatch",
+    "BadDigest",
+    "RequestTimeTooSkewed",
   };
   size_t i;
 

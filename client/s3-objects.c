@@ -32,7 +32,7 @@ Xva_s3_info_meta (const struct Xva_s3_info *info, const char *name)
 
 int
 Xva_s3_perform_retry (struct Xva_s3_conn *conn, struct Xva_s3_req *r,
-               struct Xva_s3_err *err)
+                      struct Xva_s3_err *err)
 {
   unsigned attempt;
   int status = XVA_EINVAL;
@@ -69,14 +69,14 @@ Xva_s3_head_on (struct Xva_s3_conn *conn, const char *api, const char *bucket,
     goto out;
   if (!r.have_length) {
     status = Xva_s3_set_err (err, XVA_ESERVER, api,
-                             "HEAD s3://%s/%.300s: no Content-Length",
-                             bucket, key);
+                             "HEAD s3://%s/%.300s: no Content-Length", bucket,
+                             key);
     goto out;
   }
   info->size = r.content_length;
   Xva_s3_copy_text (info->etag, sizeof info->etag, r.etag, strlen (r.etag));
   Xva_s3_copy_text (info->last_modified, sizeof info->last_modified,
-             r.last_modified, strlen (r.last_modified));
+                    r.last_modified, strlen (r.last_modified));
   info->mtime = Xva_s3_parse_time (r.last_modified);
   info->meta = r.meta;
   info->nmeta = r.nmeta;
@@ -89,7 +89,7 @@ out:
 
 int
 Xva_s3_check_names (const char *api, const char *bucket, const char *key,
-             struct Xva_s3_err *err)
+                    struct Xva_s3_err *err)
 {
   if (bucket == NULL || !Xva_s3_bucket_valid (bucket))
     return Xva_s3_set_err (err, XVA_EINVAL, api, "bad bucket name '%.64s'",
@@ -101,8 +101,7 @@ Xva_s3_check_names (const char *api, const char *bucket, const char *key,
 
 int
 Xva_s3_head (const struct Xva_s3_config *c, const char *bucket,
-             const char *key, struct Xva_s3_info *info,
-             struct Xva_s3_err *err)
+             const char *key, struct Xva_s3_info *info, struct Xva_s3_err *err)
 {
   struct Xva_s3_err local_err;
   static const char api[] = "Xva_s3_head";
@@ -222,8 +221,8 @@ list_page (xmlNodePtr root, struct Xva_s3_list *list, size_t *cap,
         || xmlStrcmp (c->name, BAD_CAST "Contents") != 0)
       continue;
     if (list->n >= max_keys)
-      return Xva_s3_set_err (err, XVA_ELIMIT, api,
-                             "more than %zu keys", max_keys);
+      return Xva_s3_set_err (err, XVA_ELIMIT, api, "more than %zu keys",
+                             max_keys);
     if (list->n == *cap) {
       size_t ncap = *cap ? *cap * 2 : 64;
       struct Xva_s3_entry *v = realloc (list->v, ncap * sizeof *v);
@@ -341,8 +340,8 @@ Xva_s3_list (const struct Xva_s3_config *c, const char *bucket,
     if (!truncated (root))
       break;
     memcpy (prev, token, sizeof prev);
-    if (Xva_s3_xml_text (root, "NextContinuationToken", token,
-                         sizeof token) <= 0
+    if (Xva_s3_xml_text (root, "NextContinuationToken", token, sizeof token)
+          <= 0
         || strcmp (prev, token) == 0) {
       status = Xva_s3_set_err (err, XVA_ESERVER, api,
                                "listing truncated without a new "
@@ -457,13 +456,13 @@ pending_page (xmlNodePtr root, struct Xva_s3_pending_list *list, size_t *cap,
       return Xva_s3_set_err (err, XVA_ESERVER, api,
                              "upload listing: entry without a valid <Key>");
     list->n++;
-    if (Xva_s3_xml_text (c, "UploadId", p->upload_id,
-                         sizeof p->upload_id) <= 0)
+    if (Xva_s3_xml_text (c, "UploadId", p->upload_id, sizeof p->upload_id)
+        <= 0)
       return Xva_s3_set_err (err, XVA_ESERVER, api,
                              "upload listing: bad <UploadId> for '%.200s'",
                              p->key);
-    if (Xva_s3_xml_text (c, "Initiated", p->initiated,
-                         sizeof p->initiated) < 0)
+    if (Xva_s3_xml_text (c, "Initiated", p->initiated, sizeof p->initiated)
+        < 0)
       p->initiated[0] = '\0';
   }
   return XVA_OK;
@@ -556,9 +555,11 @@ Xva_s3_list_uploads (const struct Xva_s3_config *c, const char *bucket,
       break;
     if (list->n == before
         || Xva_s3_xml_text (root, "NextKeyMarker", key_marker,
-                            sizeof key_marker) <= 0
+                            sizeof key_marker)
+             <= 0
         || Xva_s3_xml_text (root, "NextUploadIdMarker", id_marker,
-                            sizeof id_marker) < 0) {
+                            sizeof id_marker)
+             < 0) {
       status = Xva_s3_set_err (err, XVA_ESERVER, api,
                                "upload listing truncated without markers");
       goto out;
@@ -610,8 +611,8 @@ Xva_s3_abort_pending (const struct Xva_s3_config *c, const char *bucket,
 }
 
 int
-Xva_s3_abort_on (struct Xva_s3_conn *conn, const char *api,
-                 const char *bucket, const char *key, const char *upload_id,
+Xva_s3_abort_on (struct Xva_s3_conn *conn, const char *api, const char *bucket,
+                 const char *key, const char *upload_id,
                  struct Xva_s3_err *err)
 {
   struct Xva_s3_pair p = { "uploadId", upload_id };

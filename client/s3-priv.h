@@ -22,7 +22,7 @@
 #define XVA_S3_XML_MAX ((size_t) 8 << 20)      /* an XML response */
 #define XVA_S3_ERRBODY_MAX ((size_t) 64 << 10) /* an error body */
 #define XVA_S3_QUERY_MAX 4096
-#define XVA_S3_META_RECV_MAX 128   /* x-amz-meta-* headers kept by HEAD */
+#define XVA_S3_META_RECV_MAX 128 /* x-amz-meta-* headers kept by HEAD */
 
 /* A config with its strings copied into one owned block. */
 struct Xva_s3_conf {
@@ -42,7 +42,7 @@ void Xva_s3_conf_free (struct Xva_s3_conf *conf);
 struct Xva_s3_conn {
   CURL *curl;
   const struct Xva_s3_conf *conf;
-  atomic_int *cancel;       /* may be NULL */
+  atomic_int *cancel; /* may be NULL */
 };
 
 int Xva_s3_conn_init (struct Xva_s3_conn *conn, const struct Xva_s3_conf *conf,
@@ -51,23 +51,23 @@ void Xva_s3_conn_close (struct Xva_s3_conn *conn);
 
 /* One request.  Inputs first; the rest is filled by Xva_s3_perform. */
 struct Xva_s3_req {
-  const char *api;          /* for messages: "Xva_s3_head" */
-  const char *method;       /* GET HEAD PUT POST DELETE */
+  const char *api;    /* for messages: "Xva_s3_head" */
+  const char *method; /* GET HEAD PUT POST DELETE */
   const char *bucket;
-  const char *key;          /* NULL or "": the bucket itself */
-  const char *query;        /* canonical query (Xva_s3_query_build) */
-  const char *what;         /* extra words for messages ("part 3") */
-  struct curl_slist *headers;   /* extra headers, caller's */
-  const void *body;         /* request body (PUT, POST) */
+  const char *key;            /* NULL or "": the bucket itself */
+  const char *query;          /* canonical query (Xva_s3_query_build) */
+  const char *what;           /* extra words for messages ("part 3") */
+  struct curl_slist *headers; /* extra headers, caller's */
+  const void *body;           /* request body (PUT, POST) */
   size_t body_len;
-  int unsigned_payload;     /* body hash as UNSIGNED-PAYLOAD */
-  int fault;                /* fail the transfer half-way (tests) */
+  int unsigned_payload; /* body hash as UNSIGNED-PAYLOAD */
+  int fault;            /* fail the transfer half-way (tests) */
   /* Response body: given to sink when set (only for 2xx answers),
    * else kept in resp up to xml_max bytes (0: XVA_S3_XML_MAX). */
   size_t (*sink) (void *opaque, const char *data, size_t n);
   void *sink_opaque;
   size_t xml_max;
-  int want_meta;            /* collect x-amz-meta-* headers */
+  int want_meta; /* collect x-amz-meta-* headers */
 
   /* Results. */
   long http;
@@ -75,12 +75,12 @@ struct Xva_s3_req {
   char last_modified[64];
   int have_length;
   uint64_t content_length;
-  char *resp;               /* response body (NUL-terminated), or NULL */
+  char *resp; /* response body (NUL-terminated), or NULL */
   size_t resp_len;
-  int resp_over;            /* the body was longer than kept */
+  int resp_over; /* the body was longer than kept */
   size_t nmeta;
   struct Xva_s3_meta *meta;
-  uint64_t sent;            /* request body bytes read by libcurl */
+  uint64_t sent; /* request body bytes read by libcurl */
 };
 
 /* Performs r once on conn.  A 2xx answer is XVA_OK (with an XML body

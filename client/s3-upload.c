@@ -15,7 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define PARTS_PER_STEP 1000u   /* the part size doubles every so many */
+#define PARTS_PER_STEP 1000u /* the part size doubles every so many */
 
 enum { U_OPEN, U_FAILED, U_DONE, U_ABORTED };
 
@@ -23,7 +23,7 @@ struct part {
   unsigned char *buf;
   size_t cap;
   size_t len;
-  unsigned number;           /* 1-based */
+  unsigned number; /* 1-based */
 };
 
 struct worker {
@@ -37,32 +37,32 @@ struct Xva_s3_upload {
   struct Xva_s3_conf conf;
   char *bucket;
   char *key;
-  struct curl_slist *meta;   /* x-amz-meta-* headers */
-  struct Xva_s3_conn main;   /* create, complete, abort, HEAD, PUT */
+  struct curl_slist *meta; /* x-amz-meta-* headers */
+  struct Xva_s3_conn main; /* create, complete, abort, HEAD, PUT */
   int state;
-  int fatal;                 /* the status that poisoned the handle */
+  int fatal; /* the status that poisoned the handle */
   struct Xva_s3_err err;
   atomic_int cancel;
-  atomic_uint transfers;     /* data transfers started (fault_every) */
+  atomic_uint transfers; /* data transfers started (fault_every) */
 
   uint64_t total;
-  uint64_t expected;         /* size hint, or 0 */
-  struct part *cur;          /* being filled */
-  unsigned queued;           /* parts handed to the workers */
+  uint64_t expected; /* size hint, or 0 */
+  struct part *cur;  /* being filled */
+  unsigned queued;   /* parts handed to the workers */
   char upload_id[XVA_S3_UPLOAD_ID_MAX + 1];
 
   pthread_mutex_t mu;
   pthread_cond_t cv;
   int sync_ok;
-  struct part **queue;       /* FIFO of full parts */
+  struct part **queue; /* FIFO of full parts */
   size_t qhead, qlen, qcap;
-  struct part **pool;        /* free part buffers */
+  struct part **pool; /* free part buffers */
   size_t npool, pool_cap;
-  size_t nbufs;              /* part buffers that exist */
+  size_t nbufs; /* part buffers that exist */
   unsigned inflight;
   atomic_uint max_inflight, retries;
   int stop;
-  int failed;                /* first worker failure (status) */
+  int failed; /* first worker failure (status) */
   struct Xva_s3_err werr;
   char (*etags)[XVA_S3_ETAG_MAX + 1];
   size_t netags;
@@ -163,8 +163,8 @@ send_part (struct worker *w, struct part *p, char *etag, size_t etagsize)
     status = Xva_s3_perform (&w->conn, &r, &w->err);
     if (status == XVA_OK && r.etag[0] == '\0')
       status = Xva_s3_set_err (&w->err, XVA_ESERVER, r.api,
-                               "PUT s3://%s/%.300s part %u: no ETag", u->bucket,
-                               u->key, p->number);
+                               "PUT s3://%s/%.300s part %u: no ETag",
+                               u->bucket, u->key, p->number);
     if (status == XVA_OK || attempt >= u->conf.c.retries
         || !Xva_s3_retryable (&w->err))
       break;
@@ -339,13 +339,14 @@ create_upload (struct Xva_s3_upload *u)
     status = Xva_s3_xml_parse (&r, "InitiateMultipartUploadResult", &doc,
                                &u->err);
   if (status == XVA_OK) {
-    n = Xva_s3_xml_text (xmlDocGetRootElement (doc), "UploadId",
-                         u->upload_id, sizeof u->upload_id);
+    n = Xva_s3_xml_text (xmlDocGetRootElement (doc), "UploadId", u->upload_id,
+                         sizeof u->upload_id);
     if (n <= 0) {
       u->upload_id[0] = '\0';
       status = Xva_s3_set_err (&u->err, XVA_ESERVER, r.api,
                                "POST s3://%s/%.300s?uploads: no valid "
-                               "<UploadId>", u->bucket, u->key);
+                               "<UploadId>",
+                               u->bucket, u->key);
     }
   }
   if (doc != NULL)
@@ -610,7 +611,7 @@ complete_multipart (struct Xva_s3_upload *u)
   memset (&r, 0, sizeof r);
   if (body == NULL || Xva_s3_query_build (&q, 1, query, sizeof query) < 0
       || (hdr = curl_slist_append (NULL, "Content-Type: application/xml"))
-         == NULL) {
+           == NULL) {
     status = Xva_s3_set_err (&u->err, XVA_ENOMEM, api, "out of memory");
     goto out;
   }
@@ -622,14 +623,18 @@ complete_multipart (struct Xva_s3_upload *u)
                                "part %u has no ETag", i + 1);
       goto out;
     }
-    w = snprintf (body + o, cap - o, "<Part><PartNumber>%u</PartNumber>"
-                  "<ETag>", i + 1);
+    w = snprintf (body + o, cap - o,
+                  "<Part><PartNumber>%u</PartNumber>"
+                  "<ETag>",
+                  i + 1);
     if (w < 0)
       goto overflow;
     o += (size_t) w;
     for (; *e; e++) {
-      const char *rep = *e == '&' ? "&amp;" : *e == '<' ? "&lt;"
-                        : *e == '>' ? "&gt;" : NULL;
+      const char *rep = *e == '&'   ? "&amp;"
+                        : *e == '<' ? "&lt;"
+                        : *e == '>' ? "&gt;"
+                                    : NULL;
       if (o + 8 >= cap)
         goto overflow;
       if (rep != NULL) {
@@ -703,8 +708,8 @@ verify_object (struct Xva_s3_upload *u)
   if (status == XVA_OK && info.size != u->total)
     status = Xva_s3_set_err (&u->err, XVA_ESERVER, api,
                              "s3://%s/%.300s has %llu bytes after upload, "
-                             "%llu were written", u->bucket, u->key,
-                             (unsigned long long) info.size,
+                             "%llu were written",
+                             u->bucket, u->key, (unsigned long long) info.size,
                              (unsigned long long) u->total);
   Xva_s3_info_clear (&info);
   return status;

@@ -125,7 +125,8 @@ printable (const char *s, size_t max)
   size_t i;
 
   for (i = 0; s[i]; i++)
-    if (i >= max || (unsigned char) s[i] < 0x20 || (unsigned char) s[i] >= 0x7f)
+    if (i >= max || (unsigned char) s[i] < 0x20
+        || (unsigned char) s[i] >= 0x7f)
       return 0;
   return 1;
 }
@@ -160,8 +161,9 @@ region_valid (const char *r)
   size_t i;
 
   for (i = 0; r[i]; i++)
-    if (i >= 64 || !(islower ((unsigned char) r[i])
-                     || isdigit ((unsigned char) r[i]) || r[i] == '-'))
+    if (i >= 64
+        || !(islower ((unsigned char) r[i]) || isdigit ((unsigned char) r[i])
+             || r[i] == '-'))
       return 0;
   return i > 0;
 }
@@ -179,23 +181,22 @@ Xva_s3_conf_copy (struct Xva_s3_conf *dst, const struct Xva_s3_config *c,
   pthread_once (&global_once, global_init);
   if (global_status != XVA_OK)
     return Xva_s3_set_err (err, global_status, api, "libcurl init failed");
-  if (c == NULL || c->endpoint == NULL || !endpoint_valid (c->endpoint, &ep_len))
-    return Xva_s3_set_err (err, XVA_EINVAL, api,
-                           "endpoint must be http(s)://host[:port], got %.200s",
-                           c && c->endpoint ? c->endpoint : "(none)");
+  if (c == NULL || c->endpoint == NULL
+      || !endpoint_valid (c->endpoint, &ep_len))
+    return Xva_s3_set_err (
+      err, XVA_EINVAL, api,
+      "endpoint must be http(s)://host[:port], got %.200s",
+      c && c->endpoint ? c->endpoint : "(none)");
   region = c->region != NULL ? c->region : "us-east-1";
   if (!region_valid (region))
-    return Xva_s3_set_err (err, XVA_EINVAL, api, "bad region '%.64s'",
-                           region);
+    return Xva_s3_set_err (err, XVA_EINVAL, api, "bad region '%.64s'", region);
   if (c->access_key == NULL || c->access_key[0] == '\0'
       || !printable (c->access_key, CRED_MAX)
       || strchr (c->access_key, ':') != NULL)
-    return Xva_s3_set_err (err, XVA_EINVAL, api,
-                           "missing or bad access key");
+    return Xva_s3_set_err (err, XVA_EINVAL, api, "missing or bad access key");
   if (c->secret_key == NULL || c->secret_key[0] == '\0'
       || !printable (c->secret_key, CRED_MAX))
-    return Xva_s3_set_err (err, XVA_EINVAL, api,
-                           "missing or bad secret key");
+    return Xva_s3_set_err (err, XVA_EINVAL, api, "missing or bad secret key");
   if (c->ca_file != NULL && strlen (c->ca_file) > 4096)
     return Xva_s3_set_err (err, XVA_EINVAL, api, "CA file name too long");
 
@@ -220,7 +221,8 @@ Xva_s3_conf_copy (struct Xva_s3_conf *dst, const struct Xva_s3_config *c,
     return Xva_s3_set_err (err, XVA_EINVAL, api,
                            "part size %zu outside 5 MiB .. 5 GiB",
                            o->part_size);
-  if (o->range_size < ((size_t) 64 << 10) || o->range_size > ((size_t) 1 << 30))
+  if (o->range_size < ((size_t) 64 << 10)
+      || o->range_size > ((size_t) 1 << 30))
     return Xva_s3_set_err (err, XVA_EINVAL, api,
                            "range size %zu outside 64 KiB .. 1 GiB",
                            o->range_size);
@@ -330,8 +332,8 @@ Xva_s3_url_parse (const char *url, struct Xva_s3_url *out,
   slash = strchr (b, '/');
   bl = slash != NULL ? (size_t) (slash - b) : strlen (b);
   if (bl > XVA_S3_BUCKET_MAX || bl == 0) {
-    return Xva_s3_set_err (err, XVA_EINVAL, api,
-                           "bad bucket name in '%.200s'", url);
+    return Xva_s3_set_err (err, XVA_EINVAL, api, "bad bucket name in '%.200s'",
+                           url);
   }
   memcpy (out->bucket, b, bl);
   out->bucket[bl] = '\0';
@@ -342,13 +344,14 @@ Xva_s3_url_parse (const char *url, struct Xva_s3_url *out,
   if (slash != NULL && slash[1] != '\0') {
     size_t kl = strlen (slash + 1);
     if (kl > XVA_S3_KEY_MAX)
-      return Xva_s3_set_err (err, XVA_EINVAL, api,
-                             "key longer than %d bytes", XVA_S3_KEY_MAX);
+      return Xva_s3_set_err (err, XVA_EINVAL, api, "key longer than %d bytes",
+                             XVA_S3_KEY_MAX);
     memcpy (out->key, slash + 1, kl + 1);
     if (!Xva_s3_key_valid (out->key))
       return Xva_s3_set_err (err, XVA_EINVAL, api,
                              "bad key '%.200s' (control characters or "
-                             "'.'/'..' segments)", out->key);
+                             "'.'/'..' segments)",
+                             out->key);
   }
   return XVA_OK;
 }
@@ -419,8 +422,8 @@ Xva_s3_query_build (const struct Xva_s3_pair *params, size_t n, char *out,
   qsort (q, n, sizeof q[0], qpair_cmp);
   out[0] = '\0';
   for (i = 0; i < n; i++) {
-    int w = snprintf (out + o, outsize - o, "%s%s=%s", i ? "&" : "",
-                      q[i].name, q[i].value);
+    int w = snprintf (out + o, outsize - o, "%s%s=%s", i ? "&" : "", q[i].name,
+                      q[i].value);
     if (w < 0 || (size_t) w >= outsize - o)
       goto out;
     o += (size_t) w;
@@ -521,24 +524,23 @@ Xva_s3_meta_headers (const struct Xva_s3_pair *meta, size_t nmeta,
   size_t i, j, total = 0;
 
   if (nmeta > XVA_S3_META_MAX)
-    return Xva_s3_set_err (err, XVA_EINVAL, api,
-                           "%zu metadata pairs (max %d)", nmeta,
-                           XVA_S3_META_MAX);
+    return Xva_s3_set_err (err, XVA_EINVAL, api, "%zu metadata pairs (max %d)",
+                           nmeta, XVA_S3_META_MAX);
   for (i = 0; i < nmeta; i++) {
     const char *name = meta[i].name, *value = meta[i].value;
     size_t nl, vl;
     struct curl_slist *l;
     int w;
 
-    if (name == NULL || (nl = strlen (name)) == 0
-        || nl > XVA_S3_META_NAME_MAX)
+    if (name == NULL || (nl = strlen (name)) == 0 || nl > XVA_S3_META_NAME_MAX)
       return Xva_s3_set_err (err, XVA_EINVAL, api, "bad metadata name");
     for (j = 0; j < nl; j++) {
       unsigned char ch = (unsigned char) name[j];
       if (!isalnum (ch) && ch != '-' && ch != '_')
         return Xva_s3_set_err (err, XVA_EINVAL, api,
                                "metadata name '%.128s': only A-Z a-z 0-9 "
-                               "- _", name);
+                               "- _",
+                               name);
     }
     if (value == NULL)
       value = "";

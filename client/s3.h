@@ -38,16 +38,16 @@
 #define XVA_S3_KEY_MAX 1024
 #define XVA_S3_ETAG_MAX 127
 #define XVA_S3_UPLOAD_ID_MAX 255
-#define XVA_S3_META_MAX 32            /* metadata pairs sent with an upload */
-#define XVA_S3_META_NAME_MAX 128      /* bytes of a metadata name */
-#define XVA_S3_META_BYTES 2048        /* all names and values together */
+#define XVA_S3_META_MAX 32       /* metadata pairs sent with an upload */
+#define XVA_S3_META_NAME_MAX 128 /* bytes of a metadata name */
+#define XVA_S3_META_BYTES 2048   /* all names and values together */
 #define XVA_S3_PART_MIN ((size_t) 5 << 20)
 #define XVA_S3_PART_MAX ((size_t) 5 << 30)
 #define XVA_S3_PART_DEFAULT ((size_t) 8 << 20)
 #define XVA_S3_PARTS_MAX 10000u
 #define XVA_S3_OBJECT_MAX ((uint64_t) 5 << 40)
 #define XVA_S3_PARALLEL_MAX 32
-#define XVA_S3_LIST_DEFAULT_MAX 1000000u   /* keys kept by one list */
+#define XVA_S3_LIST_DEFAULT_MAX 1000000u /* keys kept by one list */
 
 /* ---- Configuration -------------------------------------------------- */
 
@@ -55,25 +55,25 @@
  * copied by every call and constructor that takes a config, so they
  * only need to live during that call. */
 struct Xva_s3_config {
-  const char *endpoint;     /* "http(s)://host[:port]"; required */
-  const char *region;       /* signing region; NULL: "us-east-1" */
-  const char *access_key;   /* required */
-  const char *secret_key;   /* required */
-  const char *ca_file;      /* PEM bundle for TLS; NULL: system store */
-  int path_style;           /* 1: http://host/bucket/key (default);
-                             * 0: http://bucket.host/key */
-  int insecure;             /* 1: do not verify the TLS peer (default 0) */
-  int unsigned_payload;     /* 1: send part bodies as UNSIGNED-PAYLOAD
-                             * instead of their SHA-256 (default 0) */
-  size_t part_size;         /* first part size; 0: 8 MiB; >= 5 MiB */
-  size_t range_size;        /* download range; 0: 8 MiB; 64 KiB-1 GiB */
-  unsigned parallel;        /* transfers in flight; 0: 4; <= 32 */
-  unsigned retries;         /* retries of a failed request; 0: 4 */
-  size_t max_memory;        /* part/range buffers of one handle;
-                             * 0: 128 MiB (at least two buffers) */
-  unsigned list_page;       /* keys per listing request; 0: 1000 */
-  long connect_timeout;     /* seconds; 0: 15 */
-  long stall_timeout;       /* seconds without progress; 0: 60 */
+  const char *endpoint;   /* "http(s)://host[:port]"; required */
+  const char *region;     /* signing region; NULL: "us-east-1" */
+  const char *access_key; /* required */
+  const char *secret_key; /* required */
+  const char *ca_file;    /* PEM bundle for TLS; NULL: system store */
+  int path_style;         /* 1: http://host/bucket/key (default);
+                           * 0: http://bucket.host/key */
+  int insecure;           /* 1: do not verify the TLS peer (default 0) */
+  int unsigned_payload;   /* 1: send part bodies as UNSIGNED-PAYLOAD
+                           * instead of their SHA-256 (default 0) */
+  size_t part_size;       /* first part size; 0: 8 MiB; >= 5 MiB */
+  size_t range_size;      /* download range; 0: 8 MiB; 64 KiB-1 GiB */
+  unsigned parallel;      /* transfers in flight; 0: 4; <= 32 */
+  unsigned retries;       /* retries of a failed request; 0: 4 */
+  size_t max_memory;      /* part/range buffers of one handle;
+                           * 0: 128 MiB (at least two buffers) */
+  unsigned list_page;     /* keys per listing request; 0: 1000 */
+  long connect_timeout;   /* seconds; 0: 15 */
+  long stall_timeout;     /* seconds without progress; 0: 60 */
   /* For tests: make every Nth data transfer (part upload or range
    * download) fail half-way, as a dropped connection would; 0: never. */
   unsigned fault_every;
@@ -94,12 +94,12 @@ int Xva_s3_config_from_env (struct Xva_s3_config *c);
 /* ---- Errors ------------------------------------------------------------ */
 
 struct Xva_s3_err {
-  int status;               /* the enum xva_status returned */
-  long http_status;         /* 0 when no response came */
-  char code[64];            /* S3 error code ("NoSuchKey"), or "" */
-  char msg[1024];           /* starts with the API name */
-  int permanent;            /* 1: retrying cannot help (a TLS certificate
-                             * or CA file problem) */
+  int status;       /* the enum xva_status returned */
+  long http_status; /* 0 when no response came */
+  char code[64];    /* S3 error code ("NoSuchKey"), or "" */
+  char msg[1024];   /* starts with the API name */
+  int permanent;    /* 1: retrying cannot help (a TLS certificate
+                     * or CA file problem) */
 };
 
 /* Empties an error (status XVA_OK). */
@@ -109,7 +109,7 @@ void Xva_s3_err_clear (struct Xva_s3_err *err);
 
 struct Xva_s3_url {
   char bucket[XVA_S3_BUCKET_MAX + 1];
-  char key[XVA_S3_KEY_MAX + 1];     /* "" for s3://bucket or s3://bucket/ */
+  char key[XVA_S3_KEY_MAX + 1]; /* "" for s3://bucket or s3://bucket/ */
 };
 
 /* Parses `s3://bucket[/key]`.  The key is taken literally (no percent
@@ -132,20 +132,20 @@ long Xva_s3_uri_encode (const char *s, int keep_slash, char *out,
 /* A name/value pair: query parameters and object metadata. */
 struct Xva_s3_pair {
   const char *name;
-  const char *value;        /* NULL is the same as "" */
+  const char *value; /* NULL is the same as "" */
 };
 
 /* Builds a canonical query string for SigV4 into out: every name and
  * value encoded with Xva_s3_uri_encode (keep_slash 0), pairs sorted by
  * encoded name then value, `name=` for empty values, joined by `&`.
  * Returns the length, or -1 when out is too small or n > 64. */
-long Xva_s3_query_build (const struct Xva_s3_pair *params, size_t n,
-                         char *out, size_t outsize);
+long Xva_s3_query_build (const struct Xva_s3_pair *params, size_t n, char *out,
+                         size_t outsize);
 
 /* ---- Objects ---------------------------------------------------------- */
 
 struct Xva_s3_meta {
-  char *name;               /* lower case, without "x-amz-meta-" */
+  char *name; /* lower case, without "x-amz-meta-" */
   char *value;
 };
 
@@ -153,9 +153,9 @@ struct Xva_s3_meta {
  * Xva_s3_info_clear. */
 struct Xva_s3_info {
   uint64_t size;
-  int64_t mtime;            /* seconds since the epoch; -1 if unknown */
-  char etag[XVA_S3_ETAG_MAX + 1];          /* with its quotes */
-  char last_modified[64];   /* as the server wrote it */
+  int64_t mtime;                  /* seconds since the epoch; -1 if unknown */
+  char etag[XVA_S3_ETAG_MAX + 1]; /* with its quotes */
+  char last_modified[64];         /* as the server wrote it */
   size_t nmeta;
   struct Xva_s3_meta *meta;
 };
@@ -183,15 +183,15 @@ int Xva_s3_delete (const struct Xva_s3_config *c, const char *bucket,
 struct Xva_s3_entry {
   char *key;
   uint64_t size;
-  int64_t mtime;            /* seconds since the epoch; -1 if unknown */
+  int64_t mtime; /* seconds since the epoch; -1 if unknown */
   char etag[XVA_S3_ETAG_MAX + 1];
-  int have_info;            /* 1 once Xva_s3_list_fetch_info filled info */
+  int have_info; /* 1 once Xva_s3_list_fetch_info filled info */
   struct Xva_s3_info info;
 };
 
 struct Xva_s3_list {
   size_t n;
-  struct Xva_s3_entry *v;   /* sorted by key, as S3 returns them */
+  struct Xva_s3_entry *v; /* sorted by key, as S3 returns them */
 };
 
 /* ListObjectsV2 of the keys that start with prefix (NULL or "": all),
@@ -199,23 +199,22 @@ struct Xva_s3_list {
  * (0: XVA_S3_LIST_DEFAULT_MAX); more gives XVA_ELIMIT.  *out is the
  * caller's: free it with Xva_s3_list_free. */
 int Xva_s3_list (const struct Xva_s3_config *c, const char *bucket,
-                 const char *prefix, size_t max_keys,
-                 struct Xva_s3_list **out, struct Xva_s3_err *err);
+                 const char *prefix, size_t max_keys, struct Xva_s3_list **out,
+                 struct Xva_s3_err *err);
 
 /* HEADs every entry of list (one connection, in order) to fill its
  * info, metadata included.  A key deleted since the listing is dropped
  * from the list.  Stops at the first other failure. */
-int Xva_s3_list_fetch_info (const struct Xva_s3_config *c,
-                            const char *bucket, struct Xva_s3_list *list,
-                            struct Xva_s3_err *err);
+int Xva_s3_list_fetch_info (const struct Xva_s3_config *c, const char *bucket,
+                            struct Xva_s3_list *list, struct Xva_s3_err *err);
 
-void Xva_s3_list_free (struct Xva_s3_list *list);   /* NULL ok */
+void Xva_s3_list_free (struct Xva_s3_list *list); /* NULL ok */
 
 /* A pending (started, neither completed nor aborted) multipart upload. */
 struct Xva_s3_pending {
   char *key;
   char upload_id[XVA_S3_UPLOAD_ID_MAX + 1];
-  char initiated[64];       /* as the server wrote it */
+  char initiated[64]; /* as the server wrote it */
 };
 
 struct Xva_s3_pending_list {
@@ -227,8 +226,7 @@ struct Xva_s3_pending_list {
  * start with prefix (NULL: all), following the markers; at most 100 000.
  * Free *out with Xva_s3_pending_free. */
 int Xva_s3_list_uploads (const struct Xva_s3_config *c, const char *bucket,
-                         const char *prefix,
-                         struct Xva_s3_pending_list **out,
+                         const char *prefix, struct Xva_s3_pending_list **out,
                          struct Xva_s3_err *err);
 
 void Xva_s3_pending_free (struct Xva_s3_pending_list *list); /* NULL ok */
@@ -240,7 +238,7 @@ int Xva_s3_abort_pending (const struct Xva_s3_config *c, const char *bucket,
 
 /* ---- Upload ------------------------------------------------------------ */
 
-struct Xva_s3_upload;       /* opaque */
+struct Xva_s3_upload; /* opaque */
 
 /* Starts a streaming upload to bucket/key with metadata (nmeta pairs,
  * sent as x-amz-meta-<name>; names of A-Z a-z 0-9 - _, sent lower case;
@@ -266,8 +264,7 @@ size_t Xva_s3_part_size (size_t first_size, uint64_t expected, unsigned n);
  * when expected_size asks) and double every 1000 parts, so 5 TiB fits
  * in 10 000 parts.  XVA_OK or an error, which poisons the handle (then
  * call Xva_s3_upload_abort or _free). */
-int Xva_s3_upload_write (struct Xva_s3_upload *u, const void *buf,
-                         size_t len);
+int Xva_s3_upload_write (struct Xva_s3_upload *u, const void *buf, size_t len);
 
 /* Sends the last part, waits for every part and completes the upload
  * (an upload smaller than one part is sent as one PUT instead), then
@@ -299,7 +296,7 @@ void Xva_s3_upload_free (struct Xva_s3_upload *u);
 
 /* ---- Download ---------------------------------------------------------- */
 
-struct Xva_s3_download;     /* opaque */
+struct Xva_s3_download; /* opaque */
 
 /* HEADs bucket/key (size, ETag, metadata), then fetches it in ranges of
  * config range_size, several in flight, each GET bound to the HEAD's
@@ -313,7 +310,7 @@ struct Xva_s3_download *Xva_s3_download_new (const struct Xva_s3_config *c,
 
 /* What HEAD said; valid until Xva_s3_download_free. */
 const struct Xva_s3_info *Xva_s3_download_info (
-    const struct Xva_s3_download *d);
+  const struct Xva_s3_download *d);
 
 /* Copies the next bytes, in order, into buf[0..len), blocking until
  * they arrive.  XVA_OK with *nread > 0; XVA_EOF with *nread == 0 after
@@ -326,7 +323,7 @@ unsigned Xva_s3_download_retries (const struct Xva_s3_download *d);
 
 const char *Xva_s3_download_errmsg (const struct Xva_s3_download *d);
 const struct Xva_s3_err *Xva_s3_download_error (
-    const struct Xva_s3_download *d);
+  const struct Xva_s3_download *d);
 
 /* Stops the workers and frees d.  NULL ok. */
 void Xva_s3_download_free (struct Xva_s3_download *d);

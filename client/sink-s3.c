@@ -6,13 +6,13 @@
 
 #include "sink-s3.h"
 
-#define HEAD_MAX ((size_t) 32 << 20)    /* held back for the metadata */
+#define HEAD_MAX ((size_t) 32 << 20) /* held back for the metadata */
 #define META_NAME_MAX 1024
 
 /* ---- Settings ------------------------------------------------------------ */
 
 static struct xva_s3_opts settings;
-static char *settings_strings;          /* the copied strings, one block */
+static char *settings_strings; /* the copied strings, one block */
 static size_t settings_len;
 static int settings_ready;
 
@@ -80,7 +80,8 @@ need_settings (char *err, size_t errlen)
   if (settings_ready)
     return XVA_OK;
   if (err != NULL && errlen > 0)
-    snprintf (err, errlen, "s3:// targets need the object storage settings "
+    snprintf (err, errlen,
+              "s3:// targets need the object storage settings "
               "(--s3-endpoint, credentials)");
   return XVA_EINVAL;
 }
@@ -88,10 +89,10 @@ need_settings (char *err, size_t errlen)
 /* ---- Output -------------------------------------------------------------- */
 
 struct s3_sink {
-  struct xva_s3_upload *up;     /* once the metadata is known */
-  struct xva_reader *peek;      /* reads the start for the metadata */
+  struct xva_s3_upload *up; /* once the metadata is known */
+  struct xva_reader *peek;  /* reads the start for the metadata */
   int peek_done;
-  unsigned char *head;          /* bytes held until the upload starts */
+  unsigned char *head; /* bytes held until the upload starts */
   size_t head_len, head_cap;
   char date[24];
   char name[META_NAME_MAX];
@@ -244,8 +245,9 @@ s3_write (struct Xva_sink *s, const void *buf, size_t n)
 
   if (k->up != NULL) {
     r = xva_s3_upload_write (k->up, buf, n);
-    return r == XVA_OK ? XVA_OK
-           : Xva_sink_fail (s, r, "%s", xva_s3_upload_errmsg (k->up));
+    return r == XVA_OK
+             ? XVA_OK
+             : Xva_sink_fail (s, r, "%s", xva_s3_upload_errmsg (k->up));
   }
   if (k->head_len + n > k->head_cap) {
     size_t cap = k->head_cap != 0 ? k->head_cap : (size_t) 1 << 20;
@@ -288,8 +290,9 @@ s3_commit (struct Xva_sink *s)
       return r;
   }
   r = xva_s3_upload_complete (k->up);
-  return r == XVA_OK ? XVA_OK
-         : Xva_sink_fail (s, r, "%s", xva_s3_upload_errmsg (k->up));
+  return r == XVA_OK
+           ? XVA_OK
+           : Xva_sink_fail (s, r, "%s", xva_s3_upload_errmsg (k->up));
 }
 
 static void
@@ -400,7 +403,9 @@ s3_source_destroy (struct Xva_source *src)
 }
 
 static const struct Xva_source_ops s3_source_ops = {
-  "s3", s3_read, s3_source_destroy,
+  "s3",
+  s3_read,
+  s3_source_destroy,
 };
 
 int

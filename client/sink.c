@@ -24,8 +24,7 @@ errno_status (int e)
   return e == ENOSPC || e == EFBIG || e == EDQUOT ? XVA_ENOSPC : XVA_EIO;
 }
 
-static void
-set_err (char *err, size_t errlen, const char *fmt, ...)
+static void set_err (char *err, size_t errlen, const char *fmt, ...)
 #if defined(__GNUC__) || defined(__clang__)
   __attribute__ ((format (printf, 3, 4)))
 #endif
@@ -325,8 +324,10 @@ static int
 stdout_write (struct Xva_sink *s, const void *buf, size_t n)
 {
   if (write_all (STDOUT_FILENO, buf, n) != 0)
-    return Xva_sink_fail (s, errno_status (errno), "cannot write to "
-                          "standard output: %s", strerror (errno));
+    return Xva_sink_fail (s, errno_status (errno),
+                          "cannot write to "
+                          "standard output: %s",
+                          strerror (errno));
   return XVA_OK;
 }
 
@@ -369,8 +370,8 @@ Xva_sink_open (const char *target, struct Xva_sink **out, char *err,
 /* Input sources                                                        */
 
 struct Xva_source *
-Xva_source_new (const struct Xva_source_ops *ops, const char *name,
-                void *impl, int64_t size)
+Xva_source_new (const struct Xva_source_ops *ops, const char *name, void *impl,
+                int64_t size)
 {
   struct Xva_source *src = calloc (1, sizeof *src);
 
@@ -435,8 +436,8 @@ fd_read (struct Xva_source *src, void *buf, size_t n)
       break;
   }
   src->status = XVA_EIO;
-  snprintf (src->errmsg, sizeof src->errmsg, "cannot read %s: %s",
-            src->name, strerror (errno));
+  snprintf (src->errmsg, sizeof src->errmsg, "cannot read %s: %s", src->name,
+            strerror (errno));
   return -1;
 }
 
@@ -453,7 +454,9 @@ fd_destroy (struct Xva_source *src)
 }
 
 static const struct Xva_source_ops fd_source_ops = {
-  "file", fd_read, fd_destroy,
+  "file",
+  fd_read,
+  fd_destroy,
 };
 
 int
@@ -494,8 +497,8 @@ Xva_source_open (const char *spec, struct Xva_source **out, char *err,
   if (f != NULL) {
     f->fd = fd;
     f->own = own;
-    *out = Xva_source_new (&fd_source_ops,
-                           own ? spec : "(standard input)", f, size);
+    *out = Xva_source_new (&fd_source_ops, own ? spec : "(standard input)", f,
+                           size);
   }
   if (*out == NULL) {
     free (f);
@@ -515,10 +518,10 @@ struct pipe_state {
   pthread_cond_t cv;
   unsigned char *buf[PIPE_BUFS];
   size_t len[PIPE_BUFS];
-  unsigned head;                /* next buffer to read */
-  unsigned count;               /* full buffers */
-  size_t rpos;                  /* read position in buf[head] */
-  int ended;                    /* committed */
+  unsigned head;  /* next buffer to read */
+  unsigned count; /* full buffers */
+  size_t rpos;    /* read position in buf[head] */
+  int ended;      /* committed */
   int aborted;
   int reader_gone;
   int refs;
@@ -591,8 +594,8 @@ pipe_abort (struct Xva_sink *s)
 
   pthread_mutex_lock (&p->mu);
   p->aborted = 1;
-  snprintf (p->why, sizeof p->why, "%s", s->errmsg[0] != '\0' ? s->errmsg
-            : "the download side failed");
+  snprintf (p->why, sizeof p->why, "%s",
+            s->errmsg[0] != '\0' ? s->errmsg : "the download side failed");
   pthread_cond_broadcast (&p->cv);
   pthread_mutex_unlock (&p->mu);
 }
@@ -654,7 +657,9 @@ pipe_source_destroy (struct Xva_source *src)
 }
 
 static const struct Xva_source_ops pipe_source_ops = {
-  "pipe", pipe_read, pipe_source_destroy,
+  "pipe",
+  pipe_read,
+  pipe_source_destroy,
 };
 
 int

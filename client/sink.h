@@ -35,7 +35,7 @@
 struct Xva_sink;
 
 struct Xva_sink_ops {
-  const char *kind;                     /* "file", "stdout", "pipe", ... */
+  const char *kind; /* "file", "stdout", "pipe", ... */
   int (*write) (struct Xva_sink *s, const void *buf, size_t n);
   int (*commit) (struct Xva_sink *s);
   void (*abort) (struct Xva_sink *s);
@@ -44,9 +44,9 @@ struct Xva_sink_ops {
 
 struct Xva_sink {
   const struct Xva_sink_ops *ops;
-  char *name;                   /* the final name (path, "-", ...) */
+  char *name; /* the final name (path, "-", ...) */
   void *impl;
-  int done;                     /* committed or aborted */
+  int done; /* committed or aborted */
   int committed;
   uint64_t bytes;
   char errmsg[XVA_SINK_MSG_MAX];
@@ -92,8 +92,8 @@ struct Xva_source {
   const struct Xva_source_ops *ops;
   char *name;
   void *impl;
-  int64_t size;                 /* -1: unknown */
-  int status;                   /* of the failure of the last read */
+  int64_t size; /* -1: unknown */
+  int status;   /* of the failure of the last read */
   char errmsg[XVA_SINK_MSG_MAX];
 };
 
@@ -104,10 +104,9 @@ int Xva_source_open (const char *spec, struct Xva_source **out, char *err,
 ssize_t Xva_source_read (struct Xva_source *src, void *buf, size_t n);
 int64_t Xva_source_size (const struct Xva_source *src);
 const char *Xva_source_errmsg (const struct Xva_source *src);
-void Xva_source_free (struct Xva_source *src);    /* NULL ok */
+void Xva_source_free (struct Xva_source *src); /* NULL ok */
 struct Xva_source *Xva_source_new (const struct Xva_source_ops *ops,
-                                   const char *name, void *impl,
-                                   int64_t size);
+                                   const char *name, void *impl, int64_t size);
 
 /* ---- A pipe: a sink whose bytes an input source reads (xva copy) --------- */
 
@@ -143,9 +142,9 @@ char *Xva_target_expand (const char *template, const char *name,
  * (by date), never `just_written`.  The template needs {date} once, in
  * its last component.  *removed counts the files removed.  notice (may
  * be NULL) hears about each removal. */
-int Xva_target_prune (const char *template, const char *name,
-                      const char *uuid, const char *just_written,
-                      unsigned keep, unsigned *removed,
+int Xva_target_prune (const char *template, const char *name, const char *uuid,
+                      const char *just_written, unsigned keep,
+                      unsigned *removed,
                       void (*notice) (void *opaque, const char *msg),
                       void *opaque, char *err, size_t errlen);
 /* Whether template holds {date} once, in its last component. */

@@ -10,7 +10,7 @@
 #include "sink.h"
 
 #define NAME_MAX_BYTES 100
-#define DATE_LEN 16                  /* YYYYMMDDTHHMMSSZ */
+#define DATE_LEN 16 /* YYYYMMDDTHHMMSSZ */
 
 static void
 sanitize (const char *in, char *out, size_t outlen)
@@ -18,8 +18,9 @@ sanitize (const char *in, char *out, size_t outlen)
   size_t i, n = 0;
   unsigned char c;
 
-  for (i = 0; in != NULL && in[i] != '\0' && n + 1 < outlen
-              && n < NAME_MAX_BYTES; i++) {
+  for (i = 0;
+       in != NULL && in[i] != '\0' && n + 1 < outlen && n < NAME_MAX_BYTES;
+       i++) {
     c = (unsigned char) in[i];
     if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
         || (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-'
@@ -154,17 +155,16 @@ by_date_desc (const void *a, const void *b)
   return c != 0 ? c : strcmp (y->name, x->name);
 }
 
-static void
-tell (void (*notice) (void *, const char *), void *opaque,
-      const char *fmt, ...)
+static void tell (void (*notice) (void *, const char *), void *opaque,
+                  const char *fmt, ...)
 #if defined(__GNUC__) || defined(__clang__)
   __attribute__ ((format (printf, 3, 4)))
 #endif
   ;
 
 static void
-tell (void (*notice) (void *, const char *), void *opaque,
-      const char *fmt, ...)
+tell (void (*notice) (void *, const char *), void *opaque, const char *fmt,
+      ...)
 {
   char msg[XVA_SINK_MSG_MAX];
   va_list ap;
@@ -180,8 +180,8 @@ tell (void (*notice) (void *, const char *), void *opaque,
 int
 Xva_target_prune (const char *template, const char *name, const char *uuid,
                   const char *just_written, unsigned keep, unsigned *removed,
-                  void (*notice) (void *opaque, const char *msg),
-                  void *opaque, char *err, size_t errlen)
+                  void (*notice) (void *opaque, const char *msg), void *opaque,
+                  char *err, size_t errlen)
 {
   char *full = NULL, *dir = NULL, *prefix, *suffix = NULL, *path;
   const char *slash, *just_base;

@@ -11,7 +11,7 @@
 
 #include "transfer.h"
 
-#define FAIL_WAIT 5             /* seconds to learn a failed task's error */
+#define FAIL_WAIT 5 /* seconds to learn a failed task's error */
 #define QUERY_MAX 8192
 
 /* ------------------------------------------------------------------ */
@@ -36,8 +36,8 @@ Xva_client_result_clear (struct Xva_client_result *r)
   Xva_client_result_init (r);
 }
 
-static int res_fail (struct Xva_client_result *r, int status,
-                     const char *fmt, ...)
+static int res_fail (struct Xva_client_result *r, int status, const char *fmt,
+                     ...)
 #if defined(__GNUC__) || defined(__clang__)
   __attribute__ ((format (printf, 3, 4)))
 #endif
@@ -151,8 +151,8 @@ close_host (struct Xva_xapi *x)
 /* The VM named by uuid, ref or name: its ref, uuid and name_label. */
 static int
 resolve_vm (struct Xva_xapi *x, const char *uuid, const char *ref,
-            const char *name, char *vref, char *vuuid, char *vname,
-            size_t len, struct Xva_client_result *res)
+            const char *name, char *vref, char *vuuid, char *vname, size_t len,
+            struct Xva_client_result *res)
 {
   struct xva_value *args, *v = NULL;
   const char *str;
@@ -187,8 +187,10 @@ resolve_vm (struct Xva_xapi *x, const char *uuid, const char *ref,
     }
     if (n > 1) {
       xva_value_free (v);
-      return res_fail (res, XVA_EINVAL, "%zu VMs are named '%s': give "
-                       "--uuid", n, name);
+      return res_fail (res, XVA_EINVAL,
+                       "%zu VMs are named '%s': give "
+                       "--uuid",
+                       n, name);
     }
     str = xva_value_string (xva_value_at (v, 0));
     if (str == NULL || strlen (str) >= len) {
@@ -288,8 +290,7 @@ monitor_main (void *arg)
   while (!tc->quit) {
     clock_gettime (CLOCK_MONOTONIC, &dl);
     dl.tv_sec += 1;
-    while (!tc->quit
-           && pthread_cond_timedwait (&tc->cv, &tc->mu, &dl) == 0)
+    while (!tc->quit && pthread_cond_timedwait (&tc->cv, &tc->mu, &dl) == 0)
       ;
     if (tc->quit)
       break;
@@ -313,7 +314,7 @@ monitor_start (struct task_ctl *tc)
 
   tc->mx = Xva_xapi_clone (tc->x, &s);
   if (tc->mx == NULL)
-    return;                     /* no progress display: not fatal */
+    return; /* no progress display: not fatal */
   Xva_xapi_set_stop (tc->mx, monitor_should_stop, tc);
   if (pthread_create (&tc->th, NULL, monitor_main, tc) != 0) {
     Xva_xapi_free (tc->mx);
@@ -350,8 +351,7 @@ monitor_peek (struct task_ctl *tc, int *status, double *progress)
 
 /* Waits (at most max_s) until the task is no longer pending. */
 static int
-task_wait_end (struct task_ctl *tc, unsigned max_s,
-               struct Xva_task_state *st)
+task_wait_end (struct task_ctl *tc, unsigned max_s, struct Xva_task_state *st)
 {
   struct timespec ts;
   double delay = 0.05, end = now_s () + (double) max_s, t;
@@ -364,7 +364,7 @@ task_wait_end (struct task_ctl *tc, unsigned max_s,
     if (st->status != XVA_TASK_PENDING)
       return XVA_OK;
     if (now_s () >= end)
-      return XVA_EOF;           /* still pending */
+      return XVA_EOF; /* still pending */
     for (t = 0; t < delay; t += 0.05) {
       if (glue_stop (tc->g))
         return XVA_ECANCELLED;
@@ -452,7 +452,7 @@ struct exp_job {
   int fail;
   char msg[1024];
   uint64_t bytes;
-  int show;                     /* this job reports progress */
+  int show; /* this job reports progress */
 };
 
 static void
@@ -505,9 +505,10 @@ exp_data (void *opaque, const void *buf, size_t n)
       j->r_eof = 1;
     else if (s < 0) {
       j->fail = s;
-      snprintf (j->msg, sizeof j->msg, "the archive from %.200s is not valid: "
-                "%s", Xva_xapi_get_url (j->x)->base,
-                xva_reader_errmsg (j->r));
+      snprintf (j->msg, sizeof j->msg,
+                "the archive from %.200s is not valid: "
+                "%s",
+                Xva_xapi_get_url (j->x)->base, xva_reader_errmsg (j->r));
       return -1;
     }
   }
@@ -529,7 +530,8 @@ exp_tick (void *opaque)
     job_progress (j->g, j->tc, j->r, j->bytes, 0);
   if (task_failed_meanwhile (j->tc)) {
     j->fail = XVA_ESERVER;
-    snprintf (j->msg, sizeof j->msg, "the export task failed during the "
+    snprintf (j->msg, sizeof j->msg,
+              "the export task failed during the "
               "transfer");
     return 1;
   }
@@ -539,13 +541,13 @@ exp_tick (void *opaque)
 struct export_args {
   struct Xva_xapi *x;
   struct glue *g;
-  const char *vm_ref;           /* NULL with all */
+  const char *vm_ref; /* NULL with all */
   int metadata;
   int all;
   int compress;
   const char *task_id;
   unsigned task_wait;
-  struct Xva_sink *sink;        /* committed or aborted here */
+  struct Xva_sink *sink; /* committed or aborted here */
   int show;
   struct Xva_client_result *res;
 };
@@ -574,15 +576,15 @@ export_stream (struct export_args *a)
   xva_reader_opts_init (&ro);
   ro.force = 0;
   ro.mode = a->metadata ? XVA_READ_ANY : XVA_READ_FULL;
-  ro.require_end = 1;   /* a kept export must end with its end marker */
+  ro.require_end = 1; /* a kept export must end with its end marker */
   memset (&io, 0, sizeof io);
   j.r = xva_reader_new (&ro, io, &s);
   if (j.r == NULL) {
     res_fail (res, s, "cannot start a reader: %s", xva_strerror (s));
     goto out;
   }
-  s = task_begin (&tc, a->x, a->g, a->task_id, a->metadata
-                  ? "xva export_metadata" : "xva export", res);
+  s = task_begin (&tc, a->x, a->g, a->task_id,
+                  a->metadata ? "xva export_metadata" : "xva export", res);
   have_task = 1;
   if (s != XVA_OK)
     goto out;
@@ -591,19 +593,19 @@ export_stream (struct export_args *a)
     s = Xva_xapi_query_add (q, sizeof q, "all", "true");
   else
     s = Xva_xapi_query_add (q, sizeof q, "ref", a->vm_ref);
-  s |= Xva_xapi_query_add (q, sizeof q, "session_id",
-                           Xva_xapi_session (a->x));
+  s |= Xva_xapi_query_add (q, sizeof q, "session_id", Xva_xapi_session (a->x));
   s |= Xva_xapi_query_add (q, sizeof q, "task_id", tc.ref);
-  comp = a->compress == XVA_COMPRESS_GZIP ? "gzip"
-         : a->compress == XVA_COMPRESS_ZSTD ? "zstd" : NULL;
+  comp = a->compress == XVA_COMPRESS_GZIP   ? "gzip"
+         : a->compress == XVA_COMPRESS_ZSTD ? "zstd"
+                                            : NULL;
   if (comp != NULL && !a->metadata)
     s |= Xva_xapi_query_add (q, sizeof q, "use_compression", comp);
   if (s != 0) {
     res_fail (res, XVA_EINVAL, "the request is too long");
     goto out;
   }
-  snprintf (pq, sizeof pq, "/%s?%s", a->metadata ? "export_metadata"
-            : "export", q);
+  snprintf (pq, sizeof pq, "/%s?%s",
+            a->metadata ? "export_metadata" : "export", q);
   j.x = a->x;
   j.g = a->g;
   j.tc = &tc;
@@ -626,15 +628,16 @@ export_stream (struct export_args *a)
   if (s != XVA_OK) {
     res_fail (res, s, "%s", Xva_xapi_errmsg (a->x));
     if (s != XVA_ECANCELLED)
-      task_after_failure (&tc, res, "export", reply.status == 0
-                          || s == XVA_ENET);
+      task_after_failure (&tc, res, "export",
+                          reply.status == 0 || s == XVA_ENET);
     goto out;
   }
   if (!j.r_eof) {
     /* A stored archive is judged by its end marker: without it, the
      * stream was cut even if every disk looks complete. */
     s = xva_reader_finish (j.r);
-    res_fail (res, s == XVA_OK ? XVA_ETRUNCATED : s, "the export from %s "
+    res_fail (res, s == XVA_OK ? XVA_ETRUNCATED : s,
+              "the export from %s "
               "ended before the archive did (%" PRIu64 " bytes): %s",
               Xva_xapi_get_url (a->x)->base, j.bytes,
               s == XVA_OK ? "no end marker" : xva_reader_errmsg (j.r));
@@ -643,8 +646,10 @@ export_stream (struct export_args *a)
   }
   s = task_wait_end (&tc, a->task_wait, &st);
   if (s == XVA_EOF) {
-    res_fail (res, XVA_ESERVER, "the export task %s is still pending %u s "
-              "after the transfer", tc.ref, a->task_wait);
+    res_fail (res, XVA_ESERVER,
+              "the export task %s is still pending %u s "
+              "after the transfer",
+              tc.ref, a->task_wait);
     goto out;
   }
   if (s != XVA_OK) {
@@ -718,8 +723,10 @@ Xva_client_export (const struct Xva_export_req *req,
     res->output = Xva_target_expand (req->output, name, uuid,
                                      (int64_t) time (NULL));
   if (res->output == NULL) {
-    res_fail (res, XVA_EINVAL, "bad output name '%s' (known: {name}, "
-              "{uuid}, {date})", req->output);
+    res_fail (res, XVA_EINVAL,
+              "bad output name '%s' (known: {name}, "
+              "{uuid}, {date})",
+              req->output);
     goto out;
   }
   err[0] = '\0';
@@ -748,8 +755,10 @@ Xva_client_export (const struct Xva_export_req *req,
     s = Xva_target_prune (req->output, name, uuid, res->output, req->keep,
                           &removed, glue_notice, &g, err, sizeof err);
     if (s != XVA_OK)
-      res_fail (res, s, "the export is complete (%s), but removing older "
-                "exports failed: %s", res->output, err);
+      res_fail (res, s,
+                "the export is complete (%s), but removing older "
+                "exports failed: %s",
+                res->output, err);
   }
 out:
   Xva_sink_free (sink);
@@ -765,11 +774,11 @@ struct imp_job {
   struct glue *g;
   struct task_ctl *tc;
   struct Xva_source *src;
-  struct xva_reader *r;         /* NULL: not watched here */
+  struct xva_reader *r; /* NULL: not watched here */
   int r_eof;
-  int r_bad;                    /* the reader's error: stopped watching */
+  int r_bad; /* the reader's error: stopped watching */
   char r_msg[512];
-  int force;                    /* report mismatches as kept */
+  int force; /* report mismatches as kept */
   int fail;
   char msg[1024];
   uint64_t bytes;
@@ -798,8 +807,7 @@ imp_read (void *opaque, void *buf, size_t n)
       s = xva_reader_finish (j->r);
       if (s != XVA_OK) {
         j->r_bad = s;
-        snprintf (j->r_msg, sizeof j->r_msg, "%s",
-                  xva_reader_errmsg (j->r));
+        snprintf (j->r_msg, sizeof j->r_msg, "%s", xva_reader_errmsg (j->r));
       }
       else
         j->r_eof = 1;
@@ -829,11 +837,11 @@ imp_tick (void *opaque)
   int64_t size = Xva_source_size (j->src);
 
   if (j->show)
-    job_progress (j->g, j->tc, j->r, j->bytes,
-                  size > 0 ? (uint64_t) size : 0);
+    job_progress (j->g, j->tc, j->r, j->bytes, size > 0 ? (uint64_t) size : 0);
   if (task_failed_meanwhile (j->tc)) {
     j->fail = XVA_ESERVER;
-    snprintf (j->msg, sizeof j->msg, "the import task failed during the "
+    snprintf (j->msg, sizeof j->msg,
+              "the import task failed during the "
               "upload");
     return 1;
   }
@@ -888,8 +896,7 @@ result_uuids (struct Xva_xapi *x, const char *result,
     if (ref == NULL || strncmp (ref, "OpaqueRef:", 10) != 0
         || strcmp (ref, "OpaqueRef:NULL") == 0)
       continue;
-    s = Xva_xapi_call_string (x, "VM.get_uuid", ref, NULL, uuid,
-                              sizeof uuid);
+    s = Xva_xapi_call_string (x, "VM.get_uuid", ref, NULL, uuid, sizeof uuid);
     if (s != XVA_OK) {
       notice (g, "cannot learn the uuid of the new VM %s: %s", ref,
               Xva_xapi_errmsg (x));
@@ -916,7 +923,7 @@ struct import_args {
   struct Xva_xapi *x;
   struct glue *g;
   struct Xva_source *src;
-  int check;                    /* run a reader on the bytes */
+  int check; /* run a reader on the bytes */
   const char *sr_uuid;
   const char *sr_ref;
   int restore;
@@ -941,8 +948,7 @@ import_query (const struct import_args *a, const char *task, char *pq,
   int s = 0;
 
   q[0] = '\0';
-  s |= Xva_xapi_query_add (q, sizeof q, "session_id",
-                           Xva_xapi_session (a->x));
+  s |= Xva_xapi_query_add (q, sizeof q, "session_id", Xva_xapi_session (a->x));
   s |= Xva_xapi_query_add (q, sizeof q, "task_id", task);
   if (a->sr_ref != NULL)
     s |= Xva_xapi_query_add (q, sizeof q, "sr_id", a->sr_ref);
@@ -964,8 +970,9 @@ import_query (const struct import_args *a, const char *task, char *pq,
   }
   if (s != 0)
     return -1;
-  if ((size_t) snprintf (pq, pqlen, "/%s?%s", a->metadata ? "import_metadata"
-                         : "import", q) >= pqlen)
+  if ((size_t) snprintf (pq, pqlen, "/%s?%s",
+                         a->metadata ? "import_metadata" : "import", q)
+      >= pqlen)
     return -1;
   return 0;
 }
@@ -1006,13 +1013,14 @@ import_stream (struct import_args *a)
       goto out;
     }
   }
-  s = task_begin (&tc, a->x, a->g, a->task_id, a->metadata
-                  ? "xva import_metadata" : "xva import", res);
+  s = task_begin (&tc, a->x, a->g, a->task_id,
+                  a->metadata ? "xva import_metadata" : "xva import", res);
   have_task = 1;
   if (s != XVA_OK)
     goto out;
   if (import_query (a, tc.ref, pq, sizeof pq) != 0) {
-    res_fail (res, XVA_EINVAL, "the request is too long or a --vdi is "
+    res_fail (res, XVA_EINVAL,
+              "the request is too long or a --vdi is "
               "malformed");
     goto out;
   }
@@ -1025,8 +1033,8 @@ import_stream (struct import_args *a)
   s = Xva_xapi_put (a->x, pq, &ps, &reply);
   monitor_stop (&tc);
   if (j.show)
-    job_progress (a->g, &tc, j.r, j.bytes, ps.size > 0
-                  ? (uint64_t) ps.size : 0);
+    job_progress (a->g, &tc, j.r, j.bytes,
+                  ps.size > 0 ? (uint64_t) ps.size : 0);
   res->bytes = j.bytes;
   if (s == XVA_ECANCELLED && j.fail != 0) {
     res_fail (res, j.fail, "%s", j.msg);
@@ -1036,14 +1044,15 @@ import_stream (struct import_args *a)
   if (s != XVA_OK) {
     res_fail (res, s, "%s", Xva_xapi_errmsg (a->x));
     if (s != XVA_ECANCELLED)
-      task_after_failure (&tc, res, "import", s == XVA_ENET
-                          || s == XVA_EIO);
+      task_after_failure (&tc, res, "import", s == XVA_ENET || s == XVA_EIO);
     goto out;
   }
   s = task_wait_end (&tc, a->task_wait, &st);
   if (s == XVA_EOF) {
-    res_fail (res, XVA_ESERVER, "the import task %s is still pending %u s "
-              "after the upload", tc.ref, a->task_wait);
+    res_fail (res, XVA_ESERVER,
+              "the import task %s is still pending %u s "
+              "after the upload",
+              tc.ref, a->task_wait);
     goto out;
   }
   if (s != XVA_OK) {
@@ -1062,8 +1071,10 @@ import_stream (struct import_args *a)
     goto out;
   }
   if (j.r_bad != 0)
-    notice (a->g, "the host accepted an archive that looks damaged here: "
-            "%s", j.r_msg);
+    notice (a->g,
+            "the host accepted an archive that looks damaged here: "
+            "%s",
+            j.r_msg);
   if (!a->dry_run) {
     s = result_uuids (a->x, st.result != NULL ? st.result : "", res, a->g);
     if (s != XVA_OK)
@@ -1145,8 +1156,7 @@ copy_export_main (void *arg)
 
 int
 Xva_client_copy (const struct Xva_copy_req *req,
-                 const struct Xva_client_cb *cb,
-                 struct Xva_client_result *res)
+                 const struct Xva_client_cb *cb, struct Xva_client_result *res)
 {
   struct Xva_client_result eres;
   struct export_args ea;
@@ -1170,8 +1180,8 @@ Xva_client_copy (const struct Xva_copy_req *req,
   to = open_host (&req->to, &g, res);
   if (to == NULL)
     goto out;
-  s = resolve_vm (from, req->uuid, NULL, req->name, vref, res->vm_uuid,
-                  vname, sizeof vref, res);
+  s = resolve_vm (from, req->uuid, NULL, req->name, vref, res->vm_uuid, vname,
+                  sizeof vref, res);
   if (s != XVA_OK)
     goto out;
   if (Xva_pipe_new (&sink, &src) != XVA_OK) {
@@ -1196,7 +1206,7 @@ Xva_client_copy (const struct Xva_copy_req *req,
   ia.x = to;
   ia.g = &g;
   ia.src = src;
-  ia.check = 0;                 /* the export side checks every byte */
+  ia.check = 0; /* the export side checks every byte */
   ia.sr_uuid = req->sr_uuid;
   ia.task_wait = req->to.task_wait ? req->to.task_wait : 600;
   ia.show = 0;
@@ -1212,8 +1222,10 @@ Xva_client_copy (const struct Xva_copy_req *req,
   if (eres.status != XVA_OK
       && !(res->status != XVA_OK && eres.status == XVA_ECANCELLED)) {
     if (res->status == XVA_OK && res->nvm > 0)
-      notice (&g, "the copy failed on the source side after the target "
-              "imported VM %s", res->vm_uuids[0]);
+      notice (&g,
+              "the copy failed on the source side after the target "
+              "imported VM %s",
+              res->vm_uuids[0]);
     res->status = eres.status;
     memcpy (res->msg, eres.msg, sizeof res->msg);
     memcpy (res->code, eres.code, sizeof res->code);

@@ -25,21 +25,21 @@
 
 /* One host and how to log in. */
 struct Xva_client_host {
-  struct Xva_xapi_conf conf;    /* url, TLS, retries (the stop and notice
-                                 * hooks are filled from the callbacks) */
-  const char *user;             /* for login */
+  struct Xva_xapi_conf conf; /* url, TLS, retries (the stop and notice
+                              * hooks are filled from the callbacks) */
+  const char *user;          /* for login */
   const char *password;
-  const char *session;          /* reuse this session: no login/logout */
-  unsigned task_wait;           /* seconds to wait for a task to end after
-                                 * the transfer (default 600) */
+  const char *session; /* reuse this session: no login/logout */
+  unsigned task_wait;  /* seconds to wait for a task to end after
+                        * the transfer (default 600) */
 };
 
 struct Xva_client_progress {
-  uint64_t bytes;               /* archive bytes moved so far */
-  uint64_t size;                /* archive size when known, else 0 */
-  uint64_t done;                /* disk bytes checked (reader) */
-  uint64_t total;               /* disk bytes in the archive, 0 unknown */
-  double task;                  /* the task's progress 0..1, -1 unknown */
+  uint64_t bytes; /* archive bytes moved so far */
+  uint64_t size;  /* archive size when known, else 0 */
+  uint64_t done;  /* disk bytes checked (reader) */
+  uint64_t total; /* disk bytes in the archive, 0 unknown */
+  double task;    /* the task's progress 0..1, -1 unknown */
 };
 
 struct Xva_client_cb {
@@ -55,28 +55,28 @@ struct Xva_client_cb {
 
 struct Xva_export_req {
   struct Xva_client_host host;
-  const char *uuid;             /* exactly one of uuid, ref, name, or */
+  const char *uuid; /* exactly one of uuid, ref, name, or */
   const char *ref;
   const char *name;
-  int all;                      /* with metadata: every VM */
-  int metadata;                 /* GET /export_metadata */
-  int compress;                 /* enum xva_compress */
-  const char *output;           /* "-", a path, or a template with {name},
-                                 * {uuid}, {date} */
-  const char *task_id;          /* adopt this task (not destroyed) */
-  unsigned keep;                /* 0: keep everything */
+  int all;             /* with metadata: every VM */
+  int metadata;        /* GET /export_metadata */
+  int compress;        /* enum xva_compress */
+  const char *output;  /* "-", a path, or a template with {name},
+                        * {uuid}, {date} */
+  const char *task_id; /* adopt this task (not destroyed) */
+  unsigned keep;       /* 0: keep everything */
 };
 
 struct Xva_import_req {
   struct Xva_client_host host;
-  const char *input;            /* "-" or a path */
-  const char *sr_uuid;          /* at most one of sr_uuid, sr_ref */
+  const char *input;   /* "-" or a path */
+  const char *sr_uuid; /* at most one of sr_uuid, sr_ref */
   const char *sr_ref;
   int restore;
   int force;
-  int metadata;                 /* PUT /import_metadata */
-  int dry_run;                  /* with metadata */
-  const char *const *vdi_map;   /* "SRC=DST" items, with metadata */
+  int metadata;               /* PUT /import_metadata */
+  int dry_run;                /* with metadata */
+  const char *const *vdi_map; /* "SRC=DST" items, with metadata */
   size_t nvdi_map;
   const char *task_id;
 };
@@ -84,24 +84,24 @@ struct Xva_import_req {
 struct Xva_copy_req {
   struct Xva_client_host from;
   struct Xva_client_host to;
-  const char *uuid;             /* one of uuid, name */
+  const char *uuid; /* one of uuid, name */
   const char *name;
-  const char *sr_uuid;          /* target SR; NULL: the pool's default */
+  const char *sr_uuid; /* target SR; NULL: the pool's default */
   int compress;
 };
 
 struct Xva_client_result {
-  int status;                   /* enum xva_status */
-  char msg[2048];               /* what failed ("" on success) */
-  char code[64];                /* XenAPI error code of a failed task */
-  char vm_uuid[XVA_XAPI_REF_MAX + 1];   /* the exported VM ("" for all) */
-  char **vm_uuids;              /* imported VMs */
+  int status;                         /* enum xva_status */
+  char msg[2048];                     /* what failed ("" on success) */
+  char code[64];                      /* XenAPI error code of a failed task */
+  char vm_uuid[XVA_XAPI_REF_MAX + 1]; /* the exported VM ("" for all) */
+  char **vm_uuids;                    /* imported VMs */
   size_t nvm;
-  char *output;                 /* the file written (export) */
-  uint64_t bytes;               /* archive bytes moved */
+  char *output;   /* the file written (export) */
+  uint64_t bytes; /* archive bytes moved */
   double seconds;
-  unsigned checksum_kinds;      /* bit (1 << kind) of checksums seen */
-  uint64_t mismatches;          /* kept by force */
+  unsigned checksum_kinds; /* bit (1 << kind) of checksums seen */
+  uint64_t mismatches;     /* kept by force */
 };
 
 void Xva_client_result_init (struct Xva_client_result *r);

@@ -62,8 +62,9 @@ header_value (const char *line, size_t len, const char *name, char *out,
     v++;
     vl--;
   }
-  while (vl > 0 && (v[vl - 1] == '\r' || v[vl - 1] == '\n'
-                    || v[vl - 1] == ' ' || v[vl - 1] == '\t'))
+  while (vl > 0
+         && (v[vl - 1] == '\r' || v[vl - 1] == '\n' || v[vl - 1] == ' '
+             || v[vl - 1] == '\t'))
     vl--;
   if (vl >= outlen)
     vl = outlen - 1;
@@ -171,8 +172,7 @@ get_progress (void *opaque, curl_off_t dt, curl_off_t dn, curl_off_t ut,
 
 int
 Xva_xapi_get (struct Xva_xapi *x, const char *path_query,
-              const struct Xva_http_get_cb *cb,
-              struct Xva_http_reply *reply)
+              const struct Xva_http_get_cb *cb, struct Xva_http_reply *reply)
 {
   struct get_ctx g;
   struct curl_slist *hdr;
@@ -243,8 +243,10 @@ Xva_xapi_get (struct Xva_xapi *x, const char *path_query,
     if (s == XVA_ECANCELLED)
       s = XVA_ENET;
     if (reply->bytes > 0)
-      s = Xva_xapi_fail (x, s, "the transfer from %s broke after %" PRIu64
-                         " bytes: %s", x->url.base, reply->bytes,
+      s = Xva_xapi_fail (x, s,
+                         "the transfer from %s broke after %" PRIu64
+                         " bytes: %s",
+                         x->url.base, reply->bytes,
                          cerr[0] != '\0' ? cerr : curl_easy_strerror (c));
     else
       s = Xva_xapi_fail (x, s, "%s: %s", x->conf.url,
@@ -275,8 +277,8 @@ struct put_conn {
   char resp[RESP_MAX];
   size_t rlen;
   int headers_done;
-  size_t body_seen;             /* response body bytes after the headers */
-  int64_t resp_clen;            /* -1: unknown */
+  size_t body_seen;  /* response body bytes after the headers */
+  int64_t resp_clen; /* -1: unknown */
   int peer_closed;
   char location[XVA_XAPI_URL_MAX];
   double last_tick;
@@ -434,14 +436,17 @@ send_all (struct put_conn *pc, const void *buf, size_t n)
       pump_recv (pc);
       if (pc->headers_done)
         return XVA_EOF;
-      return Xva_xapi_fail (pc->x, XVA_ENET, "the upload to %s broke "
-                            "after %" PRIu64 " bytes: %s", pc->x->url.base,
-                            pc->reply->bytes, curl_easy_strerror (c));
+      return Xva_xapi_fail (pc->x, XVA_ENET,
+                            "the upload to %s broke "
+                            "after %" PRIu64 " bytes: %s",
+                            pc->x->url.base, pc->reply->bytes,
+                            curl_easy_strerror (c));
     }
     if (Xva_xapi_now () - last_move > (double) pc->x->conf.stall_timeout)
-      return Xva_xapi_fail (pc->x, XVA_ENET, "the upload to %s made no "
-                            "progress for %ld s", pc->x->url.base,
-                            pc->x->conf.stall_timeout);
+      return Xva_xapi_fail (pc->x, XVA_ENET,
+                            "the upload to %s made no "
+                            "progress for %ld s",
+                            pc->x->url.base, pc->x->conf.stall_timeout);
     wait_socket (pc, POLLOUT, 100);
   }
   return XVA_OK;
@@ -549,18 +554,22 @@ send_request (struct put_conn *pc, const char *base, int use_unix,
   uint64_t len;
   int n;
 
-  host = use_unix ? "localhost"
-         : strncmp (base, "https://", 8) == 0 ? base + 8 : base + 7;
+  host = use_unix                             ? "localhost"
+         : strncmp (base, "https://", 8) == 0 ? base + 8
+                                              : base + 7;
   len = pc->src->size >= 0 ? (uint64_t) pc->src->size : XVA_XAPI_FAKE_LENGTH;
   n = snprintf (req, sizeof req,
                 "PUT %s HTTP/1.1\r\n"
                 "Host: %s\r\n"
-                "User-Agent: xva/" XVA_VERSION_STRING "\r\n"
+                "User-Agent: xva/" XVA_VERSION_STRING
+                "\r\n"
                 "Accept: */*\r\n"
                 "Content-Type: application/octet-stream\r\n"
-                "Content-Length: %" PRIu64 "\r\n"
+                "Content-Length: %" PRIu64
+                "\r\n"
                 "Connection: close\r\n"
-                "\r\n", path_query, host, len);
+                "\r\n",
+                path_query, host, len);
   if (n < 0 || (size_t) n >= sizeof req)
     return Xva_xapi_fail (pc->x, XVA_EINVAL, "PUT: the request is too long");
   return send_all (pc, req, (size_t) n);
@@ -635,8 +644,10 @@ put_once (struct put_conn *pc, const char *base, int use_unix,
       *replay_over = 1;
     if (pc->src->size >= 0
         && pc->reply->bytes + n > (uint64_t) pc->src->size) {
-      s = Xva_xapi_fail (x, XVA_EIO, "the input is longer than its size "
-                         "(%" PRId64 " bytes)", pc->src->size);
+      s = Xva_xapi_fail (x, XVA_EIO,
+                         "the input is longer than its size "
+                         "(%" PRId64 " bytes)",
+                         pc->src->size);
       break;
     }
     s = send_all (pc, buf, n);
@@ -644,13 +655,14 @@ put_once (struct put_conn *pc, const char *base, int use_unix,
       pc->reply->bytes += n;
   }
   if (s == XVA_EOF)
-    s = XVA_OK;     /* answered (or closed) while sending: see below */
+    s = XVA_OK; /* answered (or closed) while sending: see below */
   if (s != XVA_OK)
     return s;
   if (pc->headers_done && pc->reply->status >= 300 && pc->reply->status < 400
       && pc->location[0] != '\0') {
     if (*replay_over)
-      return Xva_xapi_fail (x, XVA_ESERVER, "%s redirected the upload to %s "
+      return Xva_xapi_fail (x, XVA_ESERVER,
+                            "%s redirected the upload to %s "
                             "after more than %zu bytes were sent",
                             base, pc->location, REPLAY_MAX);
     return PUT_REDIRECT;
@@ -661,18 +673,20 @@ put_once (struct put_conn *pc, const char *base, int use_unix,
     /* The server closed the connection before the end of the body. */
     if (pc->headers_done)
       return XVA_OK;
-    return Xva_xapi_fail (x, XVA_ENET, "%s closed the connection after %"
-                          PRIu64 " bytes of the upload", base,
-                          pc->reply->bytes);
+    return Xva_xapi_fail (x, XVA_ENET,
+                          "%s closed the connection after %" PRIu64
+                          " bytes of the upload",
+                          base, pc->reply->bytes);
   }
   if (pc->src->size >= 0 && pc->reply->bytes != (uint64_t) pc->src->size)
-    return Xva_xapi_fail (x, XVA_EIO, "the input ended after %" PRIu64
-                          " of its %" PRId64 " bytes", pc->reply->bytes,
-                          pc->src->size);
+    return Xva_xapi_fail (x, XVA_EIO,
+                          "the input ended after %" PRIu64 " of its %" PRId64
+                          " bytes",
+                          pc->reply->bytes, pc->src->size);
   if (pc->src->size < 0)
-    shutdown (pc->fd, SHUT_WR);      /* the end of a stream of no length */
+    shutdown (pc->fd, SHUT_WR); /* the end of a stream of no length */
   if (pc->headers_done)
-    return XVA_OK;                   /* answered early: the task tells */
+    return XVA_OK; /* answered early: the task tells */
   /* Wait for the answer (xva serve answers after the body), or for the
    * connection to close (after a body of unknown length). */
   end = Xva_xapi_now () + (double) x->conf.stall_timeout;
@@ -680,17 +694,17 @@ put_once (struct put_conn *pc, const char *base, int use_unix,
     if (put_tick (pc))
       return XVA_ECANCELLED;
     if (Xva_xapi_now () > end)
-      return Xva_xapi_fail (x, XVA_ENET, "%s sent no answer within %ld s "
-                            "of the end of the upload", base,
-                            x->conf.stall_timeout);
+      return Xva_xapi_fail (x, XVA_ENET,
+                            "%s sent no answer within %ld s "
+                            "of the end of the upload",
+                            base, x->conf.stall_timeout);
     wait_socket (pc, 0, 100);
   }
   if (pc->headers_done && pc->resp_clen > 0) {
     /* Keep the start of an error text. */
     end = Xva_xapi_now () + 5.0;
     while (!pc->peer_closed && pc->body_seen < (size_t) pc->resp_clen
-           && pc->body_seen < sizeof pc->reply->body
-           && Xva_xapi_now () < end)
+           && pc->body_seen < sizeof pc->reply->body && Xva_xapi_now () < end)
       wait_socket (pc, 0, 50);
   }
   return XVA_OK;
@@ -698,8 +712,7 @@ put_once (struct put_conn *pc, const char *base, int use_unix,
 
 int
 Xva_xapi_put (struct Xva_xapi *x, const char *path_query,
-              const struct Xva_http_put_src *src,
-              struct Xva_http_reply *reply)
+              const struct Xva_http_put_src *src, struct Xva_http_reply *reply)
 {
   struct put_conn *pc = NULL;
   unsigned char *replay = NULL, *buf = NULL;
@@ -739,8 +752,8 @@ Xva_xapi_put (struct Xva_xapi *x, const char *path_query,
                            MAX_REDIRECTS);
         goto out;
       }
-      if (split_location (loc, base, sizeof base, pq, sizeof pq,
-                          &use_unix) != 0) {
+      if (split_location (loc, base, sizeof base, pq, sizeof pq, &use_unix)
+          != 0) {
         s = Xva_xapi_fail (x, XVA_ESERVER, "PUT: bad redirect to '%.200s'",
                            loc);
         goto out;

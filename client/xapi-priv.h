@@ -13,14 +13,14 @@
 #endif
 
 struct Xva_xapi {
-  struct Xva_xapi_conf conf;    /* url and cacert point at the copies */
+  struct Xva_xapi_conf conf; /* url and cacert point at the copies */
   char *url_copy;
   char *cacert_copy;
   struct Xva_xapi_url url;
-  CURL *rpc;                    /* made on first use */
+  CURL *rpc; /* made on first use */
   char session[XVA_XAPI_REF_MAX + 1];
-  int own_session;              /* made by login: log out at the end */
-  char *login_user;             /* to log in again when a session ends */
+  int own_session;  /* made by login: log out at the end */
+  char *login_user; /* to log in again when a session ends */
   char *login_password;
   char errmsg[XVA_XAPI_MSG_MAX];
   char code[64];

@@ -194,11 +194,13 @@ Xva_xapi_url_parse (const char *url, struct Xva_xapi_url *out, char *err,
     host = url + 8;
   }
   else
-    return url_error (err, errlen, url, "want http://HOST[:PORT], "
+    return url_error (err, errlen, url,
+                      "want http://HOST[:PORT], "
                       "https://HOST[:PORT] or unix:PATH");
   end = host + strcspn (host, "/?#");
   if (memchr (host, '@', (size_t) (end - host)) != NULL)
-    return url_error (err, errlen, url, "credentials do not go in the URL "
+    return url_error (err, errlen, url,
+                      "credentials do not go in the URL "
                       "(use --user and --password-file)");
   if (*end != '\0' && strcmp (end, "/") != 0)
     return url_error (err, errlen, url, "a path or query is not allowed");
@@ -240,7 +242,8 @@ Xva_xapi_url_parse (const char *url, struct Xva_xapi_url *out, char *err,
   }
   out->tls = tls;
   if ((size_t) snprintf (out->base, sizeof out->base, "%.*s",
-                         (int) (end - url), url) >= sizeof out->base)
+                         (int) (end - url), url)
+      >= sizeof out->base)
     return url_error (err, errlen, url, "too long");
   return XVA_OK;
 }
@@ -436,8 +439,11 @@ Xva_xapi_format_error (const struct xva_value *info, char *buf, size_t len)
         s = "?";
     }
     }
-    w = snprintf (buf + used, len - used, "%s%s", i == 0 ? ""
-                  : i == 1 ? " [" : ", ", s);
+    w = snprintf (buf + used, len - used, "%s%s",
+                  i == 0   ? ""
+                  : i == 1 ? " ["
+                           : ", ",
+                  s);
     if (w < 0 || (size_t) w >= len - used) {
       used = len - 1;
       break;
@@ -506,8 +512,8 @@ rpc_progress (void *opaque, curl_off_t dt, curl_off_t dn, curl_off_t ut,
 /* POSTs body to / and leaves the reply in b.  Retries connection
  * failures. */
 static int
-rpc_post (struct Xva_xapi *x, const char *method, const char *body,
-          size_t len, struct membuf *b)
+rpc_post (struct Xva_xapi *x, const char *method, const char *body, size_t len,
+          struct membuf *b)
 {
   struct curl_slist *hdr = NULL, *h2;
   char url[XVA_XAPI_URL_MAX + 8], cerr[CURL_ERROR_SIZE];
@@ -563,23 +569,28 @@ rpc_post (struct Xva_xapi *x, const char *method, const char *body,
   }
   if (c != CURLE_OK) {
     if (b->over)
-      s = Xva_xapi_fail (x, XVA_ELIMIT, "%s: the reply is larger than %zu "
-                         "bytes", method, RPC_REPLY_MAX);
+      s = Xva_xapi_fail (x, XVA_ELIMIT,
+                         "%s: the reply is larger than %zu "
+                         "bytes",
+                         method, RPC_REPLY_MAX);
     else if (Xva_xapi_stopped (x))
       s = Xva_xapi_fail (x, XVA_ECANCELLED, "%s: stopped", method);
     else
-      s = Xva_xapi_fail (x, Xva_xapi_curl_status (c) == XVA_ECANCELLED
-                         ? XVA_ENOMEM : Xva_xapi_curl_status (c),
+      s = Xva_xapi_fail (x,
+                         Xva_xapi_curl_status (c) == XVA_ECANCELLED
+                           ? XVA_ENOMEM
+                           : Xva_xapi_curl_status (c),
                          "%s: %s: %s", method, x->conf.url,
                          cerr[0] != '\0' ? cerr : curl_easy_strerror (c));
     goto out;
   }
   curl_easy_getinfo (x->rpc, CURLINFO_RESPONSE_CODE, &code);
   if (code != 200) {
-    s = Xva_xapi_fail (x, code == 401 || code == 403 ? XVA_EAUTH
-                       : code == 404 ? XVA_ENOTFOUND : XVA_ESERVER,
-                       "%s: %s answered HTTP %ld", method, x->conf.url,
-                       code);
+    s = Xva_xapi_fail (x,
+                       code == 401 || code == 403 ? XVA_EAUTH
+                       : code == 404              ? XVA_ENOTFOUND
+                                                  : XVA_ESERVER,
+                       "%s: %s answered HTTP %ld", method, x->conf.url, code);
     goto out;
   }
   s = XVA_OK;
@@ -646,12 +657,13 @@ call_once (struct Xva_xapi *x, const char *method, int no_session,
   if (s != XVA_OK)
     goto out;
   perr[0] = '\0';
-  s = xva_xmlrpc_parse_response (b.p != NULL ? b.p : "", b.len, NULL,
-                                 &reply, perr, sizeof perr);
+  s = xva_xmlrpc_parse_response (b.p != NULL ? b.p : "", b.len, NULL, &reply,
+                                 perr, sizeof perr);
   if (s == XVA_ESERVER) {
     s = Xva_xapi_fail (x, XVA_ESERVER, "%s: XML-RPC fault: %s", method,
                        xva_value_get_string (reply, "faultString") != NULL
-                       ? xva_value_get_string (reply, "faultString") : "?");
+                         ? xva_value_get_string (reply, "faultString")
+                         : "?");
     goto out;
   }
   if (s != XVA_OK) {
@@ -727,9 +739,8 @@ args2 (const char *a1, const char *a2)
 }
 
 int
-Xva_xapi_call_string (struct Xva_xapi *x, const char *method,
-                      const char *a1, const char *a2, char *out,
-                      size_t outlen)
+Xva_xapi_call_string (struct Xva_xapi *x, const char *method, const char *a1,
+                      const char *a2, char *out, size_t outlen)
 {
   struct xva_value *args, *res = NULL;
   const char *str;
@@ -744,8 +755,10 @@ Xva_xapi_call_string (struct Xva_xapi *x, const char *method,
   str = xva_value_string (res);
   if (str == NULL || strlen (str) >= outlen) {
     xva_value_free (res);
-    return Xva_xapi_fail (x, XVA_ESERVER, "%s: the result is not a string "
-                          "of at most %zu bytes", method, outlen - 1);
+    return Xva_xapi_fail (x, XVA_ESERVER,
+                          "%s: the result is not a string "
+                          "of at most %zu bytes",
+                          method, outlen - 1);
   }
   memcpy (out, str, strlen (str) + 1);
   xva_value_free (res);
@@ -775,8 +788,7 @@ Xva_xapi_login (struct Xva_xapi *x, const char *user, const char *password)
   int s;
 
   args = xva_value_new_array ();
-  if (args == NULL
-      || xva_value_append (args, xva_value_new_string (user)) != 0
+  if (args == NULL || xva_value_append (args, xva_value_new_string (user)) != 0
       || xva_value_append (args, xva_value_new_string (password)) != 0
       || xva_value_append (args, xva_value_new_string ("2.21")) != 0
       || xva_value_append (args, xva_value_new_string ("xva")) != 0) {
@@ -789,18 +801,20 @@ Xva_xapi_login (struct Xva_xapi *x, const char *user, const char *password)
       char why[XVA_XAPI_MSG_MAX];
       const char *colon = strstr (x->errmsg, ": ");
 
-      snprintf (why, sizeof why, "%s", colon != NULL ? colon + 2
-                : x->errmsg);
-      Xva_xapi_fail (x, s, "%.300s: authentication failed for user "
-                     "'%.64s' (%.500s)", x->url.unix_path[0] != '\0'
-                     ? x->conf.url : x->url.base, user, why);
+      snprintf (why, sizeof why, "%s", colon != NULL ? colon + 2 : x->errmsg);
+      Xva_xapi_fail (x, s,
+                     "%.300s: authentication failed for user "
+                     "'%.64s' (%.500s)",
+                     x->url.unix_path[0] != '\0' ? x->conf.url : x->url.base,
+                     user, why);
     }
     return s;
   }
   ref = xva_value_string (res);
   if (ref == NULL || ref[0] == '\0' || strlen (ref) > XVA_XAPI_REF_MAX) {
     xva_value_free (res);
-    return Xva_xapi_fail (x, XVA_ESERVER, "login: no session ref in the "
+    return Xva_xapi_fail (x, XVA_ESERVER,
+                          "login: no session ref in the "
                           "reply");
   }
   memcpy (x->session, ref, strlen (ref) + 1);
@@ -935,8 +949,7 @@ Xva_xapi_task_destroy (struct Xva_xapi *x, const char *ref)
 /* Queries                                                              */
 
 int
-Xva_xapi_query_add (char *q, size_t qlen, const char *name,
-                    const char *value)
+Xva_xapi_query_add (char *q, size_t qlen, const char *name, const char *value)
 {
   static const char hex[] = "0123456789ABCDEF";
   size_t used = strlen (q), nl = strlen (name);

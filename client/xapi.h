@@ -25,41 +25,41 @@
 
 #include <xva/xva.h>
 
-#define XVA_XAPI_REF_MAX 255        /* longest ref or uuid kept */
-#define XVA_XAPI_MSG_MAX 1024       /* messages kept on a handle */
-#define XVA_XAPI_URL_MAX 2048       /* longest base URL */
-#define XVA_XAPI_FAKE_LENGTH 1125899906842624ULL  /* 1 PiB: size unknown */
+#define XVA_XAPI_REF_MAX 255  /* longest ref or uuid kept */
+#define XVA_XAPI_MSG_MAX 1024 /* messages kept on a handle */
+#define XVA_XAPI_URL_MAX 2048 /* longest base URL */
+#define XVA_XAPI_FAKE_LENGTH 1125899906842624ULL /* 1 PiB: size unknown */
 
 /* ---- Addresses --------------------------------------------------------- */
 
 struct Xva_xapi_url {
-  char base[XVA_XAPI_URL_MAX];  /* "http(s)://host[:port]", no slash at the
-                                 * end; "http://localhost" for unix: */
-  char host[256];               /* host name (for ~/.netrc), "" for unix: */
-  char unix_path[4096];         /* socket path for unix:PATH, else "" */
-  int tls;                      /* https:// */
+  char base[XVA_XAPI_URL_MAX]; /* "http(s)://host[:port]", no slash at the
+                                * end; "http://localhost" for unix: */
+  char host[256];              /* host name (for ~/.netrc), "" for unix: */
+  char unix_path[4096];        /* socket path for unix:PATH, else "" */
+  int tls;                     /* https:// */
 };
 
 /* Parses `http://HOST[:PORT][/]`, `https://HOST[:PORT][/]` (IPv6 hosts
  * in brackets) or `unix:PATH`.  A path other than `/` and any query are
  * refused.  XVA_OK or XVA_EINVAL with a message in err. */
-int Xva_xapi_url_parse (const char *url, struct Xva_xapi_url *out,
-                        char *err, size_t errlen);
+int Xva_xapi_url_parse (const char *url, struct Xva_xapi_url *out, char *err,
+                        size_t errlen);
 
 /* ---- Handles ------------------------------------------------------------ */
 
 struct Xva_xapi_conf {
-  const char *url;              /* required (copied) */
-  const char *cacert;           /* PEM bundle; NULL: the system's (copied) */
-  int insecure;                 /* do not verify the TLS peer */
-  unsigned tries;               /* connection attempts (default 3) */
-  unsigned retry_ms;            /* first wait between attempts (default
-                                 * 1000; each next one is 3 times longer) */
-  long connect_timeout;         /* seconds (default 30) */
-  long stall_timeout;           /* seconds without a byte (default 300) */
-  long rpc_timeout;             /* seconds for one call (default 300) */
-  unsigned early_ms;            /* wait for an early answer to a PUT's
-                                 * headers before its body (default 300) */
+  const char *url;      /* required (copied) */
+  const char *cacert;   /* PEM bundle; NULL: the system's (copied) */
+  int insecure;         /* do not verify the TLS peer */
+  unsigned tries;       /* connection attempts (default 3) */
+  unsigned retry_ms;    /* first wait between attempts (default
+                         * 1000; each next one is 3 times longer) */
+  long connect_timeout; /* seconds (default 30) */
+  long stall_timeout;   /* seconds without a byte (default 300) */
+  long rpc_timeout;     /* seconds for one call (default 300) */
+  unsigned early_ms;    /* wait for an early answer to a PUT's
+                         * headers before its body (default 300) */
   /* Polled while waiting: nonzero stops the call (XVA_ECANCELLED). */
   int (*stop) (void *opaque);
   void *stop_opaque;
@@ -142,8 +142,7 @@ struct Xva_task_state {
 };
 
 int Xva_xapi_task_create (struct Xva_xapi *x, const char *label,
-                          const char *description, char *ref,
-                          size_t reflen);
+                          const char *description, char *ref, size_t reflen);
 /* task.get_record; st is cleared first and owned by the caller
  * (Xva_task_state_clear). */
 int Xva_xapi_task_get (struct Xva_xapi *x, const char *ref,
@@ -156,13 +155,13 @@ void Xva_task_state_clear (struct Xva_task_state *st);
 
 /* What a GET or PUT saw of the response. */
 struct Xva_http_reply {
-  long status;                  /* HTTP status; 0: no response */
-  char task_id[XVA_XAPI_REF_MAX + 1];   /* the task-id header, or "" */
-  char body[1024];              /* start of an error response's body */
-  uint64_t bytes;               /* body bytes received (GET) or sent (PUT) */
-  int early;                    /* PUT: the answer came before the body's
-                                 * end (as real hosts answer) */
-  int redirects;                /* 3xx followed */
+  long status;                        /* HTTP status; 0: no response */
+  char task_id[XVA_XAPI_REF_MAX + 1]; /* the task-id header, or "" */
+  char body[1024];                    /* start of an error response's body */
+  uint64_t bytes; /* body bytes received (GET) or sent (PUT) */
+  int early;      /* PUT: the answer came before the body's
+                   * end (as real hosts answer) */
+  int redirects;  /* 3xx followed */
 };
 
 /* GET base + path_query (e.g. "/export?ref=..."), following redirects.
@@ -188,11 +187,11 @@ struct Xva_http_put_src {
   /* Up to n bytes into buf: > 0 bytes, 0 at the end, -1 to fail (the
    * upload is then reset, never ended cleanly). */
   ssize_t (*read) (void *opaque, void *buf, size_t n);
-  int (*tick) (void *opaque);   /* as for GET; may be NULL */
+  int (*tick) (void *opaque); /* as for GET; may be NULL */
   void *opaque;
-  int64_t size;                 /* exact size, or -1: unknown (sent as the
-                                 * 1 PiB fake length, the connection's
-                                 * write side shut after the last byte) */
+  int64_t size; /* exact size, or -1: unknown (sent as the
+                 * 1 PiB fake length, the connection's
+                 * write side shut after the last byte) */
 };
 /* PUT base + path_query with the raw body (never chunked, never
  * `Expect: 100-continue`).  A 3xx that comes before more than 8 MiB of

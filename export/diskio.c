@@ -55,18 +55,18 @@ fds_extent (void *opaque, unsigned disk, uint64_t off, uint64_t *start,
   }
   if (fstat (f->fd[disk], &st) == -1)
     return -1;
-  if (!S_ISREG (st.st_mode)) {   /* block devices: all data */
+  if (!S_ISREG (st.st_mode)) { /* block devices: all data */
     *start = off;
     *end = UINT64_MAX;
     return 0;
   }
-  if ((uint64_t) st.st_size <= off) {   /* past the end: zeros */
+  if ((uint64_t) st.st_size <= off) { /* past the end: zeros */
     *start = *end = UINT64_MAX;
     return 0;
   }
   d = lseek (f->fd[disk], (off_t) off, SEEK_DATA);
   if (d == -1) {
-    if (errno == ENXIO) {         /* only a hole follows */
+    if (errno == ENXIO) { /* only a hole follows */
       *start = *end = UINT64_MAX;
       return 0;
     }
@@ -94,7 +94,7 @@ xva_source_fds (const int *fds, unsigned n)
   memset (&io, 0, sizeof io);
   f = malloc (sizeof *f + (size_t) n * sizeof (int));
   if (!f)
-    return io;                  /* pread NULL: the writer refuses it */
+    return io; /* pread NULL: the writer refuses it */
   f->n = n;
   if (n)
     memcpy (f->fd, fds, (size_t) n * sizeof (int));

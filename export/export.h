@@ -17,10 +17,10 @@
 #define XVA_EXCLUDE_VTPM 8u
 
 struct Xva_export_opts {
-  int metadata_only;        /* /export_metadata: ova.xml only */
-  int all;                  /* metadata of every VM (vm_ref ignored) */
+  int metadata_only; /* /export_metadata: ova.xml only */
+  int all;           /* metadata of every VM (vm_ref ignored) */
   int preserve_power_state;
-  int export_snapshots;     /* metadata: include snapshots (default 1) */
+  int export_snapshots; /* metadata: include snapshots (default 1) */
   int include_vhd_parents;
   unsigned excluded;        /* XVA_EXCLUDE_* */
   struct xva_writer_opts w; /* checksum, compression, threads, keep-alive */

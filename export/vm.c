@@ -37,9 +37,9 @@
 
 #define NULL_REF "OpaqueRef:NULL"
 #define EPOCH "19700101T00:00:00Z"
-#define ID_MAX 32                        /* "Ref:" + 20 digits */
-#define MAX_OBJECTS 200000               /* objects in one ova.xml */
-#define MAX_PARENT_DEPTH 256             /* vhd-parent chains */
+#define ID_MAX 32            /* "Ref:" + 20 digits */
+#define MAX_OBJECTS 200000   /* objects in one ova.xml */
+#define MAX_PARENT_DEPTH 256 /* vhd-parent chains */
 #define FILENAME_MAX_LEN 200
 
 /* The process-wide id counter (xva-format.md 1.4: never reset). */
@@ -47,21 +47,21 @@ static atomic_ullong next_id;
 
 struct xobj {
   char cls[XVA_STORE_CLASS_MAX + 1];
-  char ref[XVA_STORE_REF_MAX + 1];   /* in the store */
-  char id[ID_MAX];                   /* in ova.xml */
-  struct xva_value *rec;             /* a copy; becomes the snapshot */
-  char *path;                        /* VDI: its image; NULL if unknown */
+  char ref[XVA_STORE_REF_MAX + 1]; /* in the store */
+  char id[ID_MAX];                 /* in ova.xml */
+  struct xva_value *rec;           /* a copy; becomes the snapshot */
+  char *path;                      /* VDI: its image; NULL if unknown */
 };
 
 struct walk {
   struct Xva_store *s;
   struct Xva_store_txn *t;
   const struct Xva_export_opts *o;
-  int preserve;                      /* power state kept */
-  int keep_snapshots;                /* snapshot fields kept */
+  int preserve;       /* power state kept */
+  int keep_snapshots; /* snapshot fields kept */
   struct xobj *v;
   size_t n, cap;
-  size_t *hash;                      /* open addressing: index + 1 */
+  size_t *hash; /* open addressing: index + 1 */
   size_t hcap;
   int status;
   char *err;
@@ -73,8 +73,8 @@ struct Xva_export {
   struct xva_writer *w;
   int *fds;
   unsigned nfds;
-  struct emap *maps;                 /* one per fd; base NULL: not mapped */
-  char **busy;                       /* refs held in the busy set */
+  struct emap *maps; /* one per fd; base NULL: not mapped */
+  char **busy;       /* refs held in the busy set */
   size_t nbusy;
   char *filename;
   char vm_uuid[XVA_STORE_UUID_MAX + 1];
@@ -138,8 +138,7 @@ emap_open (struct Xva_export *e)
     if (fstat (e->fds[i], &st) == -1 || !S_ISREG (st.st_mode)
         || st.st_size <= 0 || (uint64_t) st.st_size > SIZE_MAX)
       continue;
-    p = mmap (NULL, (size_t) st.st_size, PROT_READ, MAP_SHARED, e->fds[i],
-              0);
+    p = mmap (NULL, (size_t) st.st_size, PROT_READ, MAP_SHARED, e->fds[i], 0);
     if (p == MAP_FAILED)
       continue;
     (void) madvise (p, (size_t) st.st_size, MADV_SEQUENTIAL);
@@ -151,8 +150,8 @@ emap_open (struct Xva_export *e)
 
 /* Order of classes in ova.xml (export.ml make_all). */
 static const char *const class_order[] = {
-  "host", "VM", "VM_metrics", "VM_guest_metrics", "VBD", "VIF", "network",
-  "VDI", "SR",
+  "host",    "VM",  "VM_metrics", "VM_guest_metrics", "VBD", "VIF",
+  "network", "VDI", "SR",
 };
 
 static int fail (struct walk *w, int status, const char *fmt, ...)
@@ -336,7 +335,7 @@ vdi_path (struct walk *w, long vi, long si)
   if (!Xva_store_uuid_valid (loc))
     loc = xva_value_get_string (vdi, "uuid");
   if (!Xva_store_uuid_valid (sr_uuid) || !Xva_store_uuid_valid (loc))
-    return 0;                   /* no image here: found out if streamed */
+    return 0; /* no image here: found out if streamed */
   if (Xva_store_vdi_path (w->s, sr_uuid, loc, path, sizeof path) < 0)
     return 0;
   w->v[vi].path = strdup (path);
@@ -367,7 +366,7 @@ add_vdi (struct walk *w, const char *ref, unsigned depth)
   parent = xva_value_get_string (sm, "vhd-parent");
   if (parent && parent[0]
       && Xva_store_find_uuid (w->s, w->t, "VDI", parent, pref, NULL)
-         == XVA_OK) {
+           == XVA_OK) {
     pi = add_vdi (w, pref, depth + 1);
     if (pi == -2)
       return -2;
@@ -500,8 +499,7 @@ rewrite_set (const struct walk *w, struct xva_value *rec, const char *key,
     return -1;
   n = xva_value_len (v);
   for (i = 0; i < n; i++) {
-    const char *id = map_ref (w, xva_value_string (xva_value_at (v, i)),
-                              cls);
+    const char *id = map_ref (w, xva_value_string (xva_value_at (v, i)), cls);
     if (strcmp (id, NULL_REF) != 0
         && xva_value_append (a, xva_value_new_string (id)) < 0) {
       xva_value_free (a);
@@ -738,7 +736,9 @@ set_filename (struct Xva_export *e, const char *name)
     char c = name[i];
     e->filename[i] = ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z')
                       || (c >= '0' && c <= '9') || c == '.' || c == '_'
-                      || c == ' ' || c == '-') ? c : '_';
+                      || c == ' ' || c == '-')
+                       ? c
+                       : '_';
   }
   memcpy (e->filename + n, ".xva", 5);
 }
@@ -795,8 +795,8 @@ open_disks (struct walk *w, struct Xva_export *e, const struct xva_meta *m,
                    d->vdi_uuid, d->id);
     fd = open (x->path, O_RDONLY | O_CLOEXEC);
     if (fd == -1)
-      return fail (w, XVA_EIO, "VDI %s: opening %s: %s", d->vdi_uuid,
-                   x->path, strerror (errno));
+      return fail (w, XVA_EIO, "VDI %s: opening %s: %s", d->vdi_uuid, x->path,
+                   strerror (errno));
     e->fds[e->nfds++] = fd;
     disks[i].id = d->id;
     disks[i].size = d->virtual_size;
@@ -846,8 +846,7 @@ Xva_export_new (struct Xva_store *s, const char *vm_ref,
   e->s = s;
   if (!o->all) {
     if (strlen (vm_ref) > XVA_STORE_REF_MAX) {
-      r = fail (&w, XVA_ENOTFOUND, "HANDLE_INVALID: no VM %.64s...",
-                vm_ref);
+      r = fail (&w, XVA_ENOTFOUND, "HANDLE_INVALID: no VM %.64s...", vm_ref);
       goto out;
     }
     /* Held before it is read, so that nothing removes it unseen. */
@@ -873,11 +872,14 @@ Xva_export_new (struct Xva_store *s, const char *vm_ref,
       const char *ps = xva_value_get_string (w.v[vm].rec, "power_state");
       const char *uuid = xva_value_get_string (w.v[vm].rec, "uuid");
 
-      if (!o->metadata_only && (ps == NULL || (strcmp (ps, "Halted") != 0
-                                               && strcmp (ps, "Suspended")
-                                                  != 0)))
-        fail (&w, XVA_ESTATE, "VM_BAD_POWER_STATE: VM %s is %s, not Halted "
-              "or Suspended", vm_ref, ps ? ps : "(unknown)");
+      if (!o->metadata_only
+          && (ps == NULL
+              || (strcmp (ps, "Halted") != 0
+                  && strcmp (ps, "Suspended") != 0)))
+        fail (&w, XVA_ESTATE,
+              "VM_BAD_POWER_STATE: VM %s is %s, not Halted "
+              "or Suspended",
+              vm_ref, ps ? ps : "(unknown)");
       snprintf (e->vm_uuid, sizeof e->vm_uuid, "%s", uuid ? uuid : "");
       set_filename (e, xva_value_get_string (w.v[vm].rec, "name_label"));
       if (e->filename == NULL)
@@ -925,7 +927,7 @@ Xva_export_new (struct Xva_store *s, const char *vm_ref,
   }
   wo = o->w;
   if (wo.keepalive_ms == 0 || wo.keepalive_ms > 30000)
-    wo.keepalive_ms = 5000;     /* http-api.md 4: bytes every 30 s */
+    wo.keepalive_ms = 5000; /* http-api.md 4: bytes every 30 s */
   e->w = xva_writer_new (xml, xml_len, disks, ndisks, &wo,
                          xva_source_fds (e->fds, e->nfds), &r);
   if (e->w == NULL) {

@@ -15,14 +15,14 @@ struct Xva_zout {
   int kind;
   z_stream gz;
   ZSTD_CCtx *zs;
-  struct Xva_pgzip *pgz;   /* gzip on several threads */
+  struct Xva_pgzip *pgz; /* gzip on several threads */
 };
 
 struct Xva_zin {
   int kind;
   z_stream gz;
   ZSTD_DCtx *zs;
-  int boundary;          /* last call ended a member or frame */
+  int boundary; /* last call ended a member or frame */
 };
 
 /* zlib counts in uInt: feed at most this much per call. */
@@ -54,7 +54,8 @@ Xva_zout_new (int kind, int level, unsigned threads, int *status)
       return z;
     }
     if (deflateInit2 (&z->gz, level, Z_DEFLATED, 15 + 16, 8,
-                      Z_DEFAULT_STRATEGY) != Z_OK)
+                      Z_DEFAULT_STRATEGY)
+        != Z_OK)
       goto nomem;
   }
   else if (kind == XVA_COMPRESS_ZSTD) {
@@ -101,8 +102,9 @@ gz_run (struct Xva_zout *z, struct xva_in *in, struct xva_out *out, int mode)
       return 0;
     flush = Z_NO_FLUSH;
     if (fin == avail_in)
-      flush = mode == XVA_Z_END ? Z_FINISH
-        : mode == XVA_Z_FLUSH ? Z_SYNC_FLUSH : Z_NO_FLUSH;
+      flush = mode == XVA_Z_END     ? Z_FINISH
+              : mode == XVA_Z_FLUSH ? Z_SYNC_FLUSH
+                                    : Z_NO_FLUSH;
     z->gz.next_in = (Bytef *) (uintptr_t) ((const char *) in->src + in->pos);
     z->gz.avail_in = (uInt) fin;
     z->gz.next_out = (Bytef *) out->dst + out->pos;
@@ -121,15 +123,16 @@ gz_run (struct Xva_zout *z, struct xva_in *in, struct xva_out *out, int mode)
     if (flush == Z_SYNC_FLUSH && z->gz.avail_out != 0)
       return 1;
     if (z->gz.avail_out != 0)
-      return XVA_ECOMPRESS;     /* Z_FINISH made no progress */
+      return XVA_ECOMPRESS; /* Z_FINISH made no progress */
   }
 }
 
 static int
 zs_run (struct Xva_zout *z, struct xva_in *in, struct xva_out *out, int mode)
 {
-  ZSTD_EndDirective d = mode == XVA_Z_END ? ZSTD_e_end
-    : mode == XVA_Z_FLUSH ? ZSTD_e_flush : ZSTD_e_continue;
+  ZSTD_EndDirective d = mode == XVA_Z_END     ? ZSTD_e_end
+                        : mode == XVA_Z_FLUSH ? ZSTD_e_flush
+                                              : ZSTD_e_continue;
 
   for (;;) {
     ZSTD_inBuffer zi = { in->src, in->size, in->pos };

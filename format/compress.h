@@ -7,9 +7,9 @@
 #include <xva/xva.h>
 
 enum Xva_zmode {
-  XVA_Z_CONTINUE = 0,     /* consume input */
-  XVA_Z_FLUSH = 1,        /* consume input, then flush what is pending */
-  XVA_Z_END = 2,          /* consume input, then end the stream */
+  XVA_Z_CONTINUE = 0, /* consume input */
+  XVA_Z_FLUSH = 1,    /* consume input, then flush what is pending */
+  XVA_Z_END = 2,      /* consume input, then end the stream */
 };
 
 struct Xva_zout;
@@ -22,8 +22,8 @@ struct Xva_zout *Xva_zout_new (int kind, int level, unsigned threads,
 /* Moves input into out.  Returns 1 when the mode's work is done (input
  * consumed; for FLUSH and END also everything written out), 0 when out
  * is full (call again with room), or a status < 0. */
-int Xva_zout_run (struct Xva_zout *z, struct xva_in *in,
-                  struct xva_out *out, int mode);
+int Xva_zout_run (struct Xva_zout *z, struct xva_in *in, struct xva_out *out,
+                  int mode);
 void Xva_zout_free (struct Xva_zout *z);
 
 struct Xva_zin *Xva_zin_new (int kind, int *status);

@@ -238,12 +238,15 @@ convert (struct walk *w, json_t *j, size_t depth)
     json_t *item;
 
     if (depth + 1 > w->lim.max_depth)
-      return walk_fail (w, XVA_ELIMIT, "JSON: objects and arrays nested "
-                        "deeper than %zu", w->lim.max_depth);
+      return walk_fail (w, XVA_ELIMIT,
+                        "JSON: objects and arrays nested "
+                        "deeper than %zu",
+                        w->lim.max_depth);
     v = xva_value_new_struct ();
     if (v == NULL)
       goto nomem;
-    json_object_foreach (j, key, item) {
+    json_object_foreach (j, key, item)
+    {
       struct xva_value *c;
       size_t klen = json_object_iter_key_len (json_object_key_to_iter (key));
 
@@ -253,8 +256,10 @@ convert (struct walk *w, json_t *j, size_t depth)
       }
       if (klen > w->lim.max_string) {
         xva_value_free (v);
-        return walk_fail (w, XVA_ELIMIT, "JSON: a key longer than %zu "
-                          "bytes", w->lim.max_string);
+        return walk_fail (w, XVA_ELIMIT,
+                          "JSON: a key longer than %zu "
+                          "bytes",
+                          w->lim.max_string);
       }
       c = convert (w, item, depth + 1);
       if (c == NULL) {
@@ -272,8 +277,10 @@ convert (struct walk *w, json_t *j, size_t depth)
     size_t i;
 
     if (depth + 1 > w->lim.max_depth)
-      return walk_fail (w, XVA_ELIMIT, "JSON: objects and arrays nested "
-                        "deeper than %zu", w->lim.max_depth);
+      return walk_fail (w, XVA_ELIMIT,
+                        "JSON: objects and arrays nested "
+                        "deeper than %zu",
+                        w->lim.max_depth);
     v = xva_value_new_array ();
     if (v == NULL)
       goto nomem;
@@ -293,8 +300,10 @@ convert (struct walk *w, json_t *j, size_t depth)
   case JSON_STRING:
     n = json_string_length (j);
     if (n > w->lim.max_string)
-      return walk_fail (w, XVA_ELIMIT, "JSON: a string longer than %zu "
-                        "bytes", w->lim.max_string);
+      return walk_fail (w, XVA_ELIMIT,
+                        "JSON: a string longer than %zu "
+                        "bytes",
+                        w->lim.max_string);
     v = xva_value_new_stringn (json_string_value (j), n);
     break;
   case JSON_INTEGER:
@@ -338,12 +347,13 @@ xva_value_from_json (const char *json, size_t len,
   if (json == NULL && len > 0)
     return XVA_EINVAL;
   if (len > w.lim.max_bytes) {
-    Xva_value_err (err, errlen, "JSON: %zu bytes is more than the limit "
-                   "of %zu", len, w.lim.max_bytes);
+    Xva_value_err (err, errlen,
+                   "JSON: %zu bytes is more than the limit "
+                   "of %zu",
+                   len, w.lim.max_bytes);
     return XVA_ELIMIT;
   }
-  j = json_loadb (json ? json : "", len, JSON_DECODE_ANY | JSON_ALLOW_NUL,
-                  &e);
+  j = json_loadb (json ? json : "", len, JSON_DECODE_ANY | JSON_ALLOW_NUL, &e);
   if (j == NULL) {
     switch (json_error_code (&e)) {
     case json_error_out_of_memory:
@@ -356,8 +366,8 @@ xva_value_from_json (const char *json, size_t len,
       r = XVA_EFORMAT;
       break;
     }
-    Xva_value_err (err, errlen, "JSON line %d column %d: %s", e.line,
-                   e.column, e.text);
+    Xva_value_err (err, errlen, "JSON line %d column %d: %s", e.line, e.column,
+                   e.text);
     return r;
   }
   *out = convert (&w, j, 0);

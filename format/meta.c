@@ -25,8 +25,8 @@
 struct obj {
   const char *cls;
   const char *id;
-  const struct xva_value *rec;    /* the object struct */
-  const struct xva_value *snap;   /* its snapshot */
+  const struct xva_value *rec;  /* the object struct */
+  const struct xva_value *snap; /* its snapshot */
 };
 
 struct xva_meta {
@@ -35,7 +35,7 @@ struct xva_meta {
   int64_t export_vsn;
   size_t nobjects;
   struct obj *objs;
-  struct obj **by_id;             /* objects sorted by id */
+  struct obj **by_id; /* objects sorted by id */
   struct xva_disk *disks;
   unsigned ndisks;
 };
@@ -89,8 +89,7 @@ find_obj (const struct xva_meta *m, const char *id)
   if (id == NULL || m->nobjects == 0)
     return NULL;
   key.id = id;
-  hit = bsearch (&kp, m->by_id, m->nobjects, sizeof m->by_id[0],
-                 cmp_obj_id);
+  hit = bsearch (&kp, m->by_id, m->nobjects, sizeof m->by_id[0], cmp_obj_id);
   return hit ? *hit : NULL;
 }
 
@@ -117,8 +116,10 @@ check_version (struct xva_meta *m, char *err, size_t errlen)
   size_t i;
 
   if (xva_value_type (v) != XVA_TYPE_STRUCT) {
-    Xva_value_err (err, errlen, "ova.xml: %s", v ? "`version` is not a "
-                   "struct" : "no `version` member at the top level");
+    Xva_value_err (err, errlen, "ova.xml: %s",
+                   v ? "`version` is not a "
+                       "struct"
+                     : "no `version` member at the top level");
     return XVA_EFORMAT;
   }
   for (i = 0; i < sizeof strings / sizeof strings[0]; i++)
@@ -138,12 +139,14 @@ check_version (struct xva_meta *m, char *err, size_t errlen)
   m->export_vsn = 0;
   vsn = xva_value_get (v, "export_vsn");
   if (vsn && xva_value_get_int (vsn, &m->export_vsn) < 0) {
-    Xva_value_err (err, errlen, "ova.xml: version.export_vsn is not an "
+    Xva_value_err (err, errlen,
+                   "ova.xml: version.export_vsn is not an "
                    "integer");
     return XVA_EFORMAT;
   }
   if (m->export_vsn <= 0) {
-    Xva_value_err (err, errlen, "ova.xml: export_vsn %lld (Rio beta, "
+    Xva_value_err (err, errlen,
+                   "ova.xml: export_vsn %lld (Rio beta, "
                    "without inline checksums) is not supported",
                    (long long) m->export_vsn);
     return XVA_EVERSION;
@@ -152,14 +155,16 @@ check_version (struct xva_meta *m, char *err, size_t errlen)
 }
 
 static int
-check_objects (struct xva_meta *m, const struct xva_value *objects,
-               char *err, size_t errlen)
+check_objects (struct xva_meta *m, const struct xva_value *objects, char *err,
+               size_t errlen)
 {
   size_t i;
 
   if (xva_value_type (objects) != XVA_TYPE_ARRAY) {
-    Xva_value_err (err, errlen, "ova.xml: %s", objects ? "`objects` is "
-                   "not an array" : "no `objects` member at the top level");
+    Xva_value_err (err, errlen, "ova.xml: %s",
+                   objects ? "`objects` is "
+                             "not an array"
+                           : "no `objects` member at the top level");
     return XVA_EFORMAT;
   }
   m->nobjects = xva_value_len (objects);
@@ -195,13 +200,15 @@ check_objects (struct xva_meta *m, const struct xva_value *objects,
         problem = "not a string";
     }
     else if (!valid_id (ob->id)) {
-      Xva_value_err (err, errlen, "ova.xml: object %zu (%.40s): id "
+      Xva_value_err (err, errlen,
+                     "ova.xml: object %zu (%.40s): id "
                      "\"%.80s\" is not Ref: followed by up to 60 of "
-                     "[A-Za-z0-9._:-]", i, ob->cls, ob->id);
+                     "[A-Za-z0-9._:-]",
+                     i, ob->cls, ob->id);
       return XVA_EFORMAT;
     }
-    else if (ob->snap == NULL || xva_value_type (ob->snap)
-                                 != XVA_TYPE_STRUCT) {
+    else if (ob->snap == NULL
+             || xva_value_type (ob->snap) != XVA_TYPE_STRUCT) {
       field = "snapshot";
       if (ob->snap)
         problem = "not a struct";
@@ -210,8 +217,7 @@ check_objects (struct xva_meta *m, const struct xva_value *objects,
       Xva_value_err (err, errlen, "ova.xml: object %zu%s%.64s%s: `%s` is %s",
                      i, ob->id && valid_id (ob->id) ? " (" : "",
                      ob->id && valid_id (ob->id) ? ob->id : "",
-                     ob->id && valid_id (ob->id) ? ")" : "", field,
-                     problem);
+                     ob->id && valid_id (ob->id) ? ")" : "", field, problem);
       return XVA_EFORMAT;
     }
     m->by_id[i] = ob;
@@ -219,8 +225,10 @@ check_objects (struct xva_meta *m, const struct xva_value *objects,
   qsort (m->by_id, m->nobjects, sizeof m->by_id[0], cmp_obj_id);
   for (i = 1; i < m->nobjects; i++)
     if (strcmp (m->by_id[i - 1]->id, m->by_id[i]->id) == 0) {
-      Xva_value_err (err, errlen, "ova.xml: objects %zu and %zu have the "
-                     "same id %s", (size_t) (m->by_id[i - 1] - m->objs),
+      Xva_value_err (err, errlen,
+                     "ova.xml: objects %zu and %zu have the "
+                     "same id %s",
+                     (size_t) (m->by_id[i - 1] - m->objs),
                      (size_t) (m->by_id[i] - m->objs), m->by_id[i]->id);
       return XVA_EFORMAT;
     }
@@ -246,16 +254,19 @@ add_disk (struct xva_meta *m, unsigned char *marks, const struct obj *vdi,
   }
   if (xva_value_get_int (xva_value_get (vdi->snap, "virtual_size"), &size)
       < 0) {
-    Xva_value_err (err, errlen, "ova.xml: object %zu (VDI %s): "
-                   "virtual_size is %s", k, vdi->id,
-                   xva_value_get (vdi->snap, "virtual_size")
-                   ? "not an integer" : "missing");
+    Xva_value_err (err, errlen,
+                   "ova.xml: object %zu (VDI %s): "
+                   "virtual_size is %s",
+                   k, vdi->id,
+                   xva_value_get (vdi->snap, "virtual_size") ? "not an integer"
+                                                             : "missing");
     return XVA_EFORMAT;
   }
   if (size < 0 || size > MAX_DISK_SIZE) {
-    Xva_value_err (err, errlen, "ova.xml: object %zu (VDI %s): "
-                   "virtual_size %lld is outside 0..2^50", k, vdi->id,
-                   (long long) size);
+    Xva_value_err (err, errlen,
+                   "ova.xml: object %zu (VDI %s): "
+                   "virtual_size %lld is outside 0..2^50",
+                   k, vdi->id, (long long) size);
     return XVA_ELIMIT;
   }
   d = &m->disks[m->ndisks++];
@@ -313,8 +324,7 @@ find_disks (struct xva_meta *m, char *err, size_t errlen)
     ct = sr ? xva_value_get_string (sr->snap, "content_type") : NULL;
     if (ct && strcasecmp (ct, "iso") == 0)
       continue;
-    r = add_disk (m, marks, vdi, xva_value_get_string (o->snap,
-                                                       "userdevice"),
+    r = add_disk (m, marks, vdi, xva_value_get_string (o->snap, "userdevice"),
                   err, errlen);
   }
   /* Suspend images. */
@@ -341,8 +351,8 @@ out:
 }
 
 int
-xva_meta_from_value (struct xva_value *root, struct xva_meta **out,
-                     char *err, size_t errlen)
+xva_meta_from_value (struct xva_value *root, struct xva_meta **out, char *err,
+                     size_t errlen)
 {
   struct xva_meta *m = NULL;
   int r;
@@ -357,7 +367,8 @@ xva_meta_from_value (struct xva_value *root, struct xva_meta **out,
     return XVA_EINVAL;
   }
   if (xva_value_type (root) != XVA_TYPE_STRUCT) {
-    Xva_value_err (err, errlen, "ova.xml: the top-level value is not a "
+    Xva_value_err (err, errlen,
+                   "ova.xml: the top-level value is not a "
                    "struct");
     r = XVA_EFORMAT;
     goto fail;
@@ -527,10 +538,11 @@ new_uuid (char *out)
     return -1;
   u[6] = (unsigned char) ((u[6] & 0x0f) | 0x40);
   u[8] = (unsigned char) ((u[8] & 0x3f) | 0x80);
-  snprintf (out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-"
-            "%02x%02x%02x%02x%02x%02x", u[0], u[1], u[2], u[3], u[4], u[5],
-            u[6], u[7], u[8], u[9], u[10], u[11], u[12], u[13], u[14],
-            u[15]);
+  snprintf (out, 37,
+            "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-"
+            "%02x%02x%02x%02x%02x%02x",
+            u[0], u[1], u[2], u[3], u[4], u[5], u[6], u[7], u[8], u[9], u[10],
+            u[11], u[12], u[13], u[14], u[15]);
   return 0;
 }
 
@@ -543,8 +555,8 @@ new_mac (char *out)
   if (random_bytes (a, sizeof a) < 0)
     return -1;
   a[0] = (unsigned char) ((a[0] & 0xfc) | 0x02);
-  snprintf (out, 18, "%02x:%02x:%02x:%02x:%02x:%02x", a[0], a[1], a[2],
-            a[3], a[4], a[5]);
+  snprintf (out, 18, "%02x:%02x:%02x:%02x:%02x:%02x", a[0], a[1], a[2], a[3],
+            a[4], a[5]);
   return 0;
 }
 
@@ -570,8 +582,8 @@ device_name (unsigned i, char *out, size_t outlen)
 }
 
 struct build {
-  int bad;                      /* an allocation failed */
-  int rnd;                      /* the random source failed */
+  int bad; /* an allocation failed */
+  int rnd; /* the random source failed */
 };
 
 static void
@@ -698,8 +710,7 @@ build_vm_record (struct build *b, const struct xva_vm_spec *spec,
   put_uuid (b, r);
   put_ops (b, r);
   put_s (b, r, "name_label", spec->name);
-  put_s (b, r, "name_description", spec->description ? spec->description
-                                                     : "");
+  put_s (b, r, "name_description", spec->description ? spec->description : "");
   put_s (b, r, "power_state", "Halted");
   put_i (b, r, "user_version", 1);
   put_b (b, r, "is_a_template", 0);
@@ -710,8 +721,7 @@ build_vm_record (struct build *b, const struct xva_vm_spec *spec,
   put_null (b, r, "affinity");
   /* an estimate: xapi recomputes the overhead when the VM starts */
   put_i (b, r, "memory_overhead",
-         ((mem / 128 + (int64_t) spec->vcpus * 262144 + 1048575) >> 20)
-         << 20);
+         ((mem / 128 + (int64_t) spec->vcpus * 262144 + 1048575) >> 20) << 20);
   put_i (b, r, "memory_target", mem);
   put_i (b, r, "memory_static_max", mem);
   put_i (b, r, "memory_dynamic_max", mem);

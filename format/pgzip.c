@@ -22,10 +22,10 @@ struct block {
 struct Xva_pgzip {
   int level;
   struct block *b;
-  unsigned nb, head, count;      /* ring: count blocks from head */
-  int filling;                   /* the last block takes input */
+  unsigned nb, head, count; /* ring: count blocks from head */
+  int filling;              /* the last block takes input */
   size_t out_cap;
-  int any;                       /* a member was started */
+  int any; /* a member was started */
   struct Xva_pool *pool;
 };
 
@@ -39,8 +39,8 @@ compress_block (void *ctx, void *job)
 
   memset (&zs, 0, sizeof zs);
   b->failed = 1;
-  if (deflateInit2 (&zs, p->level, Z_DEFLATED, 15 + 16, 8,
-                    Z_DEFAULT_STRATEGY) != Z_OK)
+  if (deflateInit2 (&zs, p->level, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY)
+      != Z_OK)
     return;
   zs.next_in = b->raw;
   zs.avail_in = (uInt) b->raw_len;

@@ -14,8 +14,7 @@ struct Xva_pool;
  * one per core; 1: jobs run inline in Xva_pool_head).  capacity: jobs
  * in flight at most.  NULL when out of memory or threads fail. */
 struct Xva_pool *Xva_pool_new (unsigned threads, size_t capacity,
-                               void (*run) (void *ctx, void *job),
-                               void *ctx);
+                               void (*run) (void *ctx, void *job), void *ctx);
 /* Stops the workers (jobs still queued are not run).  NULL is fine. */
 void Xva_pool_free (struct Xva_pool *p);
 

@@ -41,13 +41,13 @@ struct rjob {
   unsigned disk;
   uint64_t off;
   size_t wlen;
-  unsigned char *own;    /* a buffer of the reader's, given back after */
+  unsigned char *own; /* a buffer of the reader's, given back after */
   size_t own_cap;
 };
 
 struct dstate {
-  uint64_t pos;          /* the position rule's running position */
-  uint64_t prev;         /* previous counter + 1 (0: none yet) */
+  uint64_t pos;  /* the position rule's running position */
+  uint64_t prev; /* previous counter + 1 (0: none yet) */
   char last_suffix[16];
   uint64_t keepalives;
   struct xva_disk_stats st;
@@ -74,8 +74,8 @@ struct xva_reader {
   enum ekind kind;
   uint64_t data_left;
   size_t pad_left;
-  uint64_t tar_off;      /* bytes of tar stream consumed */
-  uint64_t entry_off;    /* where the current entry's header starts */
+  uint64_t tar_off;   /* bytes of tar stream consumed */
+  uint64_t entry_off; /* where the current entry's header starts */
   char next_name[XVA_TAR_NAME_MAX + 1];
   int have_next_name;
   uint64_t next_size;
@@ -100,10 +100,10 @@ struct xva_reader {
   uint64_t L;
   int have_L;
   char cur_name[XVA_TAR_NAME_MAX + 1];
-  uint64_t cur_off;      /* where the pending chunk goes */
-  uint64_t cur_room;     /* bytes of the disk left at cur_off */
+  uint64_t cur_off;  /* where the pending chunk goes */
+  uint64_t cur_room; /* bytes of the disk left at cur_off */
   int table_seen;
-  int in_place;          /* tar_feed's input outlives the chunks in it */
+  int in_place; /* tar_feed's input outlives the chunks in it */
 
   /* Chunks being hashed (a ring in the pool's order) and the buffers
    * that chunks of the ordinary path may be gathered in. */
@@ -365,14 +365,17 @@ got_ova (struct xva_reader *r)
   r->xml_len = r->xml_cap = 0;
   r->ndisks = xva_meta_ndisks (r->meta);
   if (r->ndisks > r->o.max_disks)
-    return set_error (r, XVA_ELIMIT, "ova.xml: %u disks, more than the "
-                      "limit of %u", r->ndisks, r->o.max_disks);
+    return set_error (r, XVA_ELIMIT,
+                      "ova.xml: %u disks, more than the "
+                      "limit of %u",
+                      r->ndisks, r->o.max_disks);
   for (i = 0; i < r->ndisks; i++) {
     const struct xva_disk *d = xva_meta_disk (r->meta, i);
     if (d->virtual_size > r->o.max_disk_size)
-      return set_error (r, XVA_ELIMIT, "ova.xml: disk %s has virtual_size %"
-                        PRIu64 ", more than the limit of %" PRIu64, d->id,
-                        d->virtual_size, r->o.max_disk_size);
+      return set_error (r, XVA_ELIMIT,
+                        "ova.xml: disk %s has virtual_size %" PRIu64
+                        ", more than the limit of %" PRIu64,
+                        d->id, d->virtual_size, r->o.max_disk_size);
   }
   if (r->ndisks) {
     r->ds = calloc (r->ndisks, sizeof *r->ds);
@@ -432,16 +435,18 @@ data_header (struct xva_reader *r)
 
     if (next < r->ndisks && tail_omitted (r, s)
         && in_disk (name, xva_meta_disk (r->meta, next)->id)) {
-      notice (r, XVA_OK, "disk %s ends at offset %" PRIu64 " of %" PRIu64
-              "; the rest is taken as zeros", d->id, s->pos,
-              d->virtual_size);
+      notice (r, XVA_OK,
+              "disk %s ends at offset %" PRIu64 " of %" PRIu64
+              "; the rest is taken as zeros",
+              d->id, s->pos, d->virtual_size);
       s->st.complete = 1;
       set_current (r, next);
       return data_header (r);
     }
-    return set_error (r, XVA_EFORMAT, "entry '%s' at archive byte %" PRIu64
-                      " where a chunk of disk %s was expected", name,
-                      r->entry_off, d->id);
+    return set_error (r, XVA_EFORMAT,
+                      "entry '%s' at archive byte %" PRIu64
+                      " where a chunk of disk %s was expected",
+                      name, r->entry_off, d->id);
   }
   suffix = name + strlen (d->id) + 1;
   slen = strlen (suffix);
@@ -450,43 +455,53 @@ data_header (struct xva_reader *r)
       break;
   if (i != slen || slen == 0 || slen >= sizeof s->last_suffix) {
     if (has_suffix (name, ".xxhash") || has_suffix (name, ".checksum"))
-      return set_error (r, XVA_EFORMAT, "checksum entry '%s' at archive "
-                        "byte %" PRIu64 " follows no data entry", name,
-                        r->entry_off);
-    return set_error (r, XVA_EFORMAT, "entry '%s' at archive byte %" PRIu64
-                      " is not named <disk>/<8-digit counter>", name,
-                      r->entry_off);
+      return set_error (r, XVA_EFORMAT,
+                        "checksum entry '%s' at archive "
+                        "byte %" PRIu64 " follows no data entry",
+                        name, r->entry_off);
+    return set_error (r, XVA_EFORMAT,
+                      "entry '%s' at archive byte %" PRIu64
+                      " is not named <disk>/<8-digit counter>",
+                      name, r->entry_off);
   }
   for (i = 0; i < slen; i++)
     counter = counter * 10 + (uint64_t) (suffix[i] - '0');
   if (counter > XVA_COUNTER_MAX)
     return set_error (r, XVA_ELIMIT, "chunk '%s': counter beyond %u", name,
                       XVA_COUNTER_MAX);
-  if (s->prev > 0 && (counter < s->prev
-                      || strcmp (suffix, s->last_suffix) <= 0))
-    return set_error (r, XVA_EFORMAT, "chunk '%s' at archive byte %" PRIu64
-                      " is out of order: it follows %s/%s", name,
-                      r->entry_off, d->id, s->last_suffix);
+  if (s->prev > 0
+      && (counter < s->prev || strcmp (suffix, s->last_suffix) <= 0))
+    return set_error (r, XVA_EFORMAT,
+                      "chunk '%s' at archive byte %" PRIu64
+                      " is out of order: it follows %s/%s",
+                      name, r->entry_off, d->id, s->last_suffix);
   if (len > r->o.max_chunk)
-    return set_error (r, XVA_ELIMIT, "chunk '%s' holds %" PRIu64 " bytes, "
-                      "more than the limit of %" PRIu64, name, len,
-                      r->o.max_chunk);
+    return set_error (r, XVA_ELIMIT,
+                      "chunk '%s' holds %" PRIu64
+                      " bytes, "
+                      "more than the limit of %" PRIu64,
+                      name, len, r->o.max_chunk);
   if (!r->have_L) {
     r->L = len;
     r->have_L = 1;
   }
   gap = counter - s->prev;
   if (gap > 0 && r->L == 0)
-    return set_error (r, XVA_EFORMAT, "chunk '%s' skips chunks but the "
-                      "archive's first chunk is empty", name);
+    return set_error (r, XVA_EFORMAT,
+                      "chunk '%s' skips chunks but the "
+                      "archive's first chunk is empty",
+                      name);
   pos = s->pos + gap * r->L;
   if (pos > d->virtual_size || (len > 0 && pos >= d->virtual_size))
-    return set_error (r, XVA_EFORMAT, "chunk '%s' at disk offset %" PRIu64
-                      " is past the end of disk %s (virtual_size %" PRIu64
-                      ")", name, pos, d->id, d->virtual_size);
+    return set_error (r, XVA_EFORMAT,
+                      "chunk '%s' at disk offset %" PRIu64
+                      " is past the end of disk %s (virtual_size %" PRIu64 ")",
+                      name, pos, d->id, d->virtual_size);
   if (len == 0 && ++s->keepalives > KEEPALIVE_MAX)
-    return set_error (r, XVA_ELIMIT, "disk %s: more than %u keep-alive "
-                      "entries", d->id, KEEPALIVE_MAX);
+    return set_error (r, XVA_ELIMIT,
+                      "disk %s: more than %u keep-alive "
+                      "entries",
+                      d->id, KEEPALIVE_MAX);
   s->pos = pos;
   s->st.position = pos;
   s->prev = counter + 1;
@@ -500,8 +515,7 @@ data_header (struct xva_reader *r)
     void *p = aligned_alloc (4096, (cap + 4095) & ~(size_t) 4095);
 
     if (!p)
-      return set_error (r, XVA_ENOMEM, "out of memory for chunk '%s'",
-                        name);
+      return set_error (r, XVA_ENOMEM, "out of memory for chunk '%s'", name);
     free (r->chunk);
     r->chunk = p;
     r->chunk_cap = cap;
@@ -571,19 +585,22 @@ complete_job (struct xva_reader *r, struct rjob *j)
       shown[i] = (j->sum[i] >= 0x20 && j->sum[i] < 0x7f) ? j->sum[i] : '?';
     shown[j->sum_len] = '\0';
     if (!r->o.force)
-      return set_error (r, XVA_ECHECKSUM, "%s: checksum mismatch at disk "
-                        "offset %" PRIu64 ": the archive says '%s', the "
-                        "data hashes to %s (%s)", j->name, j->off, shown,
-                        j->hex, xva_checksum_name (j->kind));
+      return set_error (r, XVA_ECHECKSUM,
+                        "%s: checksum mismatch at disk "
+                        "offset %" PRIu64
+                        ": the archive says '%s', the "
+                        "data hashes to %s (%s)",
+                        j->name, j->off, shown, j->hex,
+                        xva_checksum_name (j->kind));
     r->st.mismatches++;
-    notice (r, XVA_ECHECKSUM, "%s: checksum mismatch at disk offset %"
-            PRIu64 ": the archive says '%s', the data hashes to %s (%s)",
+    notice (r, XVA_ECHECKSUM,
+            "%s: checksum mismatch at disk offset %" PRIu64
+            ": the archive says '%s', the data hashes to %s (%s)",
             j->name, j->off, shown, j->hex, xva_checksum_name (j->kind));
   }
   if (j->wlen > 0 && r->io.pwrite) {
     errno = 0;
-    if (r->io.pwrite (r->io.opaque, j->disk, j->data, j->wlen, j->off)
-        == -1) {
+    if (r->io.pwrite (r->io.opaque, j->disk, j->data, j->wlen, j->off) == -1) {
       char what[XVA_ID_MAX + 96];
       snprintf (what, sizeof what, "writing %s at disk offset %" PRIu64,
                 j->name, j->off);
@@ -643,10 +660,11 @@ got_sum (struct xva_reader *r, const unsigned char *data)
     /* A last chunk padded past the disk's end: only zeros may hang
      * over. */
     if (!xva_is_zero (data + r->cur_room, wlen - (size_t) r->cur_room))
-      return set_error (r, XVA_EFORMAT, "chunk '%s' at disk offset %"
-                        PRIu64 " runs past the end of disk %s "
-                        "(virtual_size %" PRIu64 ")", r->cur_name,
-                        r->cur_off, d->id, d->virtual_size);
+      return set_error (r, XVA_EFORMAT,
+                        "chunk '%s' at disk offset %" PRIu64
+                        " runs past the end of disk %s "
+                        "(virtual_size %" PRIu64 ")",
+                        r->cur_name, r->cur_off, d->id, d->virtual_size);
     wlen = (size_t) r->cur_room;
   }
   if (!r->pool && (st = start_pool (r)) < 0)
@@ -715,12 +733,16 @@ entry_header (struct xva_reader *r)
   switch (r->xs) {
   case X_OVA:
     if (strcmp (name, "ova.xml") != 0)
-      return set_error (r, XVA_EFORMAT, "the first entry is '%s', not "
-                        "ova.xml: not an XVA archive", name);
+      return set_error (r, XVA_EFORMAT,
+                        "the first entry is '%s', not "
+                        "ova.xml: not an XVA archive",
+                        name);
     if (r->ent.size > r->o.limits.max_bytes)
-      return set_error (r, XVA_ELIMIT, "ova.xml holds %" PRIu64 " bytes, "
-                        "more than the limit of %zu", r->ent.size,
-                        r->o.limits.max_bytes);
+      return set_error (r, XVA_ELIMIT,
+                        "ova.xml holds %" PRIu64
+                        " bytes, "
+                        "more than the limit of %zu",
+                        r->ent.size, r->o.limits.max_bytes);
     if (reserve ((void **) &r->xml, &r->xml_cap, (size_t) r->ent.size + 1))
       return set_error (r, XVA_ENOMEM, "out of memory for ova.xml");
     r->xml_len = 0;
@@ -735,15 +757,19 @@ entry_header (struct xva_reader *r)
         || (strcmp (name + n, ".xxhash") != 0
             && strcmp (name + n, ".checksum") != 0)) {
       if (strncmp (name, r->cur_name, n) == 0 && name[n] == '.')
-        return set_error (r, XVA_EFORMAT, "found unsupported checksum "
-                          "file '%s'", name);
-      return set_error (r, XVA_EFORMAT, "entry '%s' at archive byte %"
-                        PRIu64 " where the checksum of '%s' was expected",
+        return set_error (r, XVA_EFORMAT,
+                          "found unsupported checksum "
+                          "file '%s'",
+                          name);
+      return set_error (r, XVA_EFORMAT,
+                        "entry '%s' at archive byte %" PRIu64
+                        " where the checksum of '%s' was expected",
                         name, r->entry_off, r->cur_name);
     }
     if (r->ent.size > SUM_MAX)
-      return set_error (r, XVA_EFORMAT, "checksum entry '%s' holds %" PRIu64
-                        " bytes", name, r->ent.size);
+      return set_error (r, XVA_EFORMAT,
+                        "checksum entry '%s' holds %" PRIu64 " bytes", name,
+                        r->ent.size);
     r->sum_len = 0;
     r->kind = E_SUM;
     return XVA_OK;
@@ -757,9 +783,10 @@ entry_header (struct xva_reader *r)
       r->kind = E_SKIP;
       return XVA_OK;
     }
-    return set_error (r, XVA_EFORMAT, "unexpected entry '%s' at archive "
-                      "byte %" PRIu64 " after the last disk", name,
-                      r->entry_off);
+    return set_error (r, XVA_EFORMAT,
+                      "unexpected entry '%s' at archive "
+                      "byte %" PRIu64 " after the last disk",
+                      name, r->entry_off);
   case X_DONE:
   default:
     return set_error (r, XVA_ESTATE, "entry after the end of the archive");
@@ -771,11 +798,14 @@ static int
 zero_block (struct xva_reader *r)
 {
   if (r->have_next_name || r->have_next_size)
-    return set_error (r, XVA_EFORMAT, "end marker right after an extended "
-                      "header at archive byte %" PRIu64, r->entry_off);
+    return set_error (r, XVA_EFORMAT,
+                      "end marker right after an extended "
+                      "header at archive byte %" PRIu64,
+                      r->entry_off);
   switch (r->xs) {
   case X_OVA:
-    return set_error (r, XVA_EFORMAT, "the archive ends before ova.xml: "
+    return set_error (r, XVA_EFORMAT,
+                      "the archive ends before ova.xml: "
                       "not an XVA archive");
   case X_END:
     return end_of_archive (r);
@@ -789,20 +819,26 @@ zero_block (struct xva_reader *r)
       return end_of_archive (r);
     }
     if (tail_omitted (r, s) && next >= r->ndisks) {
-      notice (r, XVA_OK, "disk %s ends at offset %" PRIu64 " of %" PRIu64
-              "; the rest is taken as zeros", d->id, s->pos,
-              d->virtual_size);
+      notice (r, XVA_OK,
+              "disk %s ends at offset %" PRIu64 " of %" PRIu64
+              "; the rest is taken as zeros",
+              d->id, s->pos, d->virtual_size);
       s->st.complete = 1;
       return end_of_archive (r);
     }
     if (r->st.chunks == 0)
-      return set_error (r, XVA_EFORMAT, "the archive holds only metadata: "
-                        "no data for disk %s", d->id);
-    return set_error (r, XVA_EFORMAT, "end marker at archive byte %" PRIu64
-                      " before disk %s has any data", r->entry_off, d->id);
+      return set_error (r, XVA_EFORMAT,
+                        "the archive holds only metadata: "
+                        "no data for disk %s",
+                        d->id);
+    return set_error (r, XVA_EFORMAT,
+                      "end marker at archive byte %" PRIu64
+                      " before disk %s has any data",
+                      r->entry_off, d->id);
   }
   case X_SUM:
-    return set_error (r, XVA_EFORMAT, "end marker at archive byte %" PRIu64
+    return set_error (r, XVA_EFORMAT,
+                      "end marker at archive byte %" PRIu64
                       " where the checksum of '%s' was expected",
                       r->entry_off, r->cur_name);
   case X_DONE:
@@ -823,8 +859,9 @@ got_header (struct xva_reader *r)
   if (st != XVA_TAR_HEADER_OK) {
     if (r->xs == X_OVA && r->entry_off == 0)
       return set_error (r, XVA_EFORMAT, "not an XVA archive: %s", err);
-    return set_error (r, XVA_EFORMAT, "bad tar header at archive byte %"
-                      PRIu64 ": %s", r->entry_off, err);
+    return set_error (r, XVA_EFORMAT,
+                      "bad tar header at archive byte %" PRIu64 ": %s",
+                      r->entry_off, err);
   }
   r->data_left = r->ent.size;
   switch (r->ent.type) {
@@ -833,22 +870,25 @@ got_header (struct xva_reader *r)
   case 'L':
   case 'K':
     if (r->ent.size > PAX_MAX)
-      return set_error (r, XVA_ELIMIT, "extended tar header of %" PRIu64
-                        " bytes at archive byte %" PRIu64, r->ent.size,
-                        r->entry_off);
+      return set_error (r, XVA_ELIMIT,
+                        "extended tar header of %" PRIu64
+                        " bytes at archive byte %" PRIu64,
+                        r->ent.size, r->entry_off);
     if (reserve ((void **) &r->aux, &r->aux_cap, (size_t) r->ent.size + 1))
       return set_error (r, XVA_ENOMEM, "out of memory");
     r->aux_len = 0;
-    r->kind = r->ent.type == 'x' ? E_PAX : r->ent.type == 'L' ? E_LONGNAME
-            : E_GPAX;
+    r->kind = r->ent.type == 'x'   ? E_PAX
+              : r->ent.type == 'L' ? E_LONGNAME
+                                   : E_GPAX;
     return XVA_OK;
   case '0':
   case '7':
     break;
   default:
-    return set_error (r, XVA_EFORMAT, "unexpected tar entry '%s' of type "
-                      "'%c' at archive byte %" PRIu64, r->ent.name,
-                      r->ent.type, r->entry_off);
+    return set_error (r, XVA_EFORMAT,
+                      "unexpected tar entry '%s' of type "
+                      "'%c' at archive byte %" PRIu64,
+                      r->ent.name, r->ent.type, r->entry_off);
   }
   if (r->have_next_name) {
     memcpy (r->ent.name, r->next_name, strlen (r->next_name) + 1);
@@ -882,7 +922,8 @@ entry_done (struct xva_reader *r)
   case E_PAX:
     if (Xva_tar_pax (r->aux, r->aux_len, r->next_name, sizeof r->next_name,
                      &r->have_next_name, &r->next_size, &r->have_next_size,
-                     err, sizeof err) == -1)
+                     err, sizeof err)
+        == -1)
       return set_error (r, XVA_EFORMAT, "at archive byte %" PRIu64 ": %s",
                         r->entry_off, err);
     return XVA_OK;
@@ -979,8 +1020,7 @@ chunk_in_place (struct xva_reader *r, const unsigned char *p, size_t n,
 
 /* Feeds tar bytes.  Sets *used; returns XVA_OK, XVA_EOF or an error. */
 static int
-tar_feed (struct xva_reader *r, const unsigned char *p, size_t n,
-          size_t *used)
+tar_feed (struct xva_reader *r, const unsigned char *p, size_t n, size_t *used)
 {
   size_t i = 0;
   int st = XVA_OK;
@@ -1066,12 +1106,13 @@ looks_like_html (const unsigned char *p, size_t n)
 
   if (n >= 3 && p[0] == 0xef && p[1] == 0xbb && p[2] == 0xbf)
     i = 3;
-  while (i < n && (p[i] == ' ' || p[i] == '\t' || p[i] == '\r'
-                   || p[i] == '\n'))
+  while (i < n
+         && (p[i] == ' ' || p[i] == '\t' || p[i] == '\r' || p[i] == '\n'))
     i++;
-  if (n - i >= 5 && (strncasecmp ((const char *) p + i, "<!doc", 5) == 0
-                     || strncasecmp ((const char *) p + i, "<html", 5) == 0
-                     || strncasecmp ((const char *) p + i, "<head", 5) == 0))
+  if (n - i >= 5
+      && (strncasecmp ((const char *) p + i, "<!doc", 5) == 0
+          || strncasecmp ((const char *) p + i, "<html", 5) == 0
+          || strncasecmp ((const char *) p + i, "<head", 5) == 0))
     return 1;
   return 0;
 }
@@ -1099,26 +1140,32 @@ detect (struct xva_reader *r, int final)
     if (Xva_tar_parse (p, &e, err, sizeof err) == XVA_TAR_HEADER_OK) {
       if (strcmp (e.name, "ova.xml") != 0 && e.type != 'x' && e.type != 'g'
           && e.type != 'L')
-        return set_error (r, XVA_EFORMAT, "not an XVA archive: a tar "
+        return set_error (r, XVA_EFORMAT,
+                          "not an XVA archive: a tar "
                           "archive whose first entry is '%s', not ova.xml",
                           e.name);
       r->st.compress = XVA_COMPRESS_NONE;
     }
     else if (looks_like_html (p, n))
-      return set_error (r, XVA_EFORMAT, "not an XVA archive: the input is "
+      return set_error (r, XVA_EFORMAT,
+                        "not an XVA archive: the input is "
                         "an HTML page (a failed download?)");
     else
-      return set_error (r, XVA_EFORMAT, "not an XVA archive: no tar "
+      return set_error (r, XVA_EFORMAT,
+                        "not an XVA archive: no tar "
                         "header, gzip or zstd signature at the start");
   }
   else if (n == 0)
     return set_error (r, XVA_ETRUNCATED, "the input is empty");
   else if (looks_like_html (p, n))
-    return set_error (r, XVA_EFORMAT, "not an XVA archive: the input is "
+    return set_error (r, XVA_EFORMAT,
+                      "not an XVA archive: the input is "
                       "an HTML page (a failed download?)");
   else
-    return set_error (r, XVA_ETRUNCATED, "not an XVA archive: only %zu "
-                      "bytes of input", n);
+    return set_error (r, XVA_ETRUNCATED,
+                      "not an XVA archive: only %zu "
+                      "bytes of input",
+                      n);
   if (r->st.compress != XVA_COMPRESS_NONE) {
     r->z = Xva_zin_new (r->st.compress, &st);
     if (!r->z)
@@ -1164,9 +1211,11 @@ pipe_feed (struct xva_reader *r, struct xva_in *in)
     if (zst < 0) {
       if (r->xs == X_OVA && r->tar_off == 0 && out.pos == 0)
         return set_error (r, zst, "not an XVA archive: %s", err);
-      return set_error (r, zst, "at compressed byte %" PRIu64 " (archive "
-                        "byte %" PRIu64 "): %s", r->st.bytes_in + in->pos,
-                        r->tar_off, err);
+      return set_error (r, zst,
+                        "at compressed byte %" PRIu64
+                        " (archive "
+                        "byte %" PRIu64 "): %s",
+                        r->st.bytes_in + in->pos, r->tar_off, err);
     }
   }
   return XVA_OK;
@@ -1252,9 +1301,9 @@ xva_reader_finish (struct xva_reader *r)
     return XVA_OK;
   }
   if (r->ts != T_HEADER || r->hdr_len != 0) {
-    snprintf (buf, sizeof buf, "inside entry '%s' (header at archive byte %"
-              PRIu64 ")", r->ts == T_HEADER ? "(header)" : r->ent.name,
-              r->entry_off);
+    snprintf (buf, sizeof buf,
+              "inside entry '%s' (header at archive byte %" PRIu64 ")",
+              r->ts == T_HEADER ? "(header)" : r->ent.name, r->entry_off);
     where = buf;
   }
   else if (r->xs == X_OVA)
@@ -1265,17 +1314,22 @@ xva_reader_finish (struct xva_reader *r)
   }
   else if (r->xs == X_DATA) {
     const struct xva_disk *d = xva_meta_disk (r->meta, r->cur);
-    snprintf (buf, sizeof buf, "before disk %s was complete (offset %"
-              PRIu64 " of %" PRIu64 ")", d->id, r->ds[r->cur].pos,
-              d->virtual_size);
+    snprintf (buf, sizeof buf,
+              "before disk %s was complete (offset %" PRIu64 " of %" PRIu64
+              ")",
+              d->id, r->ds[r->cur].pos, d->virtual_size);
     where = buf;
   }
   else
-    where = "before the end marker (every disk is complete, but an "
-            "archive ends with two zero blocks)";
-  return set_error (r, XVA_ETRUNCATED, "the archive is truncated: the input "
+    where =
+      "before the end marker (every disk is complete, but an "
+      "archive ends with two zero blocks)";
+  return set_error (r, XVA_ETRUNCATED,
+                    "the archive is truncated: the input "
                     "ended after %" PRIu64 " bytes (archive byte %" PRIu64
-                    "), %s%s", r->st.bytes_in, r->tar_off, where,
+                    "), %s%s",
+                    r->st.bytes_in, r->tar_off, where,
                     r->z && !Xva_zin_at_boundary (r->z)
-                      ? "; the compressed stream is cut short" : "");
+                      ? "; the compressed stream is cut short"
+                      : "");
 }

@@ -60,9 +60,13 @@ const char *
 xva_compress_name (int compress)
 {
   switch (compress) {
-  case XVA_COMPRESS_NONE: return "none";
-  case XVA_COMPRESS_GZIP: return "gzip";
-  case XVA_COMPRESS_ZSTD: return "zstd";
-  default: return NULL;
+  case XVA_COMPRESS_NONE:
+    return "none";
+  case XVA_COMPRESS_GZIP:
+    return "gzip";
+  case XVA_COMPRESS_ZSTD:
+    return "zstd";
+  default:
+    return NULL;
   }
 }

@@ -70,7 +70,7 @@ get_number (const unsigned char *f, size_t len, uint64_t *out)
 
   if (len > 0 && (f[0] & 0x80)) {
     if (f[0] != 0x80)
-      return -1;                /* negative or too large */
+      return -1; /* negative or too large */
     for (i = 1; i < len; i++) {
       if (v >> 56)
         return -1;
@@ -96,8 +96,8 @@ get_number (const unsigned char *f, size_t len, uint64_t *out)
 }
 
 int
-Xva_tar_parse (const unsigned char hdr[XVA_TAR_BLOCK],
-               struct Xva_tar_entry *e, char *err, size_t errlen)
+Xva_tar_parse (const unsigned char hdr[XVA_TAR_BLOCK], struct Xva_tar_entry *e,
+               char *err, size_t errlen)
 {
   uint64_t stored;
   size_t nlen, plen;

@@ -25,13 +25,13 @@ Xva_tar_pad (uint64_t n)
 struct Xva_tar_entry {
   char name[XVA_TAR_NAME_MAX + 1];
   uint64_t size;
-  char type;            /* typeflag; '0' for a NUL typeflag */
+  char type; /* typeflag; '0' for a NUL typeflag */
 };
 
 enum {
   XVA_TAR_HEADER_OK = 0,
-  XVA_TAR_HEADER_ZERO = 1,     /* an all-zero block */
-  XVA_TAR_HEADER_BAD = -1,     /* not a valid header: see err */
+  XVA_TAR_HEADER_ZERO = 1, /* an all-zero block */
+  XVA_TAR_HEADER_BAD = -1, /* not a valid header: see err */
 };
 
 /* Parses one header block.  Returns one of the values above; on

@@ -29,7 +29,7 @@ struct xva_value {
     int64_t i;
     double d;
     int b;
-    size_t len;                 /* STRING, DATE: the text follows */
+    size_t len; /* STRING, DATE: the text follows */
     struct {
       struct xva_value **items;
       uint32_t n;
@@ -37,7 +37,7 @@ struct xva_value {
     } a;
     struct {
       struct member *m;
-      uint32_t *index;          /* 2 * cap slots: member + 1, 0 empty */
+      uint32_t *index; /* 2 * cap slots: member + 1, 0 empty */
       uint32_t n;
       uint32_t cap;
     } s;
@@ -561,8 +561,8 @@ set_member (struct xva_value *st, const char *key, char *owned,
   char *k = owned;
   size_t klen;
 
-  if (item == NULL || st == NULL || key == NULL
-      || st->type != XVA_TYPE_STRUCT || st == item)
+  if (item == NULL || st == NULL || key == NULL || st->type != XVA_TYPE_STRUCT
+      || st == item)
     goto fail;
   i = find_member (st, key);
   if (i >= 0) {
@@ -592,7 +592,7 @@ set_member (struct xva_value *st, const char *key, char *owned,
     st->u.s.m[st->u.s.n].key = k;
     st->u.s.m[st->u.s.n].val = item;
     st->u.s.n++;
-    index_rebuild (st);         /* without an index lookups stay right */
+    index_rebuild (st); /* without an index lookups stay right */
     return 0;
   }
   st->u.s.m[st->u.s.n].key = k;
@@ -614,8 +614,7 @@ xva_value_set (struct xva_value *st, const char *key, struct xva_value *item)
 }
 
 int
-Xva_value_set_owned (struct xva_value *st, char *key,
-                     struct xva_value *item)
+Xva_value_set_owned (struct xva_value *st, char *key, struct xva_value *item)
 {
   if (key == NULL) {
     xva_value_free (item);
@@ -741,7 +740,7 @@ Xva_value_equal (const struct xva_value *a, const struct xva_value *b)
   case XVA_TYPE_STRING:
   case XVA_TYPE_DATE:
     return a->u.len == b->u.len
-      && memcmp (text_of (a), text_of (b), a->u.len) == 0;
+           && memcmp (text_of (a), text_of (b), a->u.len) == 0;
   case XVA_TYPE_INT:
     return a->u.i == b->u.i;
   case XVA_TYPE_BOOL:

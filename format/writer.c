@@ -27,19 +27,19 @@ enum wstate { W_OVA, W_DISKS, W_TRAILER, W_DONE, W_FATAL };
 struct wdisk {
   char id[XVA_ID_MAX + 1];
   uint64_t size;
-  unsigned index;        /* index in the caller's array and for io */
+  unsigned index; /* index in the caller's array and for io */
 };
 
 struct slot {
-  unsigned disk;         /* index into the sorted disks */
+  unsigned disk; /* index into the sorted disks */
   uint64_t off;
   size_t len;
-  int keep;              /* first or last chunk: written even if zero */
-  int zero;              /* all zero (only checked when !keep) */
-  int err;               /* errno of a failed read, else 0 */
+  int keep; /* first or last chunk: written even if zero */
+  int zero; /* all zero (only checked when !keep) */
+  int err;  /* errno of a failed read, else 0 */
   char hex[XVA_CHECKSUM_HEX_MAX + 1];
   unsigned char *buf;
-  const unsigned char *data;  /* buf, or the mapped bytes */
+  const unsigned char *data; /* buf, or the mapped bytes */
   int mapped;
 };
 
@@ -51,7 +51,7 @@ struct piece {
 struct xva_writer {
   enum wstate state;
   int fatal;
-  int mode;              /* 0: not chosen; 1: step; 2: next */
+  int mode; /* 0: not chosen; 1: step; 2: next */
   char err[512];
   struct xva_writer_opts o;
   struct xva_source_io io;
@@ -72,7 +72,7 @@ struct xva_writer {
   /* Scheduling: the next chunk to hand to the pool. */
   unsigned sdisk;
   uint64_t soff;
-  uint64_t ext_start, ext_end;   /* cached data extent at or after soff */
+  uint64_t ext_start, ext_end; /* cached data extent at or after soff */
   int ext_valid;
   /* Readers step over skipped chunks by the length of the stream's first
    * chunk: when that is short (the first disk is under 1 MiB), no chunk
@@ -83,14 +83,14 @@ struct xva_writer {
    * and hashed on a worker (or on this thread while it waits). */
   struct slot *slots;
   unsigned nslots, head, tail, used;
-  int held;              /* the head slot's data is handed out */
+  int held; /* the head slot's data is handed out */
   struct Xva_pool *pool;
 
   /* Raw archive pieces not yet handed out. */
   struct piece pieces[MAX_PIECES];
   unsigned npieces, ipiece;
   size_t ppos;
-  int flush_after;       /* flush the compressor after these pieces */
+  int flush_after; /* flush the compressor after these pieces */
   unsigned char meta[4 * XVA_TAR_BLOCK];
   unsigned char zero[2 * XVA_TAR_BLOCK];
 
@@ -280,7 +280,7 @@ since_ms (const struct timespec *t)
 
   clock_gettime (CLOCK_MONOTONIC, &now);
   return (double) (now.tv_sec - t->tv_sec) * 1e3
-    + (double) (now.tv_nsec - t->tv_nsec) / 1e6;
+         + (double) (now.tv_nsec - t->tv_nsec) / 1e6;
 }
 
 /* Queues a data entry of len bytes from buf (NULL for a keep-alive)
@@ -383,13 +383,13 @@ start_pool (struct xva_writer *w)
 }
 
 static int
-io_error (struct xva_writer *w, const struct wdisk *d, int e,
-          const char *what, uint64_t off)
+io_error (struct xva_writer *w, const struct wdisk *d, int e, const char *what,
+          uint64_t off)
 {
   int st = (e == ECANCELED) ? XVA_ECANCELLED : XVA_EIO;
 
-  return set_error (w, st, "%s disk %s at offset %" PRIu64 ": %s", what,
-                    d->id, off, strerror (e));
+  return set_error (w, st, "%s disk %s at offset %" PRIu64 ": %s", what, d->id,
+                    off, strerror (e));
 }
 
 /* The next disk index at or after i that has data. */
@@ -430,7 +430,8 @@ schedule_one (struct xva_writer *w)
       if (!w->ext_valid || w->soff >= w->ext_end) {
         errno = 0;
         if (w->io.extent (w->io.opaque, d->index, w->soff, &w->ext_start,
-                          &w->ext_end) == -1)
+                          &w->ext_end)
+            == -1)
           return io_error (w, d, errno ? errno : EIO, "finding data in",
                            w->soff);
         if (w->ext_start < w->soff)
@@ -557,8 +558,7 @@ produce (struct xva_writer *w)
   w->ppos = 0;
   switch (w->state) {
   case W_OVA:
-    if (Xva_tar_header (w->meta, "ova.xml", w->xml_len,
-                        w->o.mtime) == -1)
+    if (Xva_tar_header (w->meta, "ova.xml", w->xml_len, w->o.mtime) == -1)
       return set_error (w, XVA_EINVAL, "ova.xml is too large");
     add_piece (w, w->meta, XVA_TAR_BLOCK);
     add_piece (w, w->xml, w->xml_len);
@@ -649,7 +649,7 @@ fill_zbuf (struct xva_writer *w)
       if (r == 1 && mode == XVA_Z_FLUSH) {
         w->flush_after = 0;
         w->zlen = out.pos;
-        return XVA_OK;  /* hand the flushed bytes out now */
+        return XVA_OK; /* hand the flushed bytes out now */
       }
     }
   }
@@ -671,7 +671,8 @@ xva_writer_next (struct xva_writer *w, const void **buf, size_t *len)
   if (w->state == W_FATAL)
     return w->fatal;
   if (w->mode == 1)
-    return set_error (w, XVA_ESTATE, "xva_writer_next after "
+    return set_error (w, XVA_ESTATE,
+                      "xva_writer_next after "
                       "xva_writer_step");
   w->mode = 2;
   if (!w->z) {
@@ -705,7 +706,8 @@ xva_writer_step (struct xva_writer *w, struct xva_out *out)
   if (w->state == W_FATAL)
     return w->fatal;
   if (w->mode == 2)
-    return set_error (w, XVA_ESTATE, "xva_writer_step after "
+    return set_error (w, XVA_ESTATE,
+                      "xva_writer_step after "
                       "xva_writer_next");
   w->mode = 1;
   while (out->pos < out->size) {

@@ -39,13 +39,23 @@ add_escaped (struct Xva_vbuf *b, const char *s, size_t n)
     const char *rep;
 
     switch (c) {
-    case '&': rep = "&amp;"; break;
-    case '<': rep = "&lt;"; break;
-    case '>': rep = "&gt;"; break;
-    case '"': rep = "&quot;"; break;
+    case '&':
+      rep = "&amp;";
+      break;
+    case '<':
+      rep = "&lt;";
+      break;
+    case '>':
+      rep = "&gt;";
+      break;
+    case '"':
+      rep = "&quot;";
+      break;
     /* A raw CR reads back as LF (XML end-of-line handling): a character
      * reference keeps it. */
-    case '\r': rep = "&#13;"; break;
+    case '\r':
+      rep = "&#13;";
+      break;
     default:
       if (c < 0x20 && c != '\t' && c != '\n')
         rep = "";
@@ -139,8 +149,7 @@ xva_value_to_xml (const struct xva_value *v, char **out, size_t *len)
 }
 
 int
-xva_xmlrpc_format_response (const struct xva_value *v, char **out,
-                            size_t *len)
+xva_xmlrpc_format_response (const struct xva_value *v, char **out, size_t *len)
 {
   struct Xva_vbuf b = { NULL, 0, 0, 0 };
 
@@ -151,7 +160,8 @@ xva_xmlrpc_format_response (const struct xva_value *v, char **out,
     *len = 0;
   if (v == NULL)
     return XVA_EINVAL;
-  Xva_vbuf_adds (&b, "<?xml version=\"1.0\"?>"
+  Xva_vbuf_adds (&b,
+                 "<?xml version=\"1.0\"?>"
                  "<methodResponse><params><param>");
   Xva_value_xml_append (&b, v);
   Xva_vbuf_adds (&b, "</param></params></methodResponse>");
@@ -192,29 +202,47 @@ xva_xmlrpc_format_call (const char *method, const struct xva_value *params,
 enum mode { MODE_VALUE, MODE_CALL, MODE_RESPONSE };
 
 enum kind {
-  K_VALUE, K_STRING, K_INT, K_BOOL, K_DOUBLE, K_DATE, K_NIL, K_STRUCT,
-  K_MEMBER, K_NAME, K_ARRAY, K_DATA, K_CALL, K_METHODNAME, K_PARAMS,
-  K_PARAM, K_RESPONSE, K_FAULT,
+  K_VALUE,
+  K_STRING,
+  K_INT,
+  K_BOOL,
+  K_DOUBLE,
+  K_DATE,
+  K_NIL,
+  K_STRUCT,
+  K_MEMBER,
+  K_NAME,
+  K_ARRAY,
+  K_DATA,
+  K_CALL,
+  K_METHODNAME,
+  K_PARAMS,
+  K_PARAM,
+  K_RESPONSE,
+  K_FAULT,
 };
 
 static const char *const kind_names[] = {
-  "value", "string", "int", "boolean", "double", "dateTime.iso8601", "nil",
-  "struct", "member", "name", "array", "data", "methodCall", "methodName",
-  "params", "param", "methodResponse", "fault",
+  "value",      "string",         "int",
+  "boolean",    "double",         "dateTime.iso8601",
+  "nil",        "struct",         "member",
+  "name",       "array",          "data",
+  "methodCall", "methodName",     "params",
+  "param",      "methodResponse", "fault",
 };
 
 struct frame {
   enum kind kind;
-  unsigned seen;            /* bits of the children seen (see below) */
-  struct xva_value *v;      /* VALUE: its value; STRUCT, ARRAY: the
-                               container; MEMBER, PARAM, FAULT: the
-                               value; owned by the frame */
-  char *name;               /* MEMBER: the key */
+  unsigned seen;       /* bits of the children seen (see below) */
+  struct xva_value *v; /* VALUE: its value; STRUCT, ARRAY: the
+                          container; MEMBER, PARAM, FAULT: the
+                          value; owned by the frame */
+  char *name;          /* MEMBER: the key */
 };
 
-#define SEEN_CHILD 1u       /* VALUE, ARRAY, PARAM, FAULT: the child */
-#define SEEN_NAME 2u        /* MEMBER, CALL: <name> / <methodName> */
-#define SEEN_VALUE 4u       /* MEMBER: <value>; CALL: <params> */
+#define SEEN_CHILD 1u /* VALUE, ARRAY, PARAM, FAULT: the child */
+#define SEEN_NAME 2u  /* MEMBER, CALL: <name> / <methodName> */
+#define SEEN_VALUE 4u /* MEMBER: <value>; CALL: <params> */
 
 struct parser {
   xmlParserCtxtPtr ctxt;
@@ -224,7 +252,7 @@ struct parser {
   struct frame *stack;
   size_t depth;
   size_t cap;
-  size_t containers;        /* open arrays and structs */
+  size_t containers; /* open arrays and structs */
   size_t nodes;
   struct Xva_vbuf text;
   int root_seen;
@@ -332,7 +360,7 @@ static int
 collects_text (enum kind k)
 {
   return k == K_VALUE || k == K_STRING || k == K_INT || k == K_BOOL
-    || k == K_DOUBLE || k == K_DATE || k == K_NAME || k == K_METHODNAME;
+         || k == K_DOUBLE || k == K_DATE || k == K_NAME || k == K_METHODNAME;
 }
 
 static void
@@ -365,9 +393,15 @@ static const struct {
   const char *name;
   enum kind kind;
 } value_children[] = {
-  { "string", K_STRING }, { "i4", K_INT }, { "int", K_INT },
-  { "i8", K_INT }, { "boolean", K_BOOL }, { "double", K_DOUBLE },
-  { "dateTime.iso8601", K_DATE }, { "nil", K_NIL }, { "struct", K_STRUCT },
+  { "string", K_STRING },
+  { "i4", K_INT },
+  { "int", K_INT },
+  { "i8", K_INT },
+  { "boolean", K_BOOL },
+  { "double", K_DOUBLE },
+  { "dateTime.iso8601", K_DATE },
+  { "nil", K_NIL },
+  { "struct", K_STRUCT },
   { "array", K_ARRAY },
 };
 
@@ -442,10 +476,13 @@ legacy_root (struct parser *p, int nb_attributes, const xmlChar **attrs)
     }
   }
   if (ver[0])
-    fail (p, XVA_EVERSION, "legacy XVA format <appliance version=\"%s\"> "
-          "(XenEnterprise 3.x) is not supported", ver);
+    fail (p, XVA_EVERSION,
+          "legacy XVA format <appliance version=\"%s\"> "
+          "(XenEnterprise 3.x) is not supported",
+          ver);
   else
-    fail (p, XVA_EVERSION, "legacy XVA format <appliance> "
+    fail (p, XVA_EVERSION,
+          "legacy XVA format <appliance> "
           "(XenEnterprise 3.x) is not supported");
 }
 
@@ -479,12 +516,13 @@ on_start (void *ctx, const xmlChar *localname, const xmlChar *prefix,
       const char *colon = prefix ? ":" : "";
 
       if (p->for_meta)
-        fail (p, XVA_EFORMAT, "!ova.xml is not an XML-RPC value (root "
-              "element <%.32s%s%.64s> at line %d)", pre, colon, name,
-              line_of (p));
+        fail (p, XVA_EFORMAT,
+              "!ova.xml is not an XML-RPC value (root "
+              "element <%.32s%s%.64s> at line %d)",
+              pre, colon, name, line_of (p));
       else
-        fail (p, XVA_EFORMAT, "root element <%.32s%s%.64s> is not <%s>",
-              pre, colon, name, roots[p->mode]);
+        fail (p, XVA_EFORMAT, "root element <%.32s%s%.64s> is not <%s>", pre,
+              colon, name, roots[p->mode]);
       return;
     }
     kind = (int) root_kinds[p->mode];
@@ -507,8 +545,8 @@ on_start (void *ctx, const xmlChar *localname, const xmlChar *prefix,
       parent->seen |= SEEN_CHILD;
     }
     else if (parent->kind == K_MEMBER || parent->kind == K_CALL)
-      parent->seen |= (kind == K_NAME || kind == K_METHODNAME)
-        ? SEEN_NAME : SEEN_VALUE;
+      parent->seen |= (kind == K_NAME || kind == K_METHODNAME) ? SEEN_NAME
+                                                               : SEEN_VALUE;
     else
       parent->seen |= SEEN_CHILD;
   }
@@ -678,7 +716,11 @@ on_end (void *ctx, const xmlChar *localname, const xmlChar *prefix,
     }
     deliver_value (p, v);
     break;
-  case K_STRING: case K_INT: case K_BOOL: case K_DOUBLE: case K_DATE:
+  case K_STRING:
+  case K_INT:
+  case K_BOOL:
+  case K_DOUBLE:
+  case K_DATE:
   case K_NIL:
     if (count_node (p) < 0)
       return;
@@ -689,7 +731,7 @@ on_end (void *ctx, const xmlChar *localname, const xmlChar *prefix,
   case K_STRUCT:
   case K_ARRAY:
     if (f.kind == K_ARRAY && !f.seen) {
-      p->stack[p->depth++] = f;   /* freed with the stack */
+      p->stack[p->depth++] = f; /* freed with the stack */
       fail (p, XVA_EFORMAT, "<array> without <data>");
       return;
     }
@@ -794,8 +836,10 @@ on_entity_decl (void *ctx, const xmlChar *name, int type,
   (void) public_id;
   (void) system_id;
   (void) content;
-  fail (ctx, XVA_EFORMAT, "the DOCTYPE declares entity %.64s: entity "
-        "declarations are not allowed", (const char *) name);
+  fail (ctx, XVA_EFORMAT,
+        "the DOCTYPE declares entity %.64s: entity "
+        "declarations are not allowed",
+        (const char *) name);
 }
 
 static void
@@ -806,8 +850,10 @@ on_unparsed_entity_decl (void *ctx, const xmlChar *name,
   (void) public_id;
   (void) system_id;
   (void) notation;
-  fail (ctx, XVA_EFORMAT, "the DOCTYPE declares entity %.64s: entity "
-        "declarations are not allowed", (const char *) name);
+  fail (ctx, XVA_EFORMAT,
+        "the DOCTYPE declares entity %.64s: entity "
+        "declarations are not allowed",
+        (const char *) name);
 }
 
 static void
@@ -889,10 +935,12 @@ parse_doc (struct parser *p, const char *xml, size_t len,
     return p->status = XVA_EINVAL;
   }
   if (len > p->lim.max_bytes || len > INT_MAX) {
-    snprintf (p->msg, sizeof p->msg, "%s: %zu bytes is more than the "
-              "limit of %zu", p->for_meta ? "ova.xml" : "XML document",
-              len, p->lim.max_bytes < INT_MAX ? p->lim.max_bytes
-                                              : (size_t) INT_MAX);
+    snprintf (p->msg, sizeof p->msg,
+              "%s: %zu bytes is more than the "
+              "limit of %zu",
+              p->for_meta ? "ova.xml" : "XML document", len,
+              p->lim.max_bytes < INT_MAX ? p->lim.max_bytes
+                                         : (size_t) INT_MAX);
     return p->status = XVA_ELIMIT;
   }
   if (len == 0 || all_space (xml, len)) {
@@ -920,7 +968,7 @@ parse_doc (struct parser *p, const char *xml, size_t len,
     goto restore;
   }
   xmlCtxtUseOptions (p->ctxt, XML_PARSE_NONET | XML_PARSE_NOERROR
-                     | XML_PARSE_NOWARNING);
+                                | XML_PARSE_NOWARNING);
   sax = p->ctxt->sax;
   memset (sax, 0, sizeof *sax);
   sax->initialized = XML_SAX2_MAGIC;
@@ -984,9 +1032,9 @@ parser_init (struct parser *p, enum mode mode, int for_meta)
 }
 
 int
-Xva_value_parse_xml (const char *xml, size_t len,
-                     const struct xva_limits *lim, int for_meta,
-                     struct xva_value **out, char *err, size_t errlen)
+Xva_value_parse_xml (const char *xml, size_t len, const struct xva_limits *lim,
+                     int for_meta, struct xva_value **out, char *err,
+                     size_t errlen)
 {
   struct parser p;
   int r;
@@ -1005,9 +1053,8 @@ Xva_value_parse_xml (const char *xml, size_t len,
 }
 
 int
-xva_value_from_xml (const char *xml, size_t len,
-                    const struct xva_limits *lim, struct xva_value **out,
-                    char *err, size_t errlen)
+xva_value_from_xml (const char *xml, size_t len, const struct xva_limits *lim,
+                    struct xva_value **out, char *err, size_t errlen)
 {
   return Xva_value_parse_xml (xml, len, lim, 0, out, err, errlen);
 }
@@ -1063,7 +1110,8 @@ xva_xmlrpc_parse_response (const char *xml, size_t len,
   if (xva_value_type (p.result) != XVA_TYPE_STRUCT
       || xva_value_get_int (code, &c) < 0 || str == NULL) {
     xva_value_free (p.result);
-    Xva_value_err (err, errlen, "XML: <fault> is not a struct with "
+    Xva_value_err (err, errlen,
+                   "XML: <fault> is not a struct with "
                    "faultCode and faultString");
     return XVA_EFORMAT;
   }

@@ -24,24 +24,24 @@ enum im_state { IM_READING, IM_EOF, IM_DONE, IM_FAILED };
 
 /* What becomes of an object of ova.xml. */
 enum im_act {
-  IM_NONE = 0,              /* nothing: references to it become null */
-  IM_CREATE,                /* a new record (ref, uuid) */
-  IM_MAP,                   /* an object of the store (ref) */
+  IM_NONE = 0, /* nothing: references to it become null */
+  IM_CREATE,   /* a new record (ref, uuid) */
+  IM_MAP,      /* an object of the store (ref) */
 };
 
 struct im_obj {
-  const char *cls;          /* these three belong to the reader's meta */
+  const char *cls; /* these three belong to the reader's meta */
   const char *id;
   const struct xva_value *snap;
   enum im_act act;
-  int candidate;            /* VDI (full import): may be created */
-  int snapshot;             /* VM: is_a_snapshot */
+  int candidate; /* VDI (full import): may be created */
+  int snapshot;  /* VM: is_a_snapshot */
   char ref[IM_REF_LEN];
   char uuid[IM_UUID_LEN];
-  struct xva_value *rec;    /* IM_CREATE: the record to put (owned) */
-  long disk;                /* VDI: index of its staged image, or -1 */
-  int64_t version;          /* VM: the version it gets */
-  long replaces;            /* VM: index in repl, or -1 */
+  struct xva_value *rec; /* IM_CREATE: the record to put (owned) */
+  long disk;             /* VDI: index of its staged image, or -1 */
+  int64_t version;       /* VM: the version it gets */
+  long replaces;         /* VM: index in repl, or -1 */
 };
 
 struct im_id {
@@ -51,8 +51,8 @@ struct im_id {
 
 /* A staged image. */
 struct im_disk {
-  int fd;                   /* -1: the archive's data is dropped */
-  long obj;                 /* the VDI object, or -1 */
+  int fd;   /* -1: the archive's data is dropped */
+  long obj; /* the VDI object, or -1 */
   uint64_t size;
 };
 
@@ -61,7 +61,7 @@ struct im_disk {
  * network.VIFs). */
 struct im_backref {
   char target[IM_REF_LEN];
-  const char *field;        /* a string constant */
+  const char *field; /* a string constant */
   char ref[IM_REF_LEN];
   int add;
 };
@@ -69,22 +69,22 @@ struct im_backref {
 struct Xva_import {
   struct Xva_store *s;
   int restore, force, metadata_only, dry_run;
-  struct Xva_vdi_map *map;  /* copies */
+  struct Xva_vdi_map *map; /* copies */
   size_t nmap;
   unsigned threads;
   char task_uuid[IM_UUID_LEN];
-  char sr_ref[IM_REF_LEN];  /* target SR ("" for metadata only) */
+  char sr_ref[IM_REF_LEN]; /* target SR ("" for metadata only) */
   char sr_uuid[IM_UUID_LEN];
 
   struct xva_reader *r;
   atomic_int cancelled;
   enum im_state state;
-  int status;               /* the failure's status */
+  int status; /* the failure's status */
   struct xva_value *error_info;
   char errmsg[1024];
   int http;
   uint64_t mismatches;
-  pthread_mutex_t plock;    /* guards prog */
+  pthread_mutex_t plock; /* guards prog */
   struct xva_progress prog;
 
   /* The plan (import/meta.c). */
@@ -92,15 +92,15 @@ struct Xva_import {
   const struct xva_meta *meta;
   struct im_obj *objs;
   size_t nobjs;
-  struct im_id *by_id;      /* objects sorted by id */
-  struct im_disk *disks;    /* in xva_meta_disk order */
+  struct im_id *by_id;   /* objects sorted by id */
+  struct im_disk *disks; /* in xva_meta_disk order */
   unsigned ndisks;
   char (*repl)[IM_REF_LEN]; /* VMs replaced by restore */
   size_t nrepl;
   struct im_backref *brefs;
   size_t nbrefs, cbrefs;
-  int staging;              /* the staging directory exists */
-  char **busy;              /* refs held in the busy set */
+  int staging; /* the staging directory exists */
+  char **busy; /* refs held in the busy set */
   size_t nbusy;
 };
 
@@ -114,8 +114,7 @@ int Xva_import_fail (struct Xva_import *im, int status, int http,
 int Xva_import_sr_full (struct Xva_import *im, const char *msg);
 /* Holds ref in the busy set for the life of the import; exclusive
  * fails with XVA_EEXIST when it is already busy. */
-int Xva_import_hold (struct Xva_import *im, const char *ref,
-                     int exclusive);
+int Xva_import_hold (struct Xva_import *im, const char *ref, int exclusive);
 /* Queues a back reference edit for the commit. */
 int Xva_import_backref (struct Xva_import *im, const char *target,
                         const char *field, const char *ref, int add);

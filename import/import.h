@@ -19,20 +19,20 @@
 #include "store/store.h"
 
 struct Xva_vdi_map {
-  const char *from;         /* source VDI uuid or SCSIid */
-  const char *to;           /* target VDI uuid or SCSIid */
+  const char *from; /* source VDI uuid or SCSIid */
+  const char *to;   /* target VDI uuid or SCSIid */
 };
 
 struct Xva_import_opts {
-  const char *sr_ref;       /* target SR; NULL: the pool's default SR */
-  int restore;              /* keep VM/VBD/VIF uuids and MACs; replace */
-  int force;                /* keep going past checksum mismatches */
-  int metadata_only;        /* /import_metadata */
-  int dry_run;              /* metadata: check, create nothing */
-  const struct Xva_vdi_map *vdi_map;   /* metadata: vdi: pairs */
+  const char *sr_ref; /* target SR; NULL: the pool's default SR */
+  int restore;        /* keep VM/VBD/VIF uuids and MACs; replace */
+  int force;          /* keep going past checksum mismatches */
+  int metadata_only;  /* /import_metadata */
+  int dry_run;        /* metadata: check, create nothing */
+  const struct Xva_vdi_map *vdi_map; /* metadata: vdi: pairs */
   size_t nvdi_map;
-  const char *task_uuid;    /* names the staging directory */
-  unsigned threads;         /* 0: one per core */
+  const char *task_uuid; /* names the staging directory */
+  unsigned threads;      /* 0: one per core */
 };
 
 struct Xva_import;
@@ -63,8 +63,7 @@ const char *Xva_import_errmsg (const struct Xva_import *im);
 /* HTTP status for the failure: 400 bad archive, 404 unknown SR, 409
  * conflict, 507 no space, 500 otherwise. */
 int Xva_import_http_status (const struct Xva_import *im);
-void Xva_import_progress (const struct Xva_import *im,
-                          struct xva_progress *p);
+void Xva_import_progress (const struct Xva_import *im, struct xva_progress *p);
 /* The checksum mismatches kept with force. */
 uint64_t Xva_import_mismatches (const struct Xva_import *im);
 /* Cancels (from any thread): the next feed or finish fails with

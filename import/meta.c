@@ -94,9 +94,9 @@ Xva_import_new_mac (char *out)
 
   if (random_fill (a, sizeof a) < 0)
     return -1;
-  a[0] = (unsigned char) ((a[0] & 0xfc) | 0x02);   /* local, unicast */
-  snprintf (out, 18, "%02x:%02x:%02x:%02x:%02x:%02x", a[0], a[1], a[2],
-            a[3], a[4], a[5]);
+  a[0] = (unsigned char) ((a[0] & 0xfc) | 0x02); /* local, unicast */
+  snprintf (out, 18, "%02x:%02x:%02x:%02x:%02x:%02x", a[0], a[1], a[2], a[3],
+            a[4], a[5]);
   return 0;
 }
 
@@ -322,8 +322,10 @@ check_version (struct Xva_import *im, const struct xva_meta *m)
     return Xva_import_fail (im, XVA_EVERSION, 400,
                             "IMPORT_INCOMPATIBLE_VERSION", NULL, 0,
                             "the archive was written by xapi %" PRId64
-                            ".%" PRId64 ", newer than this importer takes "
-                            "(%d.%d)", tmaj, tmin, IMPORT_XAPI_MAJOR_MAX,
+                            ".%" PRId64
+                            ", newer than this importer takes "
+                            "(%d.%d)",
+                            tmaj, tmin, IMPORT_XAPI_MAJOR_MAX,
                             IMPORT_XAPI_MINOR_MAX);
   return XVA_OK;
 }
@@ -340,20 +342,20 @@ plan_hosts_srs (struct Xva_import *im)
     struct im_obj *o = &im->objs[i];
     const char *uuid = get_str (o->snap, "uuid");
 
-    if (strcmp (o->cls, "host") == 0 || (strcmp (o->cls, "SR") == 0
-                                         && (im->metadata_only
-                                             || is_iso (o->snap)))) {
-      r = uuid[0] ? Xva_store_find_uuid (im->s, NULL, o->cls, uuid, o->ref,
-                                         NULL)
-                  : XVA_ENOTFOUND;
+    if (strcmp (o->cls, "host") == 0
+        || (strcmp (o->cls, "SR") == 0
+            && (im->metadata_only || is_iso (o->snap)))) {
+      r = uuid[0]
+            ? Xva_store_find_uuid (im->s, NULL, o->cls, uuid, o->ref, NULL)
+            : XVA_ENOTFOUND;
       if (r == XVA_OK)
         o->act = IM_MAP;
       else if (r != XVA_ENOTFOUND)
-        return Xva_import_fail (im, r, 500, "INTERNAL_ERROR", NULL, 0,
-                                "%s", Xva_store_errmsg (im->s));
+        return Xva_import_fail (im, r, 500, "INTERNAL_ERROR", NULL, 0, "%s",
+                                Xva_store_errmsg (im->s));
     }
     else if (strcmp (o->cls, "SR") == 0) {
-      o->act = IM_MAP;          /* every SR maps to the target SR */
+      o->act = IM_MAP; /* every SR maps to the target SR */
       snprintf (o->ref, sizeof o->ref, "%s", im->sr_ref);
     }
   }
@@ -379,16 +381,14 @@ vdi_at (struct cache *c, const char *sr_ref, const char *loc)
 
 /* A VDI of the store by uuid or sm_config SCSIid. */
 static int
-vdi_by_key (struct Xva_import *im, struct cache *c, const char *key,
-            char *ref)
+vdi_by_key (struct Xva_import *im, struct cache *c, const char *key, char *ref)
 {
   size_t i;
 
   if (Xva_store_find_uuid (im->s, NULL, "VDI", key, ref, NULL) == XVA_OK)
     return 1;
   for (i = 0; i < c->vdis.n; i++) {
-    const struct xva_value *sm = xva_value_get (c->vdis.recs[i],
-                                                "sm_config");
+    const struct xva_value *sm = xva_value_get (c->vdis.recs[i], "sm_config");
     const char *scsi = xva_value_get_string (sm, "SCSIid");
     if (scsi && strcmp (scsi, key) == 0) {
       snprintf (ref, IM_REF_LEN, "%s", c->vdis.refs[i]);
@@ -454,14 +454,14 @@ plan_vdis (struct Xva_import *im, struct cache *c)
       continue;
     sr = find (im, xva_value_get_string (o->snap, "SR"), "SR");
     if (!im->metadata_only && !(sr && is_iso (sr->snap))) {
-      o->candidate = 1;         /* created if a VBD uses it */
+      o->candidate = 1; /* created if a VBD uses it */
       continue;
     }
     if (sr && is_iso (sr->snap)) {
       /* A CD image: the same one in the same ISO SR, else none. */
       const char *hit = sr->act == IM_MAP
-                        ? vdi_at (c, sr->ref, get_str (o->snap, "location"))
-                        : NULL;
+                          ? vdi_at (c, sr->ref, get_str (o->snap, "location"))
+                          : NULL;
       if (hit) {
         snprintf (o->ref, sizeof o->ref, "%s", hit);
         o->act = IM_MAP;
@@ -473,16 +473,18 @@ plan_vdis (struct Xva_import *im, struct cache *c)
       continue;
     }
     if (im->force)
-      continue;                 /* skipped, and its Disk VBDs with it */
+      continue; /* skipped, and its Disk VBDs with it */
     snprintf (srwhat, sizeof srwhat, "%s",
               sr && sr->act == IM_MAP ? sr->ref
-                                      : sr ? get_str (sr->snap, "uuid") : "");
+              : sr                    ? get_str (sr->snap, "uuid")
+                                      : "");
     params[0] = srwhat;
     params[1] = get_str (o->snap, "location");
     return Xva_import_fail (im, XVA_ENOTFOUND, 404, "VDI_LOCATION_MISSING",
-                            params, 2, "VDI %s (%s, location %s) of the "
-                            "archive is not in SR %s", o->id,
-                            get_str (o->snap, "name_label"), params[1],
+                            params, 2,
+                            "VDI %s (%s, location %s) of the "
+                            "archive is not in SR %s",
+                            o->id, get_str (o->snap, "name_label"), params[1],
                             srwhat[0] ? srwhat : "(unknown)");
   }
   return XVA_OK;
@@ -500,8 +502,8 @@ plan_replace (struct Xva_import *im, struct im_obj *o)
   int64_t oldv, newv = get_int (o->snap, "version", 0);
   int r;
 
-  r = Xva_store_find_uuid (im->s, NULL, "VM", get_str (o->snap, "uuid"),
-                           ref, NULL);
+  r = Xva_store_find_uuid (im->s, NULL, "VM", get_str (o->snap, "uuid"), ref,
+                           NULL);
   if (r == XVA_ENOTFOUND) {
     o->version = 0;
     return 1;
@@ -535,7 +537,8 @@ plan_replace (struct Xva_import *im, struct im_obj *o)
     r = Xva_import_fail (im, XVA_EEXIST, 409,
                          "VM_TO_IMPORT_IS_NOT_NEWER_VERSION", params, 3,
                          "VM %s has version %s; the archive's is %s, not "
-                         "newer", ref, vs[0], vs[1]);
+                         "newer",
+                         ref, vs[0], vs[1]);
     goto out;
   }
   r = im->dry_run ? (Xva_store_busy (im->s, ref) ? XVA_EEXIST : XVA_OK)
@@ -548,13 +551,14 @@ plan_replace (struct Xva_import *im, struct im_obj *o)
     params[0] = "VM";
     params[1] = ref;
     r = Xva_import_fail (im, XVA_ESTATE, 409, "OTHER_OPERATION_IN_PROGRESS",
-                         params, 2, "VM %s to be replaced is busy (an export "
-                         "or import is using it)", ref);
+                         params, 2,
+                         "VM %s to be replaced is busy (an export "
+                         "or import is using it)",
+                         ref);
     goto out;
   }
   {
-    char (*nr)[IM_REF_LEN] = realloc (im->repl, (im->nrepl + 1)
-                                                * sizeof *nr);
+    char (*nr)[IM_REF_LEN] = realloc (im->repl, (im->nrepl + 1) * sizeof *nr);
     if (nr == NULL) {
       r = nomem (im);
       goto out;
@@ -573,8 +577,7 @@ out:
 /* Restore: a mac_seed that another VM (not a snapshot, not replaced)
  * has. */
 static int
-check_mac_seed (struct Xva_import *im, struct cache *c,
-                const struct im_obj *o)
+check_mac_seed (struct Xva_import *im, struct cache *c, const struct im_obj *o)
 {
   const char *seed = xva_value_get_string (xva_value_get (o->snap,
                                                           "other_config"),
@@ -594,8 +597,7 @@ check_mac_seed (struct Xva_import *im, struct cache *c,
                                           "mac_seed");
     int replaced = 0;
 
-    if (s == NULL || strcmp (s, seed) != 0
-        || get_bool (v, "is_a_snapshot", 0)
+    if (s == NULL || strcmp (s, seed) != 0 || get_bool (v, "is_a_snapshot", 0)
         || strcmp (get_str (v, "uuid"), uuid) == 0)
       continue;
     for (k = 0; k < im->nrepl; k++)
@@ -604,8 +606,10 @@ check_mac_seed (struct Xva_import *im, struct cache *c,
     if (replaced)
       continue;
     return Xva_import_fail (im, XVA_EEXIST, 409, "DUPLICATE_MAC_SEED", &seed,
-                            1, "VM %s has the mac_seed %s of the archive's "
-                            "VM %s", c->vms.refs[i], seed, uuid);
+                            1,
+                            "VM %s has the mac_seed %s of the archive's "
+                            "VM %s",
+                            c->vms.refs[i], seed, uuid);
   }
   return XVA_OK;
 }
@@ -711,7 +715,7 @@ plan_devices (struct Xva_import *im)
       vdi = find (im, xva_value_get_string (o->snap, "VDI"), "VDI");
       if (!get_bool (o->snap, "empty", 0) && !vdi_usable (vdi)
           && strcasecmp (type, "CD") != 0)
-        continue;               /* a Disk without its VDI */
+        continue; /* a Disk without its VDI */
       if (!get_bool (o->snap, "empty", 0))
         use_vdi (vdi);
     }
@@ -719,7 +723,7 @@ plan_devices (struct Xva_import *im)
       net = find (im, xva_value_get_string (o->snap, "network"), "network");
       if (net == NULL)
         continue;
-      net->candidate = 1;       /* used */
+      net->candidate = 1; /* used */
     }
     if (Xva_store_new_ref (o->ref) < 0)
       return nomem (im);
@@ -829,8 +833,8 @@ make_vm (struct Xva_import *im, struct im_obj *o)
   if (oc == NULL)
     return -1;
   if (!im->restore) {
-    if (Xva_store_new_uuid (seed) < 0 || xva_value_set_string (oc, "mac_seed",
-                                                               seed) < 0) {
+    if (Xva_store_new_uuid (seed) < 0
+        || xva_value_set_string (oc, "mac_seed", seed) < 0) {
       xva_value_free (oc);
       return -1;
     }
@@ -886,11 +890,10 @@ make_vbd (struct Xva_import *im, struct im_obj *o)
   if (!get_bool (o->snap, "empty", 0))
     vdi = target (im, xva_value_get_string (o->snap, "VDI"), "VDI");
   e |= put_str (r, "uuid", o->uuid);
-  e |= put_str (r, "VM", target (im, xva_value_get_string (o->snap, "VM"),
-                                 "VM"));
+  e |= put_str (r, "VM",
+                target (im, xva_value_get_string (o->snap, "VM"), "VM"));
   e |= put_str (r, "VDI", vdi);
-  e |= put (r, "empty", xva_value_new_bool (strcmp (vdi, IM_NULL_REF)
-                                              == 0));
+  e |= put (r, "empty", xva_value_new_bool (strcmp (vdi, IM_NULL_REF) == 0));
   e |= put_str (r, "device", "");
   e |= put (r, "currently_attached", xva_value_new_bool (0));
   e |= clear_ops (r);
@@ -906,8 +909,8 @@ make_vif (struct Xva_import *im, struct im_obj *o)
   int e = 0;
 
   e |= put_str (r, "uuid", o->uuid);
-  e |= put_str (r, "VM", target (im, xva_value_get_string (o->snap, "VM"),
-                                 "VM"));
+  e |= put_str (r, "VM",
+                target (im, xva_value_get_string (o->snap, "VM"), "VM"));
   e |= put_str (r, "network",
                 target (im, xva_value_get_string (o->snap, "network"),
                         "network"));
@@ -1146,8 +1149,7 @@ Xva_import_plan (struct Xva_import *im, const struct xva_meta *m)
     goto out;
   if (!im->dry_run)
     for (i = 0; i < im->nobjs; i++)
-      if (strcmp (im->objs[i].cls, "VM") == 0
-          && im->objs[i].act == IM_CREATE
+      if (strcmp (im->objs[i].cls, "VM") == 0 && im->objs[i].act == IM_CREATE
           && (r = Xva_import_hold (im, im->objs[i].ref, 0)) < 0) {
         r = nomem (im);
         goto out;

@@ -29,9 +29,9 @@
 /* ---- Errors ------------------------------------------------------------ */
 
 int
-Xva_import_fail (struct Xva_import *im, int status, int http,
-                 const char *code, const char *const *params, size_t nparams,
-                 const char *fmt, ...)
+Xva_import_fail (struct Xva_import *im, int status, int http, const char *code,
+                 const char *const *params, size_t nparams, const char *fmt,
+                 ...)
 {
   struct xva_value *info;
   va_list ap;
@@ -50,8 +50,9 @@ Xva_import_fail (struct Xva_import *im, int status, int http,
     info = NULL;
   }
   for (i = 0; info && i < nparams; i++)
-    if (xva_value_append (info, xva_value_new_string (params[i] ? params[i]
-                                                      : "")) < 0) {
+    if (xva_value_append (info,
+                          xva_value_new_string (params[i] ? params[i] : ""))
+        < 0) {
       xva_value_free (info);
       info = NULL;
     }
@@ -261,7 +262,7 @@ sink_pwrite (void *opaque, unsigned disk, const void *buf, size_t n,
     return -1;
   }
   if (im->disks[disk].fd < 0)
-    return 0;                   /* not imported: checked and dropped */
+    return 0; /* not imported: checked and dropped */
   return xva_pwrite_sparse (im->disks[disk].fd, buf, n, off);
 }
 
@@ -312,13 +313,14 @@ find_sr (struct Xva_import *im, const char *sr_ref)
 
   if (sr_ref) {
     r = strlen (sr_ref) <= XVA_STORE_REF_MAX
-        ? Xva_store_get (im->s, NULL, sr_ref, cls, &rec) : XVA_ENOTFOUND;
+          ? Xva_store_get (im->s, NULL, sr_ref, cls, &rec)
+          : XVA_ENOTFOUND;
     if (r == XVA_OK && strcmp (cls, "SR") != 0)
       r = XVA_ENOTFOUND;
     if (r == XVA_ENOTFOUND) {
       const char *params[2] = { "SR", sr_ref };
-      r = Xva_import_fail (im, XVA_ENOTFOUND, 404, "HANDLE_INVALID", params,
-                           2, "no SR %.255s", sr_ref);
+      r = Xva_import_fail (im, XVA_ENOTFOUND, 404, "HANDLE_INVALID", params, 2,
+                           "no SR %.255s", sr_ref);
       goto out;
     }
     snprintf (im->sr_ref, sizeof im->sr_ref, "%s", sr_ref);
@@ -327,7 +329,7 @@ find_sr (struct Xva_import *im, const char *sr_ref)
     r = Xva_store_default_sr (im->s, NULL, im->sr_ref);
     if (r == XVA_ENOTFOUND) {
       if (im->metadata_only) {
-        im->sr_ref[0] = '\0';   /* metadata needs no target SR */
+        im->sr_ref[0] = '\0'; /* metadata needs no target SR */
         return XVA_OK;
       }
       r = Xva_import_fail (im, XVA_ENOTFOUND, 404, "DEFAULT_SR_NOT_FOUND",
@@ -444,7 +446,8 @@ failed:
     snprintf (err, errlen, "%s: %s",
               xva_value_string (xva_value_at (im->error_info, 0))
                 ? xva_value_string (xva_value_at (im->error_info, 0))
-                : "IMPORT_ERROR", im->errmsg);
+                : "IMPORT_ERROR",
+              im->errmsg);
   r = failed (im);
   *out = im;
   return r;
@@ -494,7 +497,7 @@ Xva_import_feed (struct Xva_import *im, struct xva_in *in)
 
 /* ---- The commit --------------------------------------------------------- */
 
-struct dead {                   /* an image to remove after the commit */
+struct dead { /* an image to remove after the commit */
   char sr[IM_UUID_LEN];
   char vdi[IM_UUID_LEN];
 };
@@ -557,7 +560,7 @@ drop_vdi (struct Xva_import *im, struct Xva_store_txn *t,
     const char *b = xva_value_string (xva_value_at (vbds, i));
     if (is_ref (b) && !set_has (xva_value_get (vm, "VBDs"), b)
         && Xva_store_get (im->s, t, b, NULL, NULL) == XVA_OK) {
-      r = XVA_OK;               /* shared: kept */
+      r = XVA_OK; /* shared: kept */
       goto out;
     }
   }
@@ -567,8 +570,7 @@ drop_vdi (struct Xva_import *im, struct Xva_store_txn *t,
     goto out;
   }
   sr_ref = xva_value_get_string (vdi, "SR");
-  if (Xva_import_backref (im, sr_ref ? sr_ref : "", "VDIs", vdi_ref, 0)
-      < 0) {
+  if (Xva_import_backref (im, sr_ref ? sr_ref : "", "VDIs", vdi_ref, 0) < 0) {
     r = Xva_import_fail (im, XVA_ENOMEM, 500, "INTERNAL_ERROR", NULL, 0,
                          "out of memory");
     goto out;
@@ -614,14 +616,14 @@ drop_vm (struct Xva_import *im, struct Xva_store_txn *t, const char *ref,
 
   r = Xva_store_get (im->s, t, ref, cls, &vm);
   if (r == XVA_ENOTFOUND)
-    return XVA_OK;              /* gone meanwhile: nothing to replace */
+    return XVA_OK; /* gone meanwhile: nothing to replace */
   if (r < 0)
     return store_fail (im, r);
   ps = xva_value_get_string (vm, "power_state");
   if (ps == NULL || strcmp (ps, "Halted") != 0) {
     const char *params[3] = { ref, "Halted", ps ? ps : "" };
-    r = Xva_import_fail (im, XVA_ESTATE, 409, "VM_BAD_POWER_STATE", params,
-                         3, "VM %s to be replaced is %s now", ref, params[2]);
+    r = Xva_import_fail (im, XVA_ESTATE, 409, "VM_BAD_POWER_STATE", params, 3,
+                         "VM %s to be replaced is %s now", ref, params[2]);
     goto out;
   }
   set = xva_value_get (vm, "VBDs");
@@ -693,7 +695,7 @@ apply_backrefs (struct Xva_import *im, struct Xva_store_txn *t)
       if (strcmp (im->brefs[k].target, im->brefs[i].target) == 0)
         dup = 1;
     if (dup)
-      continue;                 /* done with its first edit */
+      continue; /* done with its first edit */
     r = Xva_store_get (im->s, t, im->brefs[i].target, cls, &rec);
     if (r == XVA_ENOTFOUND)
       continue;
@@ -727,8 +729,8 @@ apply_backrefs (struct Xva_import *im, struct Xva_store_txn *t)
       }
       if (set == NULL || xva_value_set (rec, b->field, set) < 0) {
         xva_value_free (rec);
-        return Xva_import_fail (im, XVA_ENOMEM, 500, "INTERNAL_ERROR", NULL,
-                                0, "out of memory");
+        return Xva_import_fail (im, XVA_ENOMEM, 500, "INTERNAL_ERROR", NULL, 0,
+                                "out of memory");
       }
     }
     r = Xva_store_put (im->s, t, im->brefs[i].target, cls, rec);
@@ -759,10 +761,10 @@ commit (struct Xva_import *im)
       if (close (im->disks[i].fd) == -1 && errno != EINTR) {
         im->disks[i].fd = -1;
         r = errno == ENOSPC || errno == EDQUOT
-            ? Xva_import_sr_full (im, strerror (errno))
-            : Xva_import_fail (im, XVA_EIO, 500, "VDI_IO_ERROR", NULL, 0,
-                               "closing a staged image: %s",
-                               strerror (errno));
+              ? Xva_import_sr_full (im, strerror (errno))
+              : Xva_import_fail (im, XVA_EIO, 500, "VDI_IO_ERROR", NULL, 0,
+                                 "closing a staged image: %s",
+                                 strerror (errno));
         goto out;
       }
       im->disks[i].fd = -1;
@@ -860,7 +862,8 @@ describe (struct Xva_import *im)
     else if (strcmp (o->cls, "network") == 0)
       nets++;
   }
-  snprintf (im->errmsg, sizeof im->errmsg, "dry run: would create %zu VM(s), "
+  snprintf (im->errmsg, sizeof im->errmsg,
+            "dry run: would create %zu VM(s), "
             "%zu VBD(s), %zu VIF(s), %zu network(s) and replace %zu VM(s)",
             vms, vbds, vifs, nets, im->nrepl);
 }

@@ -4,7 +4,7 @@ set -eu
 pkgs="build-essential cmake pkg-config clang libclang-rt-14-dev
   libxml2-dev libzstd-dev zlib1g-dev libxxhash-dev libssl-dev libjansson-dev
   libarchive-dev libmicrohttpd-dev libcurl4-openssl-dev libsqlite3-dev
-  curl python3 tar gzip zstd xxhash openssl valgrind time"
+  curl python3 tar gzip zstd xxhash openssl valgrind time clang-format-14"
 missing=""
 for p in $pkgs; do
   if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then

@@ -13,18 +13,17 @@
 #include <strings.h>
 #include <time.h>
 
-#define TOKEN_MAX 20                 /* digits of a token */
+#define TOKEN_MAX 20 /* digits of a token */
 
-#define NODE_BYTES 48                /* a value node and its malloc */
-#define BYTES_DEPTH_MAX 64           /* records nest far less */
+#define NODE_BYTES 48      /* a value node and its malloc */
+#define BYTES_DEPTH_MAX 64 /* records nest far less */
 
 static void
 ev_clear (struct Xva_srv *srv, struct Xva_event *e)
 {
   free (e->ref);
   xva_value_free (e->snapshot);
-  srv->ring_bytes -= e->bytes < srv->ring_bytes ? e->bytes
-                                                : srv->ring_bytes;
+  srv->ring_bytes -= e->bytes < srv->ring_bytes ? e->bytes : srv->ring_bytes;
   memset (e, 0, sizeof *e);
 }
 
@@ -104,9 +103,8 @@ Xva_event_add_id (struct Xva_srv *srv, const char *cls, const char *ref,
   size_t bytes;
   int opn;
 
-  if (srv == NULL || cls == NULL || ref == NULL || op == NULL
-      || cls[0] == '\0' || ref[0] == '\0'
-      || strlen (cls) > XVA_STORE_CLASS_MAX
+  if (srv == NULL || cls == NULL || ref == NULL || op == NULL || cls[0] == '\0'
+      || ref[0] == '\0' || strlen (cls) > XVA_STORE_CLASS_MAX
       || strlen (ref) > XVA_SRV_REF_MAX)
     return 0;
   if (strcmp (op, "add") == 0)
@@ -172,8 +170,8 @@ Xva_event_add (struct Xva_srv *srv, const char *cls, const char *ref,
 
 struct sub {
   int all;
-  char cls[XVA_STORE_CLASS_MAX + 1];    /* lowercase */
-  char ref[XVA_SRV_REF_MAX + 1];        /* "" for any */
+  char cls[XVA_STORE_CLASS_MAX + 1]; /* lowercase */
+  char ref[XVA_SRV_REF_MAX + 1];     /* "" for any */
 };
 
 static int
@@ -273,9 +271,9 @@ initial_events (struct Xva_rpc_ctx *c, const struct sub *subs, size_t nsubs,
         continue;
       snap = Xva_rec_export (k, l.recs[j]);
       if (snap == NULL
-          || xva_value_append (events, ev_value (id, ts, k->lower,
-                                                 l.refs[j], XVA_EV_ADD,
-                                                 snap)) < 0) {
+          || xva_value_append (events, ev_value (id, ts, k->lower, l.refs[j],
+                                                 XVA_EV_ADD, snap))
+               < 0) {
         xva_value_free (snap);
         Xva_store_list_free (&l);
         return XVA_ENOMEM;
@@ -427,8 +425,7 @@ Xva_m_event_from (struct Xva_rpc_ctx *c)
         || sub_parse (s, &subs[i]) < 0) {
       char shown[128];
       Xva_srv_clean (shown, sizeof shown, s ? s : "");
-      return Xva_rpc_fail (c, "EVENT_SUBSCRIPTION_PARSE_FAILURE", shown,
-                           NULL);
+      return Xva_rpc_fail (c, "EVENT_SUBSCRIPTION_PARSE_FAILURE", shown, NULL);
     }
   }
   if (token[0] != '\0' && parse_token (token, &from) < 0) {
@@ -448,8 +445,8 @@ Xva_m_event_from (struct Xva_rpc_ctx *c)
   }
   else {
     int64_t wait_ms = (int64_t) (timeout * 1000.0);
-    r = wait_events (c->srv, subs, nsubs, &from,
-                     Xva_srv_mono_ms () + wait_ms, events);
+    r = wait_events (c->srv, subs, nsubs, &from, Xva_srv_mono_ms () + wait_ms,
+                     events);
     if (r == 1)
       r = Xva_rpc_fail (c, "EVENTS_LOST", NULL);
   }
@@ -523,26 +520,22 @@ Xva_m_event_inject (struct Xva_rpc_ctx *c)
  * VBDs, a VIF in its network's VIFs). */
 static const struct {
   const char *cls;
-  const char *link;          /* NULL: none */
-  size_t target;             /* index of the linked class */
+  const char *link; /* NULL: none */
+  size_t target;    /* index of the linked class */
 } snap_classes[] = {
-  { "SR", NULL, 0 },
-  { "network", NULL, 0 },
-  { "VDI", "SR", 0 },
-  { "VM", NULL, 0 },
-  { "VBD", "VDI", 2 },
-  { "VIF", "network", 1 },
+  { "SR", NULL, 0 }, { "network", NULL, 0 }, { "VDI", "SR", 0 },
+  { "VM", NULL, 0 }, { "VBD", "VDI", 2 },    { "VIF", "network", 1 },
 };
 
 #define NSNAP (sizeof snap_classes / sizeof snap_classes[0])
 
 struct snap_ent {
   char *ref;
-  char *link;                /* the linked ref, or NULL */
+  char *link; /* the linked ref, or NULL */
 };
 
 struct Xva_event_snap {
-  struct snap_ent *e[NSNAP];  /* sorted by ref */
+  struct snap_ent *e[NSNAP]; /* sorted by ref */
   size_t n[NSNAP];
 };
 
@@ -608,7 +601,8 @@ snap_class (struct Xva_srv *srv, struct Xva_event_snap *sn, size_t k)
 
     e->ref = strdup (l.refs[i]);
     link = snap_classes[k].link != NULL
-      ? xva_value_get_string (l.recs[i], snap_classes[k].link) : NULL;
+             ? xva_value_get_string (l.recs[i], snap_classes[k].link)
+             : NULL;
     e->link = link != NULL ? strdup (link) : NULL;
     sn->n[k] = i + 1;
     if (e->ref == NULL || (link != NULL && e->link == NULL)) {

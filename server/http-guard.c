@@ -24,9 +24,9 @@
 /* One connection, from NOTIFY_STARTED to NOTIFY_CLOSED. */
 struct Xva_http_conn {
   int fd;
-  int busy;                      /* a request is being served */
-  int cut;                       /* shut down by the guard */
-  double deadline;               /* when not busy: headers due by then */
+  int busy;        /* a request is being served */
+  int cut;         /* shut down by the guard */
+  double deadline; /* when not busy: headers due by then */
   struct Xva_http_conn *next;
   struct Xva_http_conn *prev;
 };
@@ -59,7 +59,7 @@ Xva_http_notify_conn (void *cls, struct MHD_Connection *conn,
     c = calloc (1, sizeof *c);
     *socket_context = c;
     if (c == NULL)
-      return;                    /* not guarded; the idle timeout remains */
+      return; /* not guarded; the idle timeout remains */
     ci = MHD_get_connection_info (conn, MHD_CONNECTION_INFO_CONNECTION_FD);
     c->fd = ci != NULL ? (int) ci->connect_fd : -1;
     c->deadline = Xva_http_now () + (double) sv->timeout_s;
@@ -121,9 +121,10 @@ guard_main (void *opaque)
       }
     if (cut != 0) {
       pthread_mutex_unlock (&sv->glock);
-      Xva_http_logf (sv, "closed %u connection%s whose request headers "
-                     "did not arrive within %u s", cut, cut == 1 ? "" : "s",
-                     sv->timeout_s);
+      Xva_http_logf (sv,
+                     "closed %u connection%s whose request headers "
+                     "did not arrive within %u s",
+                     cut, cut == 1 ? "" : "s", sv->timeout_s);
       pthread_mutex_lock (&sv->glock);
       continue;
     }

@@ -26,11 +26,11 @@
 #endif
 
 #define XVA_HTTP_REF_MAX XVA_STORE_REF_MAX
-#define XVA_HTTP_PATH_MAX 4096            /* a socket path */
-#define XVA_HTTP_LOG_TARGET 1024          /* logged path + query */
-#define XVA_HTTP_RPC_MAX ((size_t) 16 << 20)   /* an RPC request body */
-#define XVA_HTTP_CTL_MAX ((size_t) 64 << 10)   /* a control reply */
-#define XVA_HTTP_BLOCK ((size_t) 1 << 20) /* export response block */
+#define XVA_HTTP_PATH_MAX 4096                     /* a socket path */
+#define XVA_HTTP_LOG_TARGET 1024                   /* logged path + query */
+#define XVA_HTTP_RPC_MAX ((size_t) 16 << 20)       /* an RPC request body */
+#define XVA_HTTP_CTL_MAX ((size_t) 64 << 10)       /* a control reply */
+#define XVA_HTTP_BLOCK ((size_t) 1 << 20)          /* export response block */
 #define XVA_HTTP_MEMORY_LIMIT ((size_t) 512 << 10) /* per connection */
 /* After an import failed, or ended before its input did, the rest of
  * the body is read and dropped (so that the client gets the status) up
@@ -39,7 +39,7 @@
 /* The length the xen-api npm client declares for bodies of unknown
  * size. */
 #define XVA_HTTP_FAKE_LENGTH 1125899906842624ULL
-#define XVA_HTTP_MAX_VDI_MAP 1024         /* vdi:<src>=<dst> parameters */
+#define XVA_HTTP_MAX_VDI_MAP 1024 /* vdi:<src>=<dst> parameters */
 /* Request line and headers together: more is answered 431. */
 #define XVA_HTTP_HEADERS_MAX ((size_t) 64 << 10)
 
@@ -48,11 +48,11 @@ struct Xva_serve;
 struct Xva_http_listener {
   struct Xva_serve *sv;
   struct MHD_Daemon *d;
-  int trusted;                   /* Unix sockets */
+  int trusted; /* Unix sockets */
   int tls;
-  int fd;                        /* our own listening socket, or -1 */
-  int is_ctl;                    /* the control socket */
-  char path[XVA_HTTP_PATH_MAX];  /* Unix socket to unlink, or "" */
+  int fd;                       /* our own listening socket, or -1 */
+  int is_ctl;                   /* the control socket */
+  char path[XVA_HTTP_PATH_MAX]; /* Unix socket to unlink, or "" */
   char url[XVA_SERVE_URL_MAX];
 };
 
@@ -66,17 +66,17 @@ struct Xva_serve {
   void *log_opaque;
   struct Xva_http_listener ls[XVA_SERVE_MAX_LISTEN + 2];
   size_t nls;
-  char *tls_cert;                /* PEM text */
+  char *tls_cert; /* PEM text */
   char *tls_key;
   size_t tls_key_len;
   unsigned timeout_s;
   unsigned max_conn;
-  pthread_mutex_t lock;          /* guards active and stopping */
-  struct Xva_http_req *active;   /* every request being served */
+  pthread_mutex_t lock;        /* guards active and stopping */
+  struct Xva_http_req *active; /* every request being served */
   int stopping;
   /* http-guard.c: every open connection, and the thread that cuts
    * those whose request headers are late */
-  pthread_mutex_t glock;         /* guards conns and guard_stop */
+  pthread_mutex_t glock; /* guards conns and guard_stop */
   pthread_cond_t gcond;
   pthread_t guard;
   int guard_init;
@@ -93,13 +93,13 @@ enum Xva_http_route {
   XVA_ROUTE_IMPORT_METADATA,
   XVA_ROUTE_JSONRPC,
   XVA_ROUTE_XMLRPC,
-  XVA_ROUTE_SR_CREATE,           /* trusted sockets only */
+  XVA_ROUTE_SR_CREATE, /* trusted sockets only */
 };
 
 /* Where an import stands. */
 enum Xva_http_import_state {
-  XVA_IMPORT_FEEDING = 0,        /* bytes go to the importer */
-  XVA_IMPORT_DRAINING,           /* outcome known; the rest is dropped */
+  XVA_IMPORT_FEEDING = 0, /* bytes go to the importer */
+  XVA_IMPORT_DRAINING,    /* outcome known; the rest is dropped */
 };
 
 /* One request, from its headers to MHD's completion notice.  Used by
@@ -109,26 +109,26 @@ struct Xva_http_req {
   struct Xva_serve *sv;
   struct Xva_http_listener *l;
   struct MHD_Connection *conn;
-  int fd;                        /* the connection's socket, or -1 */
+  int fd; /* the connection's socket, or -1 */
   enum Xva_http_route route;
   char method[16];
-  char target[XVA_HTTP_LOG_TARGET];   /* for the log: no secrets */
+  char target[XVA_HTTP_LOG_TARGET]; /* for the log: no secrets */
   char peer[64];
   double t0;
   uint64_t bytes_in;
   uint64_t bytes_out;
-  unsigned status;               /* queued status, 0: none yet */
+  unsigned status; /* queued status, 0: none yet */
   int responded;
 
   /* credentials and task */
   char session[XVA_HTTP_REF_MAX + 1];
-  int own_session;               /* logged in by Basic auth: log out */
+  int own_session; /* logged in by Basic auth: log out */
   char task[XVA_HTTP_REF_MAX + 1];
-  int task_open;                 /* ours to complete */
+  int task_open; /* ours to complete */
   int cancel_registered;
 
   pthread_mutex_t mu;
-  volatile int cancel;           /* task.cancel or shutdown (under mu) */
+  volatile int cancel; /* task.cancel or shutdown (under mu) */
 
   /* RPC body */
   char *body;
@@ -138,14 +138,14 @@ struct Xva_http_req {
   /* export */
   struct Xva_export *ex;
   struct xva_writer *w;
-  const unsigned char *pend;     /* rest of the writer's last piece */
+  const unsigned char *pend; /* rest of the writer's last piece */
   size_t npend;
-  int w_eof;                     /* the writer ended the archive */
-  int w_status;                  /* < 0: the writer failed */
+  int w_eof;    /* the writer ended the archive */
+  int w_status; /* < 0: the writer failed */
   double last_progress;
 
   /* import */
-  struct Xva_import *im;         /* under mu */
+  struct Xva_import *im; /* under mu */
   enum Xva_http_import_state istate;
   int early;                     /* 200 written before the body's end */
   int defer_fail;                /* a failure now is told at the end */
@@ -154,12 +154,12 @@ struct Xva_http_req {
   unsigned fail_status;          /* HTTP status for a failure */
   char fail_code[64];
   uint64_t drained;
-  struct Xva_vdi_map *vmap;      /* /import_metadata vdi: pairs */
-  char **vmap_str;               /* their strings, 2 per pair */
+  struct Xva_vdi_map *vmap; /* /import_metadata vdi: pairs */
+  char **vmap_str;          /* their strings, 2 per pair */
   size_t nvmap;
-  int vmap_over;                 /* too many pairs */
+  int vmap_over; /* too many pairs */
 
-  struct Xva_http_req *next;     /* Xva_serve.active */
+  struct Xva_http_req *next; /* Xva_serve.active */
   struct Xva_http_req *prev;
 };
 
@@ -182,9 +182,9 @@ enum MHD_Result Xva_http_respond (struct Xva_http_req *r, unsigned status,
                                   const char *ctype, const char *body,
                                   size_t len);
 /* A text/plain response of one line. */
-enum MHD_Result Xva_http_respond_text (struct Xva_http_req *r,
-                                       unsigned status, const char *fmt,
-                                       ...) XVA_HTTP_PRINTF (3, 4);
+enum MHD_Result Xva_http_respond_text (struct Xva_http_req *r, unsigned status,
+                                       const char *fmt, ...)
+  XVA_HTTP_PRINTF (3, 4);
 /* Adds the headers every handler response has (task-id, Cache-Control)
  * to resp. */
 int Xva_http_add_common_headers (struct Xva_http_req *r,
@@ -215,8 +215,8 @@ int Xva_http_cancelled (struct Xva_http_req *r);
 enum MHD_Result Xva_http_export_begin (struct Xva_http_req *r);
 enum MHD_Result Xva_http_import_begin (struct Xva_http_req *r);
 /* Upload bytes (*size > 0) or the end of the body (*size == 0). */
-enum MHD_Result Xva_http_import_data (struct Xva_http_req *r,
-                                      const char *data, size_t *size);
+enum MHD_Result Xva_http_import_data (struct Xva_http_req *r, const char *data,
+                                      size_t *size);
 /* MHD's completion notice: completes the task and frees the transfer
  * (an unfinished import is removed, or finished when the client closed
  * the connection after a complete archive). */

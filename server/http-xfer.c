@@ -107,7 +107,7 @@ task_named (struct Xva_http_req *r)
  * without reading the answer would make its kernel reset the
  * connection, and bytes of the archive still in flight would be lost. */
 
-#define EARLY_WRITE_S 10.0         /* to write the answer */
+#define EARLY_WRITE_S 10.0 /* to write the answer */
 /* GnuTLS's "try again" codes (gnutls/gnutls.h). */
 #define TLS_E_AGAIN (-28)
 #define TLS_E_INTERRUPTED (-52)
@@ -125,9 +125,10 @@ fake_length (struct Xva_http_req *r)
 
   if (MHD_lookup_connection_value (r->conn, MHD_HEADER_KIND,
                                    MHD_HTTP_HEADER_TRANSFER_ENCODING)
-      != NULL
+        != NULL
       || MHD_lookup_connection_value (r->conn, MHD_HEADER_KIND,
-                                      MHD_HTTP_HEADER_EXPECT) != NULL)
+                                      MHD_HTTP_HEADER_EXPECT)
+           != NULL)
     return 0;
   cl = MHD_lookup_connection_value (r->conn, MHD_HEADER_KIND,
                                     MHD_HTTP_HEADER_CONTENT_LENGTH);
@@ -178,8 +179,7 @@ conn_write (struct Xva_http_req *r, const char *buf, size_t len)
   if (r->l->tls) {
     /* libmicrohttpd's TLS is GnuTLS, already in the process: its send
      * function is looked up there rather than linked. */
-    ci = MHD_get_connection_info (r->conn,
-                                  MHD_CONNECTION_INFO_GNUTLS_SESSION);
+    ci = MHD_get_connection_info (r->conn, MHD_CONNECTION_INFO_GNUTLS_SESSION);
     session = ci != NULL ? ci->tls_session : NULL;
     tls.p = dlsym (RTLD_DEFAULT, "gnutls_record_send");
     if (session == NULL || tls.p == NULL)
@@ -192,8 +192,8 @@ conn_write (struct Xva_http_req *r, const char *buf, size_t len)
     }
     else {
       n = send (r->fd, buf + done, len - done, MSG_NOSIGNAL);
-      again = n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK
-                        || errno == EINTR);
+      again = n < 0
+              && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR);
     }
     if (n > 0)
       done += (size_t) n;
@@ -226,15 +226,17 @@ early_respond (struct Xva_http_req *r)
                 "task-id: %s\r\n"
                 "Cache-Control: no-cache, no-store\r\n"
                 "Connection: close\r\n"
-                "\r\n", date[0] ? "Date: " : "", date, date[0] ? "\r\n" : "",
-                r->task);
+                "\r\n",
+                date[0] ? "Date: " : "", date, date[0] ? "\r\n" : "", r->task);
   if (r->early || !fake_length (r) || n < 0 || (size_t) n >= sizeof head)
     return;
   r->early = 1;
   r->status = MHD_HTTP_OK;
   if (conn_write (r, head, (size_t) n) < 0)
-    Xva_http_logf (r->sv, "%s %s: the answer ahead of the body could not "
-                   "be written", r->method, r->target);
+    Xva_http_logf (r->sv,
+                   "%s %s: the answer ahead of the body could not "
+                   "be written",
+                   r->method, r->target);
   else
     r->bytes_out += (uint64_t) n;
 }
@@ -368,8 +370,8 @@ Xva_http_export_begin (struct Xva_http_req *r)
   else {
     o.preserve_power_state = arg_bool (r, "preserve_power_state", 0);
     comp = Xva_http_arg (r, "use_compression");
-    if (comp != NULL && (strcmp (comp, "true") == 0
-                         || strcmp (comp, "gzip") == 0))
+    if (comp != NULL
+        && (strcmp (comp, "true") == 0 || strcmp (comp, "gzip") == 0))
       o.w.compress = XVA_COMPRESS_GZIP;
     else if (comp != NULL && strcmp (comp, "zstd") == 0)
       o.w.compress = XVA_COMPRESS_ZSTD;
@@ -384,9 +386,9 @@ Xva_http_export_begin (struct Xva_http_req *r)
     else if (uuid != NULL && uuid[0] != '\0') {
       if (strlen (uuid) > XVA_STORE_UUID_MAX
           || Xva_store_find_uuid (r->sv->store, NULL, "VM", uuid, vm, NULL)
-             != XVA_OK)
-        return fail_early (r, MHD_HTTP_NOT_FOUND, "UUID_INVALID", "VM",
-                           uuid, NULL);
+               != XVA_OK)
+        return fail_early (r, MHD_HTTP_NOT_FOUND, "UUID_INVALID", "VM", uuid,
+                           NULL);
     }
     else
       return fail_early (r, MHD_HTTP_BAD_REQUEST, "HANDLE_INVALID", "VM",
@@ -396,16 +398,15 @@ Xva_http_export_begin (struct Xva_http_req *r)
   s = Xva_export_new (r->sv->store, o.all ? NULL : vm, &o, &r->ex, err,
                       sizeof err);
   if (s == XVA_ENOTFOUND)
-    return fail_early (r, MHD_HTTP_NOT_FOUND, "HANDLE_INVALID", "VM", vm,
-                       err);
+    return fail_early (r, MHD_HTTP_NOT_FOUND, "HANDLE_INVALID", "VM", vm, err);
   if (s == XVA_ESTATE)
-    return fail_early (r, MHD_HTTP_CONFLICT, "VM_BAD_POWER_STATE", vm,
-                       NULL, err);
+    return fail_early (r, MHD_HTTP_CONFLICT, "VM_BAD_POWER_STATE", vm, NULL,
+                       err);
   if (s != XVA_OK) {
     r->ex = NULL;
     return fail_early (r, MHD_HTTP_INTERNAL_SERVER_ERROR,
-                       s == XVA_EIO ? "VDI_IO_ERROR" : "INTERNAL_ERROR",
-                       err, NULL, NULL);
+                       s == XVA_EIO ? "VDI_IO_ERROR" : "INTERNAL_ERROR", err,
+                       NULL, NULL);
   }
   r->w = Xva_export_writer (r->ex);
   resp = MHD_create_response_from_callback (MHD_SIZE_UNKNOWN, XVA_HTTP_BLOCK,
@@ -415,9 +416,11 @@ Xva_http_export_begin (struct Xva_http_req *r)
   snprintf (disp, sizeof disp, "attachment; filename=\"%s\"",
             Xva_export_filename (r->ex));
   if (MHD_add_response_header (resp, MHD_HTTP_HEADER_CONTENT_TYPE,
-                               "application/octet-stream") != MHD_YES
+                               "application/octet-stream")
+        != MHD_YES
       || MHD_add_response_header (resp, MHD_HTTP_HEADER_CONTENT_DISPOSITION,
-                                  disp) != MHD_YES
+                                  disp)
+           != MHD_YES
       || Xva_http_add_common_headers (r, resp) < 0) {
     MHD_destroy_response (resp);
     return MHD_NO;
@@ -433,8 +436,9 @@ export_done (struct Xva_http_req *r, enum MHD_RequestTerminationCode toe)
     if (is_cancelled (r))
       Xva_http_task_cancelled (r);
     else if (r->w_status < 0)
-      Xva_http_task_fail_code (r, r->w_status == XVA_EIO ? "VDI_IO_ERROR"
-                                                         : "INTERNAL_ERROR",
+      Xva_http_task_fail_code (r,
+                               r->w_status == XVA_EIO ? "VDI_IO_ERROR"
+                                                      : "INTERNAL_ERROR",
                                xva_writer_errmsg (r->w));
     else if (toe == MHD_REQUEST_TERMINATED_DAEMON_SHUTDOWN)
       Xva_http_task_fail_code (r, "INTERNAL_ERROR", "server stopping");
@@ -548,7 +552,7 @@ import_failed (struct Xva_http_req *r, const char *code, const char *why)
   if (cancelled)
     Xva_http_task_cancelled (r);
   else if (r->defer_fail && ei != NULL && r->deferred_ei == NULL) {
-    r->deferred_ei = ei;         /* told by import_done */
+    r->deferred_ei = ei; /* told by import_done */
     ei = NULL;
   }
   else
@@ -592,8 +596,11 @@ import_finish (struct Xva_http_req *r)
   }
   Xva_import_free (take_import (r));
   if (mism != 0)
-    Xva_http_logf (r->sv, "import kept %" PRIu64 " checksum mismatches "
-                   "(force)", mism);
+    Xva_http_logf (r->sv,
+                   "import kept %" PRIu64
+                   " checksum mismatches "
+                   "(force)",
+                   mism);
   Xva_http_task_succeed (r, xml != NULL ? xml : "");
   free (xml);
   xva_value_free (refs);
@@ -618,8 +625,8 @@ Xva_http_import_begin (struct Xva_http_req *r)
   o.metadata_only = r->route == XVA_ROUTE_IMPORT_METADATA;
   if (o.metadata_only) {
     o.dry_run = Xva_http_arg_true (r, "dry_run");
-    MHD_get_connection_values (r->conn, MHD_GET_ARGUMENT_KIND,
-                               collect_vdi_map, r);
+    MHD_get_connection_values (r->conn, MHD_GET_ARGUMENT_KIND, collect_vdi_map,
+                               r);
     if (r->vmap_over)
       return fail_early (r, MHD_HTTP_BAD_REQUEST, "IMPORT_ERROR",
                          "too many vdi: parameters", NULL, NULL);
@@ -635,9 +642,9 @@ Xva_http_import_begin (struct Xva_http_req *r)
   else if (sr_uuid != NULL && sr_uuid[0] != '\0') {
     if (strlen (sr_uuid) > XVA_STORE_UUID_MAX
         || Xva_store_find_uuid (r->sv->store, NULL, "SR", sr_uuid, sr, NULL)
-           != XVA_OK)
-      return fail_early (r, MHD_HTTP_NOT_FOUND, "UUID_INVALID", "SR",
-                         sr_uuid, NULL);
+             != XVA_OK)
+      return fail_early (r, MHD_HTTP_NOT_FOUND, "UUID_INVALID", "SR", sr_uuid,
+                         NULL);
     o.sr_ref = sr;
   }
   /* The staging directory is named by the uuid in the task's ref. */
@@ -660,13 +667,13 @@ Xva_http_import_begin (struct Xva_http_req *r)
     }
     Xva_import_free (im);
     if (s == XVA_ENOTFOUND && o.sr_ref == NULL)
-      return fail_early (r, MHD_HTTP_NOT_FOUND, "DEFAULT_SR_NOT_FOUND",
-                         NULL, NULL, err);
+      return fail_early (r, MHD_HTTP_NOT_FOUND, "DEFAULT_SR_NOT_FOUND", NULL,
+                         NULL, err);
     if (s == XVA_ENOTFOUND)
       return fail_early (r, MHD_HTTP_NOT_FOUND, "HANDLE_INVALID", "SR",
                          o.sr_ref, err);
-    return fail_early (r, MHD_HTTP_INTERNAL_SERVER_ERROR, "IMPORT_ERROR",
-                       err, NULL, NULL);
+    return fail_early (r, MHD_HTTP_INTERNAL_SERVER_ERROR, "IMPORT_ERROR", err,
+                       NULL, NULL);
   }
   pthread_mutex_lock (&r->mu);
   r->im = im;
@@ -686,19 +693,16 @@ static enum MHD_Result
 import_respond (struct Xva_http_req *r)
 {
   if (r->early)
-    return MHD_NO;               /* answered already */
+    return MHD_NO; /* answered already */
   if (r->outcome > 0 || task_named (r))
     return Xva_http_respond (r, MHD_HTTP_OK, NULL, "", 0);
-  return Xva_http_respond_text (r, r->fail_status != 0
-                                       ? r->fail_status
-                                       : MHD_HTTP_INTERNAL_SERVER_ERROR,
-                                "%s", r->fail_code[0] != '\0'
-                                        ? r->fail_code : "IMPORT_ERROR");
+  return Xva_http_respond_text (
+    r, r->fail_status != 0 ? r->fail_status : MHD_HTTP_INTERNAL_SERVER_ERROR,
+    "%s", r->fail_code[0] != '\0' ? r->fail_code : "IMPORT_ERROR");
 }
 
 enum MHD_Result
-Xva_http_import_data (struct Xva_http_req *r, const char *data,
-                      size_t *size)
+Xva_http_import_data (struct Xva_http_req *r, const char *data, size_t *size)
 {
   struct xva_progress p;
   struct xva_in in;
@@ -726,7 +730,7 @@ Xva_http_import_data (struct Xva_http_req *r, const char *data,
   if (Xva_http_cancelled (r)) {
     import_failed (r, "TASK_CANCELLED", NULL);
     *size = 0;
-    return MHD_NO;     /* stop now: close the connection */
+    return MHD_NO; /* stop now: close the connection */
   }
   in.src = data;
   in.size = *size;

@@ -23,11 +23,11 @@
 
 #include <xva/xva.h>
 
-#define XVA_SERVE_MAX_LISTEN 16          /* --listen options */
-#define XVA_SERVE_URL_MAX 300            /* bytes of a listener's URL */
-#define XVA_SERVE_CTL_NAME "xva.sock"    /* control socket in the data dir */
-#define XVA_SERVE_DEFAULT_TIMEOUT 300    /* idle seconds per connection */
-#define XVA_SERVE_DEFAULT_MAX_CONN 64    /* connections per listener */
+#define XVA_SERVE_MAX_LISTEN 16       /* --listen options */
+#define XVA_SERVE_URL_MAX 300         /* bytes of a listener's URL */
+#define XVA_SERVE_CTL_NAME "xva.sock" /* control socket in the data dir */
+#define XVA_SERVE_DEFAULT_TIMEOUT 300 /* idle seconds per connection */
+#define XVA_SERVE_DEFAULT_MAX_CONN 64 /* connections per listener */
 
 /* Log sink of the server: one line (no newline) per request, per task
  * and per notable event.  Called from any thread; never passed a
@@ -35,21 +35,21 @@
 typedef void (*Xva_serve_log_fn) (void *opaque, const char *line);
 
 struct Xva_serve_opts {
-  const char *data_dir;          /* required */
+  const char *data_dir; /* required */
   /* root's password for a fresh data directory (required then; ignored
    * when the directory is already initialised).  Not kept. */
   const char *root_password;
-  const char *const *listen;     /* "ADDR:PORT", "[V6]:PORT", ":PORT" */
+  const char *const *listen; /* "ADDR:PORT", "[V6]:PORT", ":PORT" */
   size_t nlisten;
-  const char *tls_cert;          /* PEM files: every TCP listener is */
-  const char *tls_key;           /* HTTPS when both are given */
-  const char *unix_path;         /* an extra trusted socket, or NULL */
+  const char *tls_cert;  /* PEM files: every TCP listener is */
+  const char *tls_key;   /* HTTPS when both are given */
+  const char *unix_path; /* an extra trusted socket, or NULL */
   /* Seconds a connection may stay idle, and seconds the headers of a
    * request may take (from the connection, or from the end of the
    * previous request).  0: XVA_SERVE_DEFAULT_TIMEOUT */
   unsigned timeout_s;
-  unsigned max_connections;      /* 0: XVA_SERVE_DEFAULT_MAX_CONN */
-  Xva_serve_log_fn log;          /* may be NULL */
+  unsigned max_connections; /* 0: XVA_SERVE_DEFAULT_MAX_CONN */
+  Xva_serve_log_fn log;     /* may be NULL */
   void *log_opaque;
 };
 

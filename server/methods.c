@@ -258,8 +258,8 @@ out:
     return Xva_rpc_store_fail (c, r);
   if (dup) {
     Xva_srv_clean (kshown, sizeof kshown, key);
-    return Xva_rpc_fail (c, "MAP_DUPLICATE_KEY", c->cls->name, c->field,
-                         shown, kshown, NULL);
+    return Xva_rpc_fail (c, "MAP_DUPLICATE_KEY", c->cls->name, c->field, shown,
+                         kshown, NULL);
   }
   if (full)
     return Xva_rpc_fail (c, "VALUE_NOT_SUPPORTED", c->field, "(map)",
@@ -300,7 +300,7 @@ Xva_m_map_remove (struct Xva_rpc_ctx *c)
   if (key == NULL)
     return Xva_rpc_type_error (c, "key");
   if (strlen (key) > XVA_SRV_MAP_KEY_MAX)
-    return Xva_rpc_ok_str (c, "");    /* cannot be there */
+    return Xva_rpc_ok_str (c, ""); /* cannot be there */
   return map_update (c, ref, key, NULL);
 }
 
@@ -411,9 +411,8 @@ is_null_ref (const char *r)
 /* Removes the refs in drop from the set field of object ref (class
  * cls), in t.  1 if it changed, 0 if not (or no such object), < 0. */
 static int
-drop_from_field (struct Xva_store *s, struct Xva_store_txn *t,
-                 const char *ref, const char *cls, const char *field,
-                 const struct strset *drop)
+drop_from_field (struct Xva_store *s, struct Xva_store_txn *t, const char *ref,
+                 const char *cls, const char *field, const struct strset *drop)
 {
   char got[XVA_STORE_CLASS_MAX + 1];
   struct xva_value *rec = NULL, *old, *nv = NULL;
@@ -463,10 +462,10 @@ out:
 
 /* What a destroy removes and changes. */
 struct destroy {
-  struct strset vbds, vifs, vdis, others;  /* deleted */
-  struct strset files;      /* "<sr uuid>/<vdi uuid>" images to remove */
+  struct strset vbds, vifs, vdis, others; /* deleted */
+  struct strset files; /* "<sr uuid>/<vdi uuid>" images to remove */
   struct strset mod_vdis, mod_nets, mod_srs;
-  struct strset nets, srs;  /* of the deleted VIFs and VDIs */
+  struct strset nets, srs; /* of the deleted VIFs and VDIs */
 };
 
 static void
@@ -500,25 +499,23 @@ plan_vdi (struct Xva_store *s, struct Xva_store_txn *t, const char *vm,
   for (i = 0; i < vbds->n; i++) {
     const char *owner = xva_value_get_string (vbds->recs[i], "VM");
     const char *used = xva_value_get_string (vbds->recs[i], "VDI");
-    if (used && strcmp (used, vdi) == 0 && !(owner && strcmp (owner, vm)
-                                             == 0))
-      return set_add (&d->mod_vdis, vdi);     /* shared: kept */
+    if (used && strcmp (used, vdi) == 0 && !(owner && strcmp (owner, vm) == 0))
+      return set_add (&d->mod_vdis, vdi); /* shared: kept */
   }
   r = Xva_store_get (s, t, vdi, got, &rec);
   if (r == XVA_ENOTFOUND || r == XVA_EINVAL
       || (r == XVA_OK && strcmp (got, "VDI") != 0)) {
     xva_value_free (rec);
-    return 0;                   /* a dangling ref: nothing to remove */
+    return 0; /* a dangling ref: nothing to remove */
   }
   if (r < 0)
     return r;
   sr_ref = xva_value_get_string (rec, "SR");
-  if (!is_null_ref (sr_ref)
-      && Xva_store_get (s, t, sr_ref, got, &sr) == XVA_OK
+  if (!is_null_ref (sr_ref) && Xva_store_get (s, t, sr_ref, got, &sr) == XVA_OK
       && strcmp (got, "SR") == 0) {
     ct = xva_value_get_string (sr, "content_type");
     if (ct && strcasecmp (ct, "iso") == 0) {
-      r = set_add (&d->mod_vdis, vdi);        /* an ISO library: kept */
+      r = set_add (&d->mod_vdis, vdi); /* an ISO library: kept */
       goto out;
     }
     sr_uuid = xva_value_get_string (sr, "uuid");
@@ -617,8 +614,8 @@ destroy_in (struct Xva_store *s, struct Xva_store_txn *t, const char *vm,
 
   /* What pointed at them. */
   for (i = 0; i < d->mod_vdis.n; i++)
-    if ((r = drop_from_field (s, t, d->mod_vdis.v[i], "VDI", "VBDs",
-                              &d->vbds)) < 0)
+    if ((r = drop_from_field (s, t, d->mod_vdis.v[i], "VDI", "VBDs", &d->vbds))
+        < 0)
       goto out;
   for (i = 0; i < d->nets.n; i++) {
     r = drop_from_field (s, t, d->nets.v[i], "network", "VIFs", &d->vifs);
@@ -681,8 +678,7 @@ Xva_m_vm_destroy (struct Xva_rpc_ctx *c)
   if (ps && strcasecmp (ps, "Halted") != 0
       && strcasecmp (ps, "Suspended") != 0) {
     for (i = 0; ps[i] != '\0' && i + 1 < sizeof state; i++)
-      state[i] = (char) ((ps[i] >= 'A' && ps[i] <= 'Z') ? ps[i] + 32
-                         : ps[i]);
+      state[i] = (char) ((ps[i] >= 'A' && ps[i] <= 'Z') ? ps[i] + 32 : ps[i]);
     state[i] = '\0';
     xva_value_free (rec);
     return Xva_rpc_fail (c, "VM_BAD_POWER_STATE", vm, "halted", state, NULL);

@@ -9,19 +9,20 @@
 
 #include "format/value.h"
 
-#define ECHO_MAX 256                /* bytes of client text in an error */
+#define ECHO_MAX 256 /* bytes of client text in an error */
 
 /* ---- Method table ------------------------------------------------------ */
 
 struct method {
   const char *name;
-  unsigned char min, max;           /* params, the session included */
-  unsigned char session;            /* needs a session (param 0) */
+  unsigned char min, max; /* params, the session included */
+  unsigned char session;  /* needs a session (param 0) */
   Xva_rpc_fn fn;
-  const char *cls;                  /* class of a per-class method */
-  const char *field;                /* field of a getter */
+  const char *cls;   /* class of a per-class method */
+  const char *field; /* field of a getter */
 };
 
+/* clang-format off */
 #define M(n, lo, hi, s, f, k, fld) { n, lo, hi, s, f, k, fld }
 #define ALL(C)                                                          \
   M (C ".get_all", 1, 1, 1, Xva_m_get_all, C, NULL),                    \
@@ -84,6 +85,7 @@ static const struct method methods[] = {
   M ("event.inject", 3, 3, 1, Xva_m_event_inject, NULL, NULL),
   M ("event.from", 4, 4, 1, Xva_m_event_from, NULL, NULL),
 };
+/* clang-format on */
 
 #define NMETHODS (sizeof methods / sizeof methods[0])
 
@@ -178,7 +180,7 @@ Xva_rpc_arg (const struct Xva_rpc_ctx *c, size_t i)
     return NULL;
   s = xva_value_string (v);
   if (s == NULL || strlen (s) != Xva_value_strlen (v))
-    return NULL;                /* a NUL inside */
+    return NULL; /* a NUL inside */
   return s;
 }
 
@@ -241,7 +243,8 @@ Xva_rpc_call (struct Xva_srv *srv, const char *method,
   c.method = method;
   c.params = params;
   c.nparams = xva_value_type (params) == XVA_TYPE_ARRAY
-    ? xva_value_len (params) : 0;
+                ? xva_value_len (params)
+                : 0;
   c.trusted = trusted;
 
   pthread_mutex_lock (&srv->elock);
@@ -330,8 +333,8 @@ error_pair (const char *code, const char *text)
 }
 
 int
-Xva_rpc_xmlrpc (struct Xva_srv *srv, const char *body, size_t len,
-                int trusted, char **out, size_t *outlen)
+Xva_rpc_xmlrpc (struct Xva_srv *srv, const char *body, size_t len, int trusted,
+                char **out, size_t *outlen)
 {
   struct xva_limits lim;
   struct xva_value *params = NULL, *result = NULL, *ei = NULL, *resp = NULL;
@@ -354,8 +357,9 @@ Xva_rpc_xmlrpc (struct Xva_srv *srv, const char *body, size_t len,
     Xva_srv_clean (msg, sizeof msg, err[0] ? err : xva_strerror (r));
     ei = xva_value_new_array ();
     if (ei == NULL
-        || xva_value_append (ei, xva_value_new_string
-                             ("XMLRPC_UNMARSHAL_FAILURE")) < 0
+        || xva_value_append (ei,
+                             xva_value_new_string ("XMLRPC_UNMARSHAL_FAILURE"))
+             < 0
         || xva_value_append (ei, xva_value_new_string ("methodCall")) < 0
         || xva_value_append (ei, xva_value_new_string (msg)) < 0) {
       r = XVA_ENOMEM;
@@ -426,8 +430,7 @@ json_reply (int v2, struct xva_value *result, struct xva_value *error,
   else {
     bad |= xva_value_set (resp, "result",
                           result ? result : xva_value_new_nil ());
-    bad |= xva_value_set (resp, "error",
-                          error ? error : xva_value_new_nil ());
+    bad |= xva_value_set (resp, "error", error ? error : xva_value_new_nil ());
   }
   bad |= xva_value_set (resp, "id",
                         id ? xva_value_copy (id) : xva_value_new_nil ());
@@ -486,9 +489,11 @@ json_xapi_error (int v2, const struct xva_value *ei)
     }
   if (data == NULL)
     return NULL;
-  return json_error (1, xva_value_string (xva_value_at (ei, 0))
-                     ? xva_value_string (xva_value_at (ei, 0))
-                     : "INTERNAL_ERROR", data);
+  return json_error (1,
+                     xva_value_string (xva_value_at (ei, 0))
+                       ? xva_value_string (xva_value_at (ei, 0))
+                       : "INTERNAL_ERROR",
+                     data);
 }
 
 int
@@ -508,32 +513,29 @@ Xva_rpc_jsonrpc (struct Xva_srv *srv, const char *body, size_t len,
   if (srv == NULL || out == NULL)
     return XVA_EINVAL;
   rpc_limits (&lim);
-  r = xva_value_from_json (body ? body : "", body ? len : 0, &lim, &req,
-                           NULL, 0);
+  r = xva_value_from_json (body ? body : "", body ? len : 0, &lim, &req, NULL,
+                           0);
   if (r == XVA_ENOMEM)
     return r;
   if (r < 0)
-    return json_transport_error (1, -32700, "Parse error", NULL, out,
-                                 outlen);
+    return json_transport_error (1, -32700, "Parse error", NULL, out, outlen);
   if (xva_value_type (req) != XVA_TYPE_STRUCT) {
-    r = json_transport_error (1, -32600, "Invalid Request", NULL, out,
-                              outlen);
+    r = json_transport_error (1, -32600, "Invalid Request", NULL, out, outlen);
     goto out;
   }
   id = xva_value_get (req, "id");
   ver = xva_value_get (req, "jsonrpc");
   v2 = ver != NULL;
-  if (ver != NULL && (xva_value_string (ver) == NULL
-                      || xva_value_type (ver) != XVA_TYPE_STRING
-                      || strcmp (xva_value_string (ver), "2.0") != 0)) {
-    r = json_transport_error (1, -32600, "Invalid Request", id, out,
-                              outlen);
+  if (ver != NULL
+      && (xva_value_string (ver) == NULL
+          || xva_value_type (ver) != XVA_TYPE_STRING
+          || strcmp (xva_value_string (ver), "2.0") != 0)) {
+    r = json_transport_error (1, -32600, "Invalid Request", id, out, outlen);
     goto out;
   }
   meth = xva_value_get (req, "method");
   if (xva_value_type (meth) != XVA_TYPE_STRING) {
-    r = json_transport_error (v2, -32600, "Invalid Request", id, out,
-                              outlen);
+    r = json_transport_error (v2, -32600, "Invalid Request", id, out, outlen);
     goto out;
   }
   params = xva_value_get (req, "params");
@@ -546,8 +548,7 @@ Xva_rpc_jsonrpc (struct Xva_srv *srv, const char *body, size_t len,
     params = empty;
   }
   if (xva_value_type (params) != XVA_TYPE_ARRAY) {
-    r = json_transport_error (v2, -32602, "Invalid params", id, out,
-                              outlen);
+    r = json_transport_error (v2, -32602, "Invalid params", id, out, outlen);
     goto out;
   }
   r = Xva_rpc_call (srv, xva_value_string (meth), params, trusted, &result,

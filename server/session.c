@@ -34,8 +34,8 @@ slot_find (struct Xva_srv *srv, const char *ref)
   int found = -1;
   size_t i;
 
-  if (ref == NULL || strnlen (ref, XVA_SRV_SESSION_REF_LEN + 1)
-                     != XVA_SRV_SESSION_REF_LEN)
+  if (ref == NULL
+      || strnlen (ref, XVA_SRV_SESSION_REF_LEN + 1) != XVA_SRV_SESSION_REF_LEN)
     return -1;
   memcpy (want, ref, XVA_SRV_SESSION_REF_LEN + 1);
   for (i = 0; i < XVA_SRV_MAX_SESSIONS; i++) {
@@ -65,8 +65,8 @@ login_delay (void)
 }
 
 int
-Xva_session_login (struct Xva_srv *srv, const char *user,
-                   const char *password, int trusted, char *ref_out)
+Xva_session_login (struct Xva_srv *srv, const char *user, const char *password,
+                   int trusted, char *ref_out)
 {
   char ref[XVA_STORE_REF_MAX + 1];
   struct Xva_session *slot = NULL;
@@ -79,13 +79,11 @@ Xva_session_login (struct Xva_srv *srv, const char *user,
   if (srv == NULL || ref_out == NULL)
     return XVA_EINVAL;
   if (trusted) {
-    if (user == NULL || user[0] == '\0'
-        || strlen (user) > XVA_STORE_USER_MAX)
+    if (user == NULL || user[0] == '\0' || strlen (user) > XVA_STORE_USER_MAX)
       user = "root";
   }
   else {
-    if (user == NULL || password == NULL
-        || strlen (user) > XVA_STORE_USER_MAX
+    if (user == NULL || password == NULL || strlen (user) > XVA_STORE_USER_MAX
         || strlen (password) > XVA_STORE_PASSWORD_MAX)
       r = XVA_EAUTH;
     else

@@ -18,8 +18,7 @@
 #define STAGING_PREFIX ".import-"
 #define IMG_SUFFIX ".img"
 
-static void
-problem (struct Xva_store_check_report *rep, const char *fmt, ...)
+static void problem (struct Xva_store_check_report *rep, const char *fmt, ...)
   XVA_STORE_PRINTF (2, 3);
 
 static void
@@ -34,8 +33,7 @@ problem (struct Xva_store_check_report *rep, const char *fmt, ...)
   if (n > 0)
     rep->problems_text[n++] = '\n';
   va_start (ap, fmt);
-  vsnprintf (rep->problems_text + n, sizeof rep->problems_text - n, fmt,
-             ap);
+  vsnprintf (rep->problems_text + n, sizeof rep->problems_text - n, fmt, ap);
   va_end (ap);
 }
 
@@ -215,8 +213,7 @@ check_sr_dir (struct Xva_store *s, const struct lists *L, size_t si,
     return XVA_OK;
   }
   while ((de = readdir (d)) != NULL) {
-    if (strncmp (de->d_name, STAGING_PREFIX, sizeof STAGING_PREFIX - 1)
-        == 0) {
+    if (strncmp (de->d_name, STAGING_PREFIX, sizeof STAGING_PREFIX - 1) == 0) {
       rep->staging_dirs++;
       problem (rep, "staging left: %s/%s", dir, de->d_name);
     }

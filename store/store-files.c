@@ -31,8 +31,8 @@ Xva_store_path (char *buf, size_t len, const char *fn, const char *fmt, ...)
   va_end (ap);
   if (n < 0 || (size_t) n >= len) {
     buf[0] = '\0';
-    return Xva_store_error (XVA_ELIMIT, "%s: path longer than %zu bytes",
-                            fn, len);
+    return Xva_store_error (XVA_ELIMIT, "%s: path longer than %zu bytes", fn,
+                            len);
   }
   return XVA_OK;
 }
@@ -107,8 +107,7 @@ Xva_store_rmtree_at (int dirfd, const char *name, unsigned depth)
   /* Removing entries while reading a directory may hide some from the
    * listing: read it again until it is empty. */
   for (pass = 0; pass < 8; pass++) {
-    fd = openat (dirfd, name,
-                 O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    fd = openat (dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     if (fd == -1)
       return -1;
     d = fdopendir (fd);
@@ -157,8 +156,8 @@ check_uuid (const char *u, const char *what, const char *fn)
 /* ---- Paths ------------------------------------------------------------- */
 
 static int
-sr_dir (const struct Xva_store *s, const char *sr_uuid, char *buf,
-        size_t len, const char *fn)
+sr_dir (const struct Xva_store *s, const char *sr_uuid, char *buf, size_t len,
+        const char *fn)
 {
   int r;
 
@@ -195,8 +194,8 @@ Xva_store_vdi_path (const struct Xva_store *s, const char *sr_uuid,
 
 int
 Xva_store_staging_path (const struct Xva_store *s, const char *sr_uuid,
-                        const char *task_uuid, const char *vdi_uuid,
-                        char *buf, size_t len)
+                        const char *task_uuid, const char *vdi_uuid, char *buf,
+                        size_t len)
 {
   static const char fn[] = "Xva_store_staging_path";
   int r;
@@ -208,8 +207,8 @@ Xva_store_staging_path (const struct Xva_store *s, const char *sr_uuid,
       || (r = check_uuid (vdi_uuid, "VDI uuid", fn)) < 0)
     return r;
   return Xva_store_path (buf, len, fn,
-                         "%s/sr/%s/" STAGING_PREFIX "%s/%s" IMG_SUFFIX,
-                         s->dir, sr_uuid, task_uuid, vdi_uuid);
+                         "%s/sr/%s/" STAGING_PREFIX "%s/%s" IMG_SUFFIX, s->dir,
+                         sr_uuid, task_uuid, vdi_uuid);
 }
 
 int
@@ -226,8 +225,8 @@ Xva_store_staging_dir (struct Xva_store *s, const char *sr_uuid,
     return r;
   if (stat (srdir, &sb) == -1 || !S_ISDIR (sb.st_mode))
     return Xva_store_error (XVA_ENOTFOUND, "%s: SR directory %s: %s", fn,
-                            srdir, errno == ENOENT ? "missing"
-                                                   : "not a directory");
+                            srdir,
+                            errno == ENOENT ? "missing" : "not a directory");
   r = Xva_store_path (buf, len, fn, "%s/" STAGING_PREFIX "%s", srdir,
                       task_uuid);
   if (r < 0)
@@ -255,8 +254,7 @@ Xva_store_vdi_remove (struct Xva_store *s, const char *sr_uuid,
   if (unlink (path) == -1) {
     if (errno == ENOENT)
       return XVA_OK;
-    return Xva_store_error (XVA_EIO, "%s: %s: %s", fn, path,
-                            strerror (errno));
+    return Xva_store_error (XVA_EIO, "%s: %s: %s", fn, path, strerror (errno));
   }
   if (Xva_store_fsync_dir (srdir) == -1)
     return Xva_store_error (XVA_EIO, "%s: fsync %s: %s", fn, srdir,
@@ -288,8 +286,8 @@ move_noreplace (int from_fd, const char *from, int to_fd, const char *to)
 
 /* Opens the SR directory and the staging directory of a task. */
 static int
-open_staging (struct Xva_store *s, const char *sr_uuid,
-              const char *task_uuid, int *srfd, int *stfd, const char *fn)
+open_staging (struct Xva_store *s, const char *sr_uuid, const char *task_uuid,
+              int *srfd, int *stfd, const char *fn)
 {
   char srdir[PATH_MAX], staging[PATH_MAX];
   int r;
@@ -300,8 +298,8 @@ open_staging (struct Xva_store *s, const char *sr_uuid,
   if ((r = sr_dir (s, sr_uuid, srdir, sizeof srdir, fn)) < 0
       || (r = check_uuid (task_uuid, "task uuid", fn)) < 0)
     return r;
-  r = Xva_store_path (staging, sizeof staging, fn,
-                      "%s/" STAGING_PREFIX "%s", srdir, task_uuid);
+  r = Xva_store_path (staging, sizeof staging, fn, "%s/" STAGING_PREFIX "%s",
+                      srdir, task_uuid);
   if (r < 0)
     return r;
   *srfd = open_dir (srdir);
@@ -323,8 +321,8 @@ open_staging (struct Xva_store *s, const char *sr_uuid,
 
 int
 Xva_store_staging_publish (struct Xva_store *s, const char *sr_uuid,
-                           const char *task_uuid,
-                           const char *const *vdi_uuids, size_t n)
+                           const char *task_uuid, const char *const *vdi_uuids,
+                           size_t n)
 {
   static const char fn[] = "Xva_store_staging_publish";
   char name[XVA_STORE_UUID_LEN + sizeof IMG_SUFFIX];
@@ -351,8 +349,10 @@ Xva_store_staging_publish (struct Xva_store *s, const char *sr_uuid,
       goto out;
     }
     if (fstat (fd, &sb) == -1 || !S_ISREG (sb.st_mode)) {
-      r = Xva_store_error (XVA_EIO, "%s: staged image %s: not a regular "
-                           "file", fn, name);
+      r = Xva_store_error (XVA_EIO,
+                           "%s: staged image %s: not a regular "
+                           "file",
+                           fn, name);
       close (fd);
       goto out;
     }
@@ -406,12 +406,11 @@ Xva_store_staging_remove (struct Xva_store *s, const char *sr_uuid,
 
   r = open_staging (s, sr_uuid, task_uuid, &srfd, NULL, fn);
   if (r == XVA_ENOTFOUND)
-    return XVA_OK;              /* no SR directory: nothing staged */
+    return XVA_OK; /* no SR directory: nothing staged */
   if (r < 0)
     return r;
   snprintf (name, sizeof name, STAGING_PREFIX "%s", task_uuid);
-  if (Xva_store_rmtree_at (srfd, name, RMTREE_DEPTH) == -1
-      && errno != ENOENT)
+  if (Xva_store_rmtree_at (srfd, name, RMTREE_DEPTH) == -1 && errno != ENOENT)
     r = Xva_store_error (XVA_EIO, "%s: %s: %s", fn, name, strerror (errno));
   else if (fsync (srfd) == -1)
     r = Xva_store_error (XVA_EIO, "%s: fsync: %s", fn, strerror (errno));
@@ -421,8 +420,8 @@ Xva_store_staging_remove (struct Xva_store *s, const char *sr_uuid,
 
 int
 Xva_store_staging_abort (struct Xva_store *s, const char *sr_uuid,
-                         const char *task_uuid,
-                         const char *const *vdi_uuids, size_t n)
+                         const char *task_uuid, const char *const *vdi_uuids,
+                         size_t n)
 {
   static const char fn[] = "Xva_store_staging_abort";
   char name[XVA_STORE_UUID_LEN + sizeof IMG_SUFFIX];
@@ -450,8 +449,7 @@ Xva_store_staging_abort (struct Xva_store *s, const char *sr_uuid,
       continue;
     }
     snprintf (name, sizeof name, "%s" IMG_SUFFIX, vdi_uuids[i]);
-    if (unlinkat (srfd, name, 0) == -1 && errno != ENOENT
-        && first == XVA_OK)
+    if (unlinkat (srfd, name, 0) == -1 && errno != ENOENT && first == XVA_OK)
       first = Xva_store_error (XVA_EIO, "%s: %s: %s", fn, name,
                                strerror (errno));
   }
@@ -530,7 +528,7 @@ nomem:
 
 struct sweep {
   struct Xva_store *s;
-  const char *root;             /* <dir>/sr */
+  const char *root; /* <dir>/sr */
   Xva_store_sweep_fn fn;
   void *opaque;
   struct Xva_store_sweep_report rep;
@@ -580,13 +578,13 @@ sweep_sr (struct sweep *sw, int rootfd, const char *sr_uuid)
                O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
   if (fd == -1) {
     if (errno == ENOTDIR || errno == ELOOP)
-      return XVA_OK;            /* not an SR directory: leave it */
+      return XVA_OK; /* not an SR directory: leave it */
     return Xva_store_error (XVA_EIO, "%s: %s: %s", fn, srdir,
                             strerror (errno));
   }
   if (list_dir (fd, &ns) == -1) {
-    r = Xva_store_error (errno == ENOMEM ? XVA_ENOMEM : XVA_EIO,
-                         "%s: %s: %s", fn, srdir, strerror (errno));
+    r = Xva_store_error (errno == ENOMEM ? XVA_ENOMEM : XVA_EIO, "%s: %s: %s",
+                         fn, srdir, strerror (errno));
     goto out;
   }
   for (i = 0; i < ns.n; i++) {
@@ -621,7 +619,7 @@ sweep_sr (struct sweep *sw, int rootfd, const char *sr_uuid)
         tell (sw, srdir, name, 0);
       }
       else if (r < 0)
-        goto out;               /* never remove on a failed lookup */
+        goto out; /* never remove on a failed lookup */
     }
     left++;
   }

@@ -43,8 +43,8 @@ Xva_store_new_uuid (char *out)
   r = Xva_store_random (b, sizeof b);
   if (r < 0)
     return r;
-  b[6] = (unsigned char) ((b[6] & 0x0f) | 0x40);   /* version 4 */
-  b[8] = (unsigned char) ((b[8] & 0x3f) | 0x80);   /* RFC 4122 variant */
+  b[6] = (unsigned char) ((b[6] & 0x0f) | 0x40); /* version 4 */
+  b[8] = (unsigned char) ((b[8] & 0x3f) | 0x80); /* RFC 4122 variant */
   for (i = 0; i < 16; i++) {
     if (i == 4 || i == 6 || i == 8 || i == 10)
       out[j++] = '-';
@@ -88,7 +88,7 @@ Xva_store_uuid_valid (const char *u)
     else if (ch >= 'A' && ch <= 'F')
       upper = 1;
     else if (!(ch >= '0' && ch <= '9'))
-      return 0;                 /* also catches an early NUL */
+      return 0; /* also catches an early NUL */
   }
   return u[XVA_STORE_UUID_LEN] == '\0' && !(lower && upper);
 }
@@ -404,8 +404,8 @@ Xva_store_init (struct Xva_store *s, const char *root_password)
   if (r < 0)
     return r;
   if (r == 1)
-    return Xva_store_error (XVA_EEXIST, "%s: %s is already initialised",
-                            fn, s->dir);
+    return Xva_store_error (XVA_EEXIST, "%s: %s is already initialised", fn,
+                            s->dir);
   if ((r = Xva_store_new_uuid (pool_uuid)) < 0
       || (r = Xva_store_new_uuid (host_uuid)) < 0
       || (r = Xva_store_new_uuid (sr_uuid)) < 0
@@ -469,10 +469,9 @@ Xva_store_sr_create (struct Xva_store *s, const char *name, char *ref_out,
   if (s == NULL || name == NULL)
     return Xva_store_error (XVA_EINVAL, "%s: no store or name", fn);
   if (strlen (name) > XVA_STORE_NAME_MAX)
-    return Xva_store_error (XVA_ELIMIT, "%s: name longer than %d bytes",
-                            fn, XVA_STORE_NAME_MAX);
-  if ((r = Xva_store_new_uuid (uuid)) < 0
-      || (r = Xva_store_new_ref (ref)) < 0)
+    return Xva_store_error (XVA_ELIMIT, "%s: name longer than %d bytes", fn,
+                            XVA_STORE_NAME_MAX);
+  if ((r = Xva_store_new_uuid (uuid)) < 0 || (r = Xva_store_new_ref (ref)) < 0)
     return r;
   r = Xva_store_sr_dir (s, uuid, srdir, sizeof srdir);
   if (r < 0)
@@ -525,16 +524,15 @@ Xva_store_default_sr (struct Xva_store *s, struct Xva_store_txn *t,
   sr = xva_value_get_string (pools.recs[0], "default_SR");
   if (sr == NULL || sr[0] == '\0' || strcmp (sr, NULL_REF) == 0
       || strlen (sr) > XVA_STORE_REF_MAX) {
-    r = Xva_store_error (XVA_ENOTFOUND, "%s: the pool has no default SR",
-                         fn);
+    r = Xva_store_error (XVA_ENOTFOUND, "%s: the pool has no default SR", fn);
     goto out;
   }
   r = Xva_store_get (s, t, sr, cls, NULL);
   if (r == XVA_OK && strcmp (cls, "SR") != 0)
     r = XVA_ENOTFOUND;
   if (r == XVA_ENOTFOUND) {
-    r = Xva_store_error (XVA_ENOTFOUND, "%s: default SR %s does not exist",
-                         fn, sr);
+    r = Xva_store_error (XVA_ENOTFOUND, "%s: default SR %s does not exist", fn,
+                         sr);
     goto out;
   }
   if (r < 0)

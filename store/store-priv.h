@@ -16,12 +16,12 @@
 #endif
 
 struct Xva_store {
-  char *dir;                         /* as given to open */
-  int lock_fd;                       /* <dir>/xva.lock, flock'd */
-  pthread_mutex_t wlock;             /* owns wdb while a txn runs */
-  sqlite3 *wdb;                      /* the write connection */
-  pthread_mutex_t plock;             /* guards the reader pool */
-  pthread_cond_t pcond;              /* a reader came back */
+  char *dir;             /* as given to open */
+  int lock_fd;           /* <dir>/xva.lock, flock'd */
+  pthread_mutex_t wlock; /* owns wdb while a txn runs */
+  sqlite3 *wdb;          /* the write connection */
+  pthread_mutex_t plock; /* guards the reader pool */
+  pthread_cond_t pcond;  /* a reader came back */
   sqlite3 *readers[XVA_STORE_READERS];
   unsigned char rbusy[XVA_STORE_READERS];
   unsigned nreaders;
@@ -30,21 +30,20 @@ struct Xva_store {
 
 struct Xva_store_txn {
   struct Xva_store *s;
-  int failed;                        /* < 0: poisoned, commit refuses */
+  int failed; /* < 0: poisoned, commit refuses */
 };
 
 /* A connection borrowed for one call (see Xva_store_conn_get). */
 struct Xva_store_conn {
   sqlite3 *db;
-  int reader;                        /* index in readers, or -1 */
-  struct Xva_store_txn *own;         /* a txn made for this call */
-  struct Xva_store_txn *txn;         /* the caller's txn, or NULL */
+  int reader;                /* index in readers, or -1 */
+  struct Xva_store_txn *own; /* a txn made for this call */
+  struct Xva_store_txn *txn; /* the caller's txn, or NULL */
 };
 
 /* Sets the calling thread's message (prefixed by nothing: callers start
  * it with their name) and returns status. */
-int Xva_store_error (int status, const char *fmt, ...)
-  XVA_STORE_PRINTF (2, 3);
+int Xva_store_error (int status, const char *fmt, ...) XVA_STORE_PRINTF (2, 3);
 /* Maps an SQLite result code to a status and sets the message
  * "<fn>: <what>: <sqlite message>". */
 int Xva_store_sqlite_error (sqlite3 *db, int rc, const char *fn,
@@ -54,8 +53,7 @@ int Xva_store_sqlite_error (sqlite3 *db, int rc, const char *fn,
  * pooled reader (write 0, t NULL) or a new transaction of its own
  * (write 1, t NULL).  fn names the caller in messages. */
 int Xva_store_conn_get (struct Xva_store *s, struct Xva_store_txn *t,
-                        int write, struct Xva_store_conn *c,
-                        const char *fn);
+                        int write, struct Xva_store_conn *c, const char *fn);
 /* Gives c back: a reader to the pool; its own transaction committed
  * when status is XVA_OK, else rolled back; the caller's transaction
  * poisoned if SQLite ended it after an error.  Returns the final
@@ -80,8 +78,8 @@ struct xva_value *Xva_store_sr_record (const char *name, const char *uuid,
 int Xva_store_random (void *buf, size_t n);
 /* snprintf into buf[0..len); XVA_ELIMIT (with a message naming fn) when
  * it does not fit. */
-int Xva_store_path (char *buf, size_t len, const char *fn,
-                    const char *fmt, ...) XVA_STORE_PRINTF (4, 5);
+int Xva_store_path (char *buf, size_t len, const char *fn, const char *fmt,
+                    ...) XVA_STORE_PRINTF (4, 5);
 /* fsync of a directory by path.  0 or -1 and errno. */
 int Xva_store_fsync_dir (const char *path);
 /* Creates a directory (mode 0700) and fsyncs its parent; an existing
@@ -91,7 +89,6 @@ int Xva_store_mkdir (const char *path);
  * levels) under dirfd without following links.  0 or -1 and errno. */
 int Xva_store_rmtree_at (int dirfd, const char *name, unsigned depth);
 /* Marks the directory initialised, through t. */
-int Xva_store_mark_initialised (struct Xva_store *s,
-                                struct Xva_store_txn *t);
+int Xva_store_mark_initialised (struct Xva_store *s, struct Xva_store_txn *t);
 
 #endif

@@ -21,14 +21,11 @@ check_user (const char *user, const char *password, const char *fn)
     if (i >= XVA_STORE_USER_MAX)
       return Xva_store_error (XVA_ELIMIT, "%s: user name too long", fn);
     if ((unsigned char) user[i] < 0x20 || user[i] == 0x7f)
-      return Xva_store_error (XVA_EINVAL, "%s: control byte in user name",
-                              fn);
+      return Xva_store_error (XVA_EINVAL, "%s: control byte in user name", fn);
   }
   if (password == NULL || password[0] == '\0')
-    return Xva_store_error (XVA_EINVAL, "%s: empty password for %s", fn,
-                            user);
-  if (strnlen (password, XVA_STORE_PASSWORD_MAX + 1)
-      > XVA_STORE_PASSWORD_MAX)
+    return Xva_store_error (XVA_EINVAL, "%s: empty password for %s", fn, user);
+  if (strnlen (password, XVA_STORE_PASSWORD_MAX + 1) > XVA_STORE_PASSWORD_MAX)
     return Xva_store_error (XVA_ELIMIT, "%s: password too long", fn);
   return XVA_OK;
 }
@@ -38,7 +35,8 @@ derive (const char *password, const unsigned char *salt, int iterations,
         unsigned char *out, const char *fn)
 {
   if (PKCS5_PBKDF2_HMAC (password, (int) strlen (password), salt, SALT_LEN,
-                         iterations, EVP_sha256 (), HASH_LEN, out) != 1)
+                         iterations, EVP_sha256 (), HASH_LEN, out)
+      != 1)
     return Xva_store_error (XVA_EIO, "%s: PBKDF2 failed", fn);
   return XVA_OK;
 }
@@ -124,7 +122,8 @@ Xva_store_check_password (struct Xva_store *s, const char *user,
     return r;
   rc = sqlite3_prepare_v2 (c.db,
                            "SELECT salt, hash, iterations FROM users"
-                           " WHERE name = ?1", -1, &st, NULL);
+                           " WHERE name = ?1",
+                           -1, &st, NULL);
   if (rc == SQLITE_OK)
     rc = sqlite3_bind_text (st, 1, user, -1, SQLITE_TRANSIENT);
   if (rc == SQLITE_OK) {
@@ -159,8 +158,8 @@ Xva_store_check_password (struct Xva_store *s, const char *user,
   if (r < 0)
     goto out;
   if (!found || CRYPTO_memcmp (got, want, HASH_LEN) != 0)
-    r = Xva_store_error (XVA_EAUTH, "%s: authentication failed for %s",
-                         fn, user);
+    r = Xva_store_error (XVA_EAUTH, "%s: authentication failed for %s", fn,
+                         user);
 
 out:
   OPENSSL_cleanse (got, sizeof got);

@@ -51,8 +51,7 @@ Xva_store_error (int status, const char *fmt, ...)
 }
 
 int
-Xva_store_sqlite_error (sqlite3 *db, int rc, const char *fn,
-                        const char *what)
+Xva_store_sqlite_error (sqlite3 *db, int rc, const char *fn, const char *what)
 {
   int status;
 
@@ -100,9 +99,8 @@ exec (sqlite3 *db, const char *sql, const char *fn)
   rc = sqlite3_exec (db, sql, NULL, NULL, &msg);
   if (rc == SQLITE_OK)
     return XVA_OK;
-  r = Xva_store_error (rc == SQLITE_FULL ? XVA_ENOSPC : XVA_EIO,
-                       "%s: %s: %s", fn, sql,
-                       msg ? msg : sqlite3_errstr (rc));
+  r = Xva_store_error (rc == SQLITE_FULL ? XVA_ENOSPC : XVA_EIO, "%s: %s: %s",
+                       fn, sql, msg ? msg : sqlite3_errstr (rc));
   sqlite3_free (msg);
   return r;
 }
@@ -118,7 +116,8 @@ open_conn (const char *path, int reader, sqlite3 **out, const char *fn)
 
   rc = sqlite3_open_v2 (path, &db,
                         SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE
-                        | SQLITE_OPEN_NOMUTEX, NULL);
+                          | SQLITE_OPEN_NOMUTEX,
+                        NULL);
   if (rc != SQLITE_OK) {
     r = Xva_store_sqlite_error (db, rc, fn, path);
     goto fail;
@@ -135,9 +134,8 @@ open_conn (const char *path, int reader, sqlite3 **out, const char *fn)
   rc = sqlite3_step (st);
   mode = rc == SQLITE_ROW ? sqlite3_column_text (st, 0) : NULL;
   if (mode == NULL || strcmp ((const char *) mode, "wal") != 0) {
-    r = Xva_store_error (XVA_EIO, "%s: %s: cannot use WAL mode (%s)", fn,
-                         path, mode ? (const char *) mode
-                                    : sqlite3_errmsg (db));
+    r = Xva_store_error (XVA_EIO, "%s: %s: cannot use WAL mode (%s)", fn, path,
+                         mode ? (const char *) mode : sqlite3_errmsg (db));
     goto fail;
   }
   sqlite3_finalize (st);
@@ -175,7 +173,8 @@ setup_schema (sqlite3 *db, const char *fn)
     goto rollback;
   rc = sqlite3_prepare_v2 (db,
                            "SELECT value FROM meta"
-                           " WHERE key = 'schema_version'", -1, &st, NULL);
+                           " WHERE key = 'schema_version'",
+                           -1, &st, NULL);
   if (rc != SQLITE_OK) {
     r = Xva_store_sqlite_error (db, rc, fn, "schema_version");
     goto rollback;
@@ -195,8 +194,8 @@ setup_schema (sqlite3 *db, const char *fn)
     }
     if (n > XVA_STORE_SCHEMA_VERSION) {
       r = Xva_store_error (XVA_EVERSION,
-                           "%s: schema version %lld is newer than %d",
-                           fn, n, XVA_STORE_SCHEMA_VERSION);
+                           "%s: schema version %lld is newer than %d", fn, n,
+                           XVA_STORE_SCHEMA_VERSION);
       goto rollback;
     }
   }
@@ -205,7 +204,8 @@ setup_schema (sqlite3 *db, const char *fn)
     st = NULL;
     snprintf (sql, sizeof sql,
               "INSERT INTO meta (key, value)"
-              " VALUES ('schema_version', '%d')", XVA_STORE_SCHEMA_VERSION);
+              " VALUES ('schema_version', '%d')",
+              XVA_STORE_SCHEMA_VERSION);
     r = exec (db, sql, fn);
     if (r < 0)
       goto rollback;
@@ -266,8 +266,7 @@ Xva_store_open (const char *dir, struct Xva_store **out, char *err,
     goto fail;
   }
   if (sqlite3_threadsafe () == 0) {
-    r = Xva_store_error (XVA_EIO, "%s: SQLite is built without threads",
-                         fn);
+    r = Xva_store_error (XVA_EIO, "%s: SQLite is built without threads", fn);
     goto fail;
   }
   s = calloc (1, sizeof *s);
@@ -318,8 +317,8 @@ Xva_store_open (const char *dir, struct Xva_store **out, char *err,
     r = Xva_store_error (errno == EWOULDBLOCK ? XVA_ESTATE : XVA_EIO,
                          "%s: %s: %s", fn, dir,
                          errno == EWOULDBLOCK
-                         ? "data directory in use by another process"
-                         : strerror (errno));
+                           ? "data directory in use by another process"
+                           : strerror (errno));
     goto fail_close;
   }
   r = Xva_store_path (path, sizeof path, fn, "%s/sr", dir);
@@ -383,7 +382,7 @@ Xva_store_close (struct Xva_store *s)
     sqlite3_close_v2 (s->readers[i]);
   sqlite3_close_v2 (s->wdb);
   if (s->lock_fd != -1)
-    close (s->lock_fd);         /* releases the flock */
+    close (s->lock_fd); /* releases the flock */
   pthread_cond_destroy (&s->pcond);
   pthread_mutex_destroy (&s->plock);
   pthread_mutex_destroy (&s->wlock);
@@ -419,8 +418,7 @@ Xva_store_begin (struct Xva_store *s, struct Xva_store_txn **out)
     return Xva_store_error (XVA_EINVAL, "%s: no store", fn);
   if (tls_txn_owner != NULL)
     return Xva_store_error (XVA_ESTATE,
-                            "%s: this thread already holds a transaction",
-                            fn);
+                            "%s: this thread already holds a transaction", fn);
   t = malloc (sizeof *t);
   if (t == NULL)
     return Xva_store_error (XVA_ENOMEM, "%s: out of memory", fn);
@@ -455,8 +453,7 @@ Xva_store_commit (struct Xva_store_txn *t)
   if (t == NULL)
     return Xva_store_error (XVA_EINVAL, "%s: no transaction", fn);
   if (t->failed < 0)
-    r = Xva_store_error (t->failed, "%s: the transaction failed earlier",
-                         fn);
+    r = Xva_store_error (t->failed, "%s: the transaction failed earlier", fn);
   else
     r = exec (t->s->wdb, "COMMIT", fn);
   if (r < 0 && !sqlite3_get_autocommit (t->s->wdb))
@@ -515,8 +512,8 @@ reader_get (struct Xva_store *s, struct Xva_store_conn *c, const char *fn)
 }
 
 int
-Xva_store_conn_get (struct Xva_store *s, struct Xva_store_txn *t,
-                    int write, struct Xva_store_conn *c, const char *fn)
+Xva_store_conn_get (struct Xva_store *s, struct Xva_store_txn *t, int write,
+                    struct Xva_store_conn *c, const char *fn)
 {
   int r;
 
@@ -529,11 +526,11 @@ Xva_store_conn_get (struct Xva_store *s, struct Xva_store_txn *t,
     return Xva_store_error (XVA_EINVAL, "%s: no store", fn);
   if (t != NULL) {
     if (t->s != s)
-      return Xva_store_error (XVA_EINVAL,
-                              "%s: transaction of another store", fn);
+      return Xva_store_error (XVA_EINVAL, "%s: transaction of another store",
+                              fn);
     if (t->failed < 0)
-      return Xva_store_error (t->failed,
-                              "%s: the transaction failed earlier", fn);
+      return Xva_store_error (t->failed, "%s: the transaction failed earlier",
+                              fn);
     c->db = s->wdb;
     c->txn = t;
     return XVA_OK;
@@ -543,7 +540,8 @@ Xva_store_conn_get (struct Xva_store *s, struct Xva_store_txn *t,
   if (tls_txn_owner != NULL)
     return Xva_store_error (XVA_ESTATE,
                             "%s: a write outside the transaction this "
-                            "thread holds", fn);
+                            "thread holds",
+                            fn);
   r = Xva_store_begin (s, &c->own);
   if (r < 0)
     return r;
@@ -552,8 +550,7 @@ Xva_store_conn_get (struct Xva_store *s, struct Xva_store_txn *t,
 }
 
 int
-Xva_store_conn_put (struct Xva_store *s, struct Xva_store_conn *c,
-                    int status)
+Xva_store_conn_put (struct Xva_store *s, struct Xva_store_conn *c, int status)
 {
   if (c->reader >= 0) {
     pthread_mutex_lock (&s->plock);
@@ -596,8 +593,8 @@ Xva_store_check_class (const char *cls, const char *fn)
       return Xva_store_error (XVA_ELIMIT, "%s: class name too long", fn);
     if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z')
           || (ch >= '0' && ch <= '9') || ch == '_'))
-      return Xva_store_error (XVA_EINVAL, "%s: bad class name '%.64s'",
-                              fn, cls);
+      return Xva_store_error (XVA_EINVAL, "%s: bad class name '%.64s'", fn,
+                              cls);
   }
   return XVA_OK;
 }
@@ -612,11 +609,10 @@ check_text (const char *v, size_t max, const char *what, const char *fn)
     return Xva_store_error (XVA_EINVAL, "%s: no %s given", fn, what);
   for (i = 0; v[i] != '\0'; i++) {
     if (i >= max)
-      return Xva_store_error (XVA_ELIMIT, "%s: %s longer than %zu bytes",
-                              fn, what, max);
+      return Xva_store_error (XVA_ELIMIT, "%s: %s longer than %zu bytes", fn,
+                              what, max);
     if ((unsigned char) v[i] < 0x20 || v[i] == 0x7f)
-      return Xva_store_error (XVA_EINVAL, "%s: control byte in %s", fn,
-                              what);
+      return Xva_store_error (XVA_EINVAL, "%s: control byte in %s", fn, what);
   }
   return XVA_OK;
 }
@@ -642,8 +638,7 @@ prepare (sqlite3 *db, const char *sql, sqlite3_stmt **st, const char *fn)
 
 /* Binds a text parameter (copied by SQLite). */
 static int
-bind_text (sqlite3 *db, sqlite3_stmt *st, int i, const char *v,
-           const char *fn)
+bind_text (sqlite3 *db, sqlite3_stmt *st, int i, const char *v, const char *fn)
 {
   int rc = v ? sqlite3_bind_text (st, i, v, -1, SQLITE_TRANSIENT)
              : sqlite3_bind_null (st, i);
@@ -672,8 +667,8 @@ parse_record (sqlite3_stmt *st, int col, const char *ref,
   r = xva_value_from_xml (text, (size_t) n, &lim, out, msg, sizeof msg);
   if (r < 0)
     return Xva_store_error (r == XVA_ENOMEM ? r : XVA_EIO,
-                            "%s: %s: stored record unreadable: %s", fn,
-                            ref, msg);
+                            "%s: %s: stored record unreadable: %s", fn, ref,
+                            msg);
   return XVA_OK;
 }
 
@@ -686,8 +681,8 @@ copy_class (sqlite3_stmt *st, int col, char *cls_out)
 }
 
 int
-Xva_store_get (struct Xva_store *s, struct Xva_store_txn *t,
-               const char *ref, char *cls_out, struct xva_value **rec)
+Xva_store_get (struct Xva_store *s, struct Xva_store_txn *t, const char *ref,
+               char *cls_out, struct xva_value **rec)
 {
   static const char fn[] = "Xva_store_get";
   struct Xva_store_conn c;
@@ -702,8 +697,9 @@ Xva_store_get (struct Xva_store *s, struct Xva_store_txn *t,
   r = Xva_store_conn_get (s, t, 0, &c, fn);
   if (r < 0)
     return r;
-  r = prepare (c.db, rec ? "SELECT class, record FROM objects WHERE ref = ?1"
-                         : "SELECT class FROM objects WHERE ref = ?1",
+  r = prepare (c.db,
+               rec ? "SELECT class, record FROM objects WHERE ref = ?1"
+                   : "SELECT class FROM objects WHERE ref = ?1",
                &st, fn);
   if (r < 0)
     goto out;
@@ -755,7 +751,8 @@ Xva_store_find_uuid (struct Xva_store *s, struct Xva_store_txn *t,
                      " WHERE uuid = ?1 AND class = ?2"
                      " ORDER BY rowid LIMIT 1"
                    : "SELECT ref, class FROM objects WHERE uuid = ?1"
-                     " ORDER BY rowid LIMIT 1", &st, fn);
+                     " ORDER BY rowid LIMIT 1",
+               &st, fn);
   if (r < 0)
     goto out;
   r = bind_text (c.db, st, 1, uuid, fn);
@@ -830,8 +827,7 @@ collect (sqlite3 *db, sqlite3_stmt *st, int with_records,
         return Xva_store_error (XVA_ENOMEM, "%s: out of memory", fn);
       out->refs = nrefs;
       if (with_records) {
-        struct xva_value **nrecs = realloc (out->recs,
-                                            ncap * sizeof *nrecs);
+        struct xva_value **nrecs = realloc (out->recs, ncap * sizeof *nrecs);
         if (nrecs == NULL)
           return Xva_store_error (XVA_ENOMEM, "%s: out of memory", fn);
         out->recs = nrecs;
@@ -874,18 +870,17 @@ list_query (struct Xva_store *s, struct Xva_store_txn *t, const char *cls,
   if (r < 0)
     return r;
   if (name && strlen (name) > XVA_STORE_NAME_MAX)
-    return Xva_store_error (XVA_ELIMIT, "%s: name longer than %d bytes",
-                            fn, XVA_STORE_NAME_MAX);
+    return Xva_store_error (XVA_ELIMIT, "%s: name longer than %d bytes", fn,
+                            XVA_STORE_NAME_MAX);
   if (name)
-    sql = with_records
-          ? "SELECT ref, record FROM objects WHERE class = ?1"
-            " AND name_label = ?2 ORDER BY rowid"
-          : "SELECT ref FROM objects WHERE class = ?1"
-            " AND name_label = ?2 ORDER BY rowid";
+    sql = with_records ? "SELECT ref, record FROM objects WHERE class = ?1"
+                         " AND name_label = ?2 ORDER BY rowid"
+                       : "SELECT ref FROM objects WHERE class = ?1"
+                         " AND name_label = ?2 ORDER BY rowid";
   else
     sql = with_records
-          ? "SELECT ref, record FROM objects WHERE class = ?1 ORDER BY rowid"
-          : "SELECT ref FROM objects WHERE class = ?1 ORDER BY rowid";
+            ? "SELECT ref, record FROM objects WHERE class = ?1 ORDER BY rowid"
+            : "SELECT ref FROM objects WHERE class = ?1 ORDER BY rowid";
   r = Xva_store_conn_get (s, t, 0, &c, fn);
   if (r < 0)
     return r;
@@ -908,9 +903,8 @@ out:
 }
 
 int
-Xva_store_list (struct Xva_store *s, struct Xva_store_txn *t,
-                const char *cls, int with_records,
-                struct Xva_store_list *out)
+Xva_store_list (struct Xva_store *s, struct Xva_store_txn *t, const char *cls,
+                int with_records, struct Xva_store_list *out)
 {
   return list_query (s, t, cls, NULL, with_records, out, "Xva_store_list");
 }
@@ -925,13 +919,12 @@ Xva_store_by_name (struct Xva_store *s, struct Xva_store_txn *t,
       memset (out, 0, sizeof *out);
     return Xva_store_error (XVA_EINVAL, "Xva_store_by_name: no name given");
   }
-  return list_query (s, t, cls, name, with_records, out,
-                     "Xva_store_by_name");
+  return list_query (s, t, cls, name, with_records, out, "Xva_store_by_name");
 }
 
 int
-Xva_store_count (struct Xva_store *s, struct Xva_store_txn *t,
-                 const char *cls, size_t *n)
+Xva_store_count (struct Xva_store *s, struct Xva_store_txn *t, const char *cls,
+                 size_t *n)
 {
   static const char fn[] = "Xva_store_count";
   struct Xva_store_conn c;
@@ -948,8 +941,7 @@ Xva_store_count (struct Xva_store *s, struct Xva_store_txn *t,
   r = Xva_store_conn_get (s, t, 0, &c, fn);
   if (r < 0)
     return r;
-  r = prepare (c.db, "SELECT count(*) FROM objects WHERE class = ?1", &st,
-               fn);
+  r = prepare (c.db, "SELECT count(*) FROM objects WHERE class = ?1", &st, fn);
   if (r < 0)
     goto out;
   r = bind_text (c.db, st, 1, cls, fn);
@@ -969,9 +961,8 @@ out:
 }
 
 int
-Xva_store_put (struct Xva_store *s, struct Xva_store_txn *t,
-               const char *ref, const char *cls,
-               const struct xva_value *rec)
+Xva_store_put (struct Xva_store *s, struct Xva_store_txn *t, const char *ref,
+               const char *cls, const struct xva_value *rec)
 {
   static const char fn[] = "Xva_store_put";
   struct Xva_store_conn c;
@@ -988,8 +979,8 @@ Xva_store_put (struct Xva_store *s, struct Xva_store_txn *t,
   if (r < 0)
     return r;
   if (rec == NULL || xva_value_type (rec) != XVA_TYPE_STRUCT)
-    return Xva_store_error (XVA_EINVAL, "%s: %s: record is not a struct",
-                            fn, ref);
+    return Xva_store_error (XVA_EINVAL, "%s: %s: record is not a struct", fn,
+                            ref);
   uuid = xva_value_get_string (rec, "uuid");
   name = xva_value_get_string (rec, "name_label");
   if (uuid && strlen (uuid) > XVA_STORE_UUID_MAX)
@@ -997,16 +988,16 @@ Xva_store_put (struct Xva_store *s, struct Xva_store_txn *t,
                             fn, ref, XVA_STORE_UUID_MAX);
   if (name && strlen (name) > XVA_STORE_NAME_MAX)
     return Xva_store_error (XVA_ELIMIT,
-                            "%s: %s: name_label longer than %d bytes", fn,
-                            ref, XVA_STORE_NAME_MAX);
+                            "%s: %s: name_label longer than %d bytes", fn, ref,
+                            XVA_STORE_NAME_MAX);
   r = xva_value_to_xml (rec, &xml, &len);
   if (r < 0)
     return Xva_store_error (r, "%s: %s: cannot encode the record", fn, ref);
   if (len > XVA_STORE_RECORD_MAX) {
     free (xml);
     return Xva_store_error (XVA_ELIMIT,
-                            "%s: %s: record of %zu bytes exceeds %zu", fn,
-                            ref, len, XVA_STORE_RECORD_MAX);
+                            "%s: %s: record of %zu bytes exceeds %zu", fn, ref,
+                            len, XVA_STORE_RECORD_MAX);
   }
   r = Xva_store_conn_get (s, t, 1, &c, fn);
   if (r < 0) {
@@ -1019,7 +1010,8 @@ Xva_store_put (struct Xva_store *s, struct Xva_store_txn *t,
                " VALUES (?1, ?2, ?3, ?4, ?5)"
                " ON CONFLICT (ref) DO UPDATE SET uuid = excluded.uuid,"
                " name_label = excluded.name_label, record = excluded.record"
-               " WHERE objects.class = excluded.class", &st, fn);
+               " WHERE objects.class = excluded.class",
+               &st, fn);
   if (r < 0)
     goto out;
   r = bind_text (c.db, st, 1, ref, fn);
@@ -1042,8 +1034,8 @@ Xva_store_put (struct Xva_store *s, struct Xva_store_txn *t,
     goto out;
   }
   if (sqlite3_changes (c.db) == 0)
-    r = Xva_store_error (XVA_EEXIST, "%s: %s exists with another class",
-                         fn, ref);
+    r = Xva_store_error (XVA_EEXIST, "%s: %s exists with another class", fn,
+                         ref);
 
 out:
   sqlite3_finalize (st);
@@ -1098,8 +1090,7 @@ Xva_store_initialised (struct Xva_store *s)
   r = Xva_store_conn_get (s, NULL, 0, &c, fn);
   if (r < 0)
     return r;
-  r = prepare (c.db, "SELECT 1 FROM meta WHERE key = 'initialised'", &st,
-               fn);
+  r = prepare (c.db, "SELECT 1 FROM meta WHERE key = 'initialised'", &st, fn);
   if (r < 0)
     goto out;
   rc = sqlite3_step (st);
@@ -1112,7 +1103,7 @@ Xva_store_initialised (struct Xva_store *s)
 
 out:
   sqlite3_finalize (st);
-  Xva_store_conn_put (s, &c, XVA_OK);    /* a reader: nothing to fail */
+  Xva_store_conn_put (s, &c, XVA_OK); /* a reader: nothing to fail */
   return r;
 }
 
@@ -1126,7 +1117,9 @@ Xva_store_mark_initialised (struct Xva_store *s, struct Xva_store_txn *t)
   r = Xva_store_conn_get (s, t, 1, &c, fn);
   if (r < 0)
     return r;
-  r = exec (c.db, "INSERT INTO meta (key, value)"
-                  " VALUES ('initialised', '1')", fn);
+  r = exec (c.db,
+            "INSERT INTO meta (key, value)"
+            " VALUES ('initialised', '1')",
+            fn);
   return Xva_store_conn_put (s, &c, r);
 }

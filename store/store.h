@@ -49,26 +49,26 @@
 #include <xva/xva.h>
 
 #define XVA_STORE_SCHEMA_VERSION 1
-#define XVA_STORE_REF_MAX 255          /* bytes of a ref */
-#define XVA_STORE_CLASS_MAX 64         /* bytes of a class name */
-#define XVA_STORE_UUID_MAX 255         /* bytes of a record's uuid field */
-#define XVA_STORE_UUID_LEN 36          /* a canonical uuid */
-#define XVA_STORE_NAME_MAX 4096        /* bytes of a name_label */
-#define XVA_STORE_USER_MAX 255         /* bytes of a user name */
-#define XVA_STORE_PASSWORD_MAX 1024    /* bytes of a password */
+#define XVA_STORE_REF_MAX 255       /* bytes of a ref */
+#define XVA_STORE_CLASS_MAX 64      /* bytes of a class name */
+#define XVA_STORE_UUID_MAX 255      /* bytes of a record's uuid field */
+#define XVA_STORE_UUID_LEN 36       /* a canonical uuid */
+#define XVA_STORE_NAME_MAX 4096     /* bytes of a name_label */
+#define XVA_STORE_USER_MAX 255      /* bytes of a user name */
+#define XVA_STORE_PASSWORD_MAX 1024 /* bytes of a password */
 #define XVA_STORE_RECORD_MAX ((size_t) 64 << 20) /* record text */
 #define XVA_STORE_PBKDF2_ITERATIONS 150000
-#define XVA_STORE_READERS 8            /* pooled read connections */
+#define XVA_STORE_READERS 8 /* pooled read connections */
 
-struct Xva_store;        /* opaque; one per data directory */
-struct Xva_store_txn;    /* opaque; a write transaction */
+struct Xva_store;     /* opaque; one per data directory */
+struct Xva_store_txn; /* opaque; a write transaction */
 
 /* What a sweep removed. */
 struct Xva_store_sweep_report {
-  unsigned staging_dirs;    /* `.import-*` directories */
-  unsigned orphan_images;   /* `<uuid>.img` that no VDI record names */
-  unsigned empty_sr_dirs;   /* empty SR directories no SR record names */
-  unsigned failures;        /* entries that could not be removed */
+  unsigned staging_dirs;  /* `.import-*` directories */
+  unsigned orphan_images; /* `<uuid>.img` that no VDI record names */
+  unsigned empty_sr_dirs; /* empty SR directories no SR record names */
+  unsigned failures;      /* entries that could not be removed */
 };
 
 /* Called with the path of each removed entry (or one that could not be
@@ -142,7 +142,7 @@ int Xva_store_find_uuid (struct Xva_store *s, struct Xva_store_txn *t,
 struct Xva_store_list {
   size_t n;
   char **refs;
-  struct xva_value **recs;  /* NULL unless records were asked for */
+  struct xva_value **recs; /* NULL unless records were asked for */
 };
 /* Frees what l holds and zeroes it; l itself is the caller's.  NULL is
  * fine. */
@@ -212,8 +212,8 @@ int Xva_store_vdi_path (const struct Xva_store *s, const char *sr_uuid,
  * "ext", content_type "user", physical_size from statvfs).  ref_out
  * (XVA_STORE_REF_MAX + 1) and uuid_out (XVA_STORE_UUID_LEN + 1, may be
  * NULL) get the new SR's. */
-int Xva_store_sr_create (struct Xva_store *s, const char *name,
-                         char *ref_out, char *uuid_out);
+int Xva_store_sr_create (struct Xva_store *s, const char *name, char *ref_out,
+                         char *uuid_out);
 /* Removes the image of a VDI whose record is gone (after VM.destroy, or
  * after a restore replaced it).  A missing file is fine. */
 int Xva_store_vdi_remove (struct Xva_store *s, const char *sr_uuid,
@@ -258,8 +258,8 @@ int Xva_store_staging_abort (struct Xva_store *s, const char *sr_uuid,
  * are empty and named by no SR record.  fn (may be NULL) hears of each
  * entry; report (may be NULL) gets the counts.  Only safe while no
  * import runs: Xva_store_open runs it. */
-int Xva_store_sweep (struct Xva_store *s, Xva_store_sweep_fn fn,
-                     void *opaque, struct Xva_store_sweep_report *report);
+int Xva_store_sweep (struct Xva_store *s, Xva_store_sweep_fn fn, void *opaque,
+                     struct Xva_store_sweep_report *report);
 /* The report of the sweep that Xva_store_open ran. */
 void Xva_store_last_sweep (const struct Xva_store *s,
                            struct Xva_store_sweep_report *report);
@@ -268,14 +268,14 @@ void Xva_store_last_sweep (const struct Xva_store *s,
 
 /* What Xva_store_check found. */
 struct Xva_store_check_report {
-  unsigned vms;              /* VM records */
-  unsigned vdis;             /* VDI records */
-  unsigned images;           /* `<uuid>.img` files in SR directories */
-  unsigned missing_images;   /* VDIs whose image is missing */
-  unsigned orphan_images;    /* images that no VDI record names */
-  unsigned staging_dirs;     /* `.import-*` directories */
-  unsigned problems;         /* everything wrong, the above included */
-  char problems_text[2048];  /* the first problems, one a line */
+  unsigned vms;             /* VM records */
+  unsigned vdis;            /* VDI records */
+  unsigned images;          /* `<uuid>.img` files in SR directories */
+  unsigned missing_images;  /* VDIs whose image is missing */
+  unsigned orphan_images;   /* images that no VDI record names */
+  unsigned staging_dirs;    /* `.import-*` directories */
+  unsigned problems;        /* everything wrong, the above included */
+  char problems_text[2048]; /* the first problems, one a line */
 };
 
 /* Checks the directory: SQLite's PRAGMA integrity_check; every VM
@@ -285,7 +285,6 @@ struct Xva_store_check_report {
  * image that no VDI names, and no staging directory.  Read-only (note
  * that Xva_store_open sweeps leftovers first).  Returns XVA_OK when the
  * check ran, whatever it found (rep->problems), else a status. */
-int Xva_store_check (struct Xva_store *s,
-                     struct Xva_store_check_report *rep);
+int Xva_store_check (struct Xva_store *s, struct Xva_store_check_report *rep);
 
 #endif

@@ -39,24 +39,24 @@ extern "C" {
 
 enum xva_status {
   XVA_OK = 0,
-  XVA_EOF = 1,            /* the stream or archive ended normally */
-  XVA_ENOMEM = -1,        /* out of memory */
-  XVA_EIO = -2,           /* a read or write failed (see errmsg) */
-  XVA_EFORMAT = -3,       /* not a valid XVA archive */
-  XVA_ECHECKSUM = -4,     /* a chunk does not match its checksum */
-  XVA_ESTATE = -5,        /* call not valid in this state */
-  XVA_EINVAL = -6,        /* bad argument */
-  XVA_ELIMIT = -7,        /* input exceeds a bound */
-  XVA_ETRUNCATED = -8,    /* input ended before the archive did */
-  XVA_EVERSION = -9,      /* unsupported or incompatible version */
-  XVA_ECOMPRESS = -10,    /* corrupt compressed stream */
-  XVA_ENOSPC = -11,       /* no space left where data is written */
-  XVA_ECANCELLED = -12,   /* the operation was cancelled */
-  XVA_ENOTFOUND = -13,    /* an object was not found */
-  XVA_EAUTH = -14,        /* authentication failed */
-  XVA_ENET = -15,         /* network failure */
-  XVA_EEXIST = -16,       /* the target already exists */
-  XVA_ESERVER = -17,      /* the server reported a failure */
+  XVA_EOF = 1,          /* the stream or archive ended normally */
+  XVA_ENOMEM = -1,      /* out of memory */
+  XVA_EIO = -2,         /* a read or write failed (see errmsg) */
+  XVA_EFORMAT = -3,     /* not a valid XVA archive */
+  XVA_ECHECKSUM = -4,   /* a chunk does not match its checksum */
+  XVA_ESTATE = -5,      /* call not valid in this state */
+  XVA_EINVAL = -6,      /* bad argument */
+  XVA_ELIMIT = -7,      /* input exceeds a bound */
+  XVA_ETRUNCATED = -8,  /* input ended before the archive did */
+  XVA_EVERSION = -9,    /* unsupported or incompatible version */
+  XVA_ECOMPRESS = -10,  /* corrupt compressed stream */
+  XVA_ENOSPC = -11,     /* no space left where data is written */
+  XVA_ECANCELLED = -12, /* the operation was cancelled */
+  XVA_ENOTFOUND = -13,  /* an object was not found */
+  XVA_EAUTH = -14,      /* authentication failed */
+  XVA_ENET = -15,       /* network failure */
+  XVA_EEXIST = -16,     /* the target already exists */
+  XVA_ESERVER = -17,    /* the server reported a failure */
 };
 
 /* A short English description of a status; never NULL. */
@@ -83,8 +83,8 @@ struct xva_out {
 /* Checksums                                                            */
 
 enum xva_checksum {
-  XVA_CHECKSUM_XXHASH = 0,   /* XXH64 seed 0, 16 uppercase hex digits */
-  XVA_CHECKSUM_SHA1 = 1,     /* SHA-1, 40 lowercase hex digits */
+  XVA_CHECKSUM_XXHASH = 0, /* XXH64 seed 0, 16 uppercase hex digits */
+  XVA_CHECKSUM_SHA1 = 1,   /* SHA-1, 40 lowercase hex digits */
 };
 
 #define XVA_CHECKSUM_HEX_MAX 40
@@ -92,8 +92,7 @@ enum xva_checksum {
 /* Writes the checksum of buf[0..n) as XVA writes it, NUL-terminated,
  * into out (at least XVA_CHECKSUM_HEX_MAX + 1 bytes).  Returns the
  * number of hex digits (16 or 40), or -1 for an unknown kind. */
-XVA_API int xva_checksum_hex (int kind, const void *buf, size_t n,
-                              char *out);
+XVA_API int xva_checksum_hex (int kind, const void *buf, size_t n, char *out);
 /* The entry-name extension of a kind: ".xxhash" or ".checksum". */
 XVA_API const char *xva_checksum_ext (int kind);
 /* The kind's name: "xxhash" or "sha1"; NULL for an unknown kind. */
@@ -122,21 +121,21 @@ enum xva_type {
   XVA_TYPE_INT = 2,
   XVA_TYPE_BOOL = 3,
   XVA_TYPE_DOUBLE = 4,
-  XVA_TYPE_DATE = 5,      /* dateTime.iso8601, kept as its text */
+  XVA_TYPE_DATE = 5, /* dateTime.iso8601, kept as its text */
   XVA_TYPE_ARRAY = 6,
-  XVA_TYPE_STRUCT = 7,    /* members keep their order; keys are unique */
-  XVA_TYPE_NIL = 8,       /* <nil/> and JSON null */
+  XVA_TYPE_STRUCT = 7, /* members keep their order; keys are unique */
+  XVA_TYPE_NIL = 8,    /* <nil/> and JSON null */
 };
 
-struct xva_value;         /* opaque; a tree owned by its root */
+struct xva_value; /* opaque; a tree owned by its root */
 
 /* Bounds for parsing untrusted XML or JSON.  Zero fields take the
  * defaults of xva_limits_init. */
 struct xva_limits {
-  size_t max_bytes;       /* input size (default 64 MiB) */
-  size_t max_depth;       /* nesting of arrays and structs (default 64) */
-  size_t max_nodes;       /* values in the tree (default 4 Mi) */
-  size_t max_string;      /* one string or key (default 16 MiB) */
+  size_t max_bytes;  /* input size (default 64 MiB) */
+  size_t max_depth;  /* nesting of arrays and structs (default 64) */
+  size_t max_nodes;  /* values in the tree (default 4 Mi) */
+  size_t max_string; /* one string or key (default 16 MiB) */
 };
 XVA_API void xva_limits_init (struct xva_limits *lim);
 
@@ -172,8 +171,7 @@ XVA_API int xva_value_get_double (const struct xva_value *v, double *out);
 XVA_API size_t xva_value_len (const struct xva_value *v);
 /* Item i of an ARRAY (or the value of member i of a STRUCT); NULL when
  * out of range. */
-XVA_API struct xva_value *xva_value_at (const struct xva_value *v,
-                                        size_t i);
+XVA_API struct xva_value *xva_value_at (const struct xva_value *v, size_t i);
 /* Key of member i of a STRUCT; NULL when out of range. */
 XVA_API const char *xva_value_key_at (const struct xva_value *v, size_t i);
 /* The member of a STRUCT named key; NULL if none. */
@@ -185,8 +183,7 @@ XVA_API const char *xva_value_get_string (const struct xva_value *v,
 
 /* Appends item to an ARRAY.  Takes ownership of item in every case (it
  * is freed on failure).  0 or -1 (not an array, or out of memory). */
-XVA_API int xva_value_append (struct xva_value *array,
-                              struct xva_value *item);
+XVA_API int xva_value_append (struct xva_value *array, struct xva_value *item);
 /* Sets member key of a STRUCT, replacing (and freeing) an old value in
  * place or adding it at the end.  Takes ownership of item in every
  * case.  0 or -1. */
@@ -197,8 +194,7 @@ XVA_API int xva_value_set_string (struct xva_value *st, const char *key,
                                   const char *s);
 XVA_API int xva_value_set_int (struct xva_value *st, const char *key,
                                int64_t i);
-XVA_API int xva_value_set_bool (struct xva_value *st, const char *key,
-                                int b);
+XVA_API int xva_value_set_bool (struct xva_value *st, const char *key, int b);
 /* Removes and frees member key; 0 if it was there, -1 if not. */
 XVA_API int xva_value_remove (struct xva_value *st, const char *key);
 
@@ -237,14 +233,14 @@ XVA_API int xva_value_from_json (const char *json, size_t len,
  * faultString and status XVA_ESERVER.  Same error conventions as
  * xva_value_from_xml. */
 XVA_API int xva_xmlrpc_parse_call (const char *xml, size_t len,
-                                   const struct xva_limits *lim,
-                                   char **method, struct xva_value **params,
-                                   char *err, size_t errlen);
-XVA_API int xva_xmlrpc_format_response (const struct xva_value *v,
-                                        char **out, size_t *len);
+                                   const struct xva_limits *lim, char **method,
+                                   struct xva_value **params, char *err,
+                                   size_t errlen);
+XVA_API int xva_xmlrpc_format_response (const struct xva_value *v, char **out,
+                                        size_t *len);
 XVA_API int xva_xmlrpc_format_call (const char *method,
-                                    const struct xva_value *params,
-                                    char **out, size_t *len);
+                                    const struct xva_value *params, char **out,
+                                    size_t *len);
 XVA_API int xva_xmlrpc_parse_response (const char *xml, size_t len,
                                        const struct xva_limits *lim,
                                        struct xva_value **out, char *err,
@@ -257,16 +253,16 @@ XVA_API int xva_xmlrpc_parse_response (const char *xml, size_t len,
  * CD and whose SR is not an ISO SR, or a suspend VDI.  All pointers
  * belong to the xva_meta it came from. */
 struct xva_disk {
-  const char *id;            /* "Ref:N": the chunk entries' prefix */
-  uint64_t virtual_size;     /* bytes of data the archive holds */
-  const char *vdi_uuid;      /* "" if the record has none */
-  const char *name_label;    /* "" if none */
-  const char *userdevice;    /* of the VBD using it ("0", "1", ...); "" */
-  const char *type;          /* VDI type: "user", "system", "suspend"... */
-  const struct xva_value *vdi;   /* the VDI record */
+  const char *id;              /* "Ref:N": the chunk entries' prefix */
+  uint64_t virtual_size;       /* bytes of data the archive holds */
+  const char *vdi_uuid;        /* "" if the record has none */
+  const char *name_label;      /* "" if none */
+  const char *userdevice;      /* of the VBD using it ("0", "1", ...); "" */
+  const char *type;            /* VDI type: "user", "system", "suspend"... */
+  const struct xva_value *vdi; /* the VDI record */
 };
 
-struct xva_meta;             /* opaque: a parsed, checked ova.xml */
+struct xva_meta; /* opaque: a parsed, checked ova.xml */
 
 /* Parses and checks ova.xml: the top-level struct with `version` and
  * `objects`, the version keys, each object's class, id and snapshot,
@@ -279,9 +275,8 @@ XVA_API int xva_meta_parse (const char *xml, size_t len,
                             struct xva_meta **out, char *err, size_t errlen);
 /* The same checks on a tree built in memory.  Takes ownership of root
  * in every case. */
-XVA_API int xva_meta_from_value (struct xva_value *root,
-                                 struct xva_meta **out, char *err,
-                                 size_t errlen);
+XVA_API int xva_meta_from_value (struct xva_value *root, struct xva_meta **out,
+                                 char *err, size_t errlen);
 XVA_API void xva_meta_free (struct xva_meta *m);
 
 /* The whole tree (a STRUCT with `version` and `objects`). */
@@ -292,8 +287,7 @@ XVA_API const struct xva_value *xva_meta_version (const struct xva_meta *m);
 XVA_API int64_t xva_meta_export_vsn (const struct xva_meta *m);
 /* The objects, in file order. */
 XVA_API size_t xva_meta_nobjects (const struct xva_meta *m);
-XVA_API const char *xva_meta_object_class (const struct xva_meta *m,
-                                           size_t i);
+XVA_API const char *xva_meta_object_class (const struct xva_meta *m, size_t i);
 XVA_API const char *xva_meta_object_id (const struct xva_meta *m, size_t i);
 XVA_API const struct xva_value *xva_meta_object (const struct xva_meta *m,
                                                  size_t i);
@@ -308,14 +302,14 @@ XVA_API const struct xva_disk *xva_meta_disk (const struct xva_meta *m,
 
 /* What `xva pack` puts in an archive. */
 struct xva_vm_spec {
-  const char *name;             /* VM name_label */
-  const char *description;      /* may be NULL */
-  uint64_t memory;              /* bytes */
+  const char *name;        /* VM name_label */
+  const char *description; /* may be NULL */
+  uint64_t memory;         /* bytes */
   unsigned vcpus;
   unsigned ndisks;
-  const uint64_t *disk_sizes;   /* virtual size of each disk, bytes */
-  const char *const *disk_names;/* VDI name_label of each (NULL: auto) */
-  unsigned nvifs;               /* VIFs on one network, 0 for none */
+  const uint64_t *disk_sizes;    /* virtual size of each disk, bytes */
+  const char *const *disk_names; /* VDI name_label of each (NULL: auto) */
+  unsigned nvifs;                /* VIFs on one network, 0 for none */
 };
 /* Builds a complete ova.xml tree for a new halted VM: the version
  * header, then VM, VBDs (userdevice 0, 1, ...; devices xvda, xvdb...),
@@ -339,25 +333,25 @@ struct xva_source_io {
   /* Optional (NULL: all of the disk is data).  Sets *start and *end to
    * the first extent of data at or after off, with end > start; or both
    * to the disk size when only holes follow.  Holes read as zeros. */
-  int (*extent) (void *opaque, unsigned disk, uint64_t off,
-                 uint64_t *start, uint64_t *end);
+  int (*extent) (void *opaque, unsigned disk, uint64_t off, uint64_t *start,
+                 uint64_t *end);
   void *opaque;
   void (*free) (void *opaque);
 };
 
 struct xva_writer_disk {
-  const char *id;          /* "Ref:N", as in ova.xml (copied) */
-  uint64_t size;           /* virtual size in bytes */
+  const char *id; /* "Ref:N", as in ova.xml (copied) */
+  uint64_t size;  /* virtual size in bytes */
 };
 
 struct xva_writer_opts {
-  int checksum;            /* enum xva_checksum (default XXHASH) */
-  int compress;            /* enum xva_compress (default NONE) */
-  int level;               /* compression level; 0: 1 (fastest) */
-  unsigned keepalive_ms;   /* silence before a keep-alive (default 5000);
-                              UINT32_MAX: never */
-  unsigned threads;        /* worker threads; 0: one per core */
-  int64_t mtime;           /* ova.xml mtime; -1: now (default) */
+  int checksum;          /* enum xva_checksum (default XXHASH) */
+  int compress;          /* enum xva_compress (default NONE) */
+  int level;             /* compression level; 0: 1 (fastest) */
+  unsigned keepalive_ms; /* silence before a keep-alive (default 5000);
+                            UINT32_MAX: never */
+  unsigned threads;      /* worker threads; 0: one per core */
+  int64_t mtime;         /* ova.xml mtime; -1: now (default) */
 };
 XVA_API void xva_writer_opts_init (struct xva_writer_opts *o);
 
@@ -376,8 +370,7 @@ struct xva_writer;
  * export when ndisks is 0).  Disks are written in byte-wise order of
  * their id; each disk's size must match its VDI's virtual_size.  io is
  * taken over in every case.  NULL and *status on failure. */
-XVA_API struct xva_writer *xva_writer_new (const char *ova_xml,
-                                           size_t len,
+XVA_API struct xva_writer *xva_writer_new (const char *ova_xml, size_t len,
                                            const struct xva_writer_disk *disks,
                                            unsigned ndisks,
                                            const struct xva_writer_opts *o,
@@ -420,9 +413,9 @@ struct xva_sink_io {
 };
 
 enum xva_meta_mode {
-  XVA_READ_FULL = 0,        /* disks must follow ova.xml */
-  XVA_READ_METADATA = 1,    /* ova.xml only; disk data is an error */
-  XVA_READ_ANY = 2,         /* either (verify, inspect) */
+  XVA_READ_FULL = 0,     /* disks must follow ova.xml */
+  XVA_READ_METADATA = 1, /* ova.xml only; disk data is an error */
+  XVA_READ_ANY = 2,      /* either (verify, inspect) */
 };
 
 struct xva_reader_opts {
@@ -443,8 +436,7 @@ struct xva_reader;
 
 /* io is taken over in every case.  NULL and *status on failure. */
 XVA_API struct xva_reader *xva_reader_new (const struct xva_reader_opts *o,
-                                           struct xva_sink_io io,
-                                           int *status);
+                                           struct xva_sink_io io, int *status);
 /* Feeds input in pieces of any size.  XVA_OK: all of in was used, feed
  * more; XVA_EOF: the archive is complete (in->pos tells how much was
  * used; the rest is not part of it); < 0: error (poisons the handle). */
@@ -457,30 +449,30 @@ XVA_API int xva_reader_finish (struct xva_reader *r);
 XVA_API const struct xva_meta *xva_reader_meta (const struct xva_reader *r);
 
 struct xva_reader_stats {
-  uint64_t bytes_in;        /* bytes fed (compressed) */
-  uint64_t bytes_tar;       /* bytes of tar stream */
-  uint64_t data_bytes;      /* disk bytes in data entries */
-  uint64_t chunks;          /* data entries, keep-alives included */
-  uint64_t keepalives;      /* zero-length data entries */
-  uint64_t mismatches;      /* checksum mismatches (force mode) */
-  int compress;             /* enum xva_compress, detected */
-  unsigned checksum_kinds;  /* bit (1 << kind) for each kind seen */
-  int metadata_only;        /* ended after ova.xml */
-  int complete;             /* the whole archive was read */
+  uint64_t bytes_in;       /* bytes fed (compressed) */
+  uint64_t bytes_tar;      /* bytes of tar stream */
+  uint64_t data_bytes;     /* disk bytes in data entries */
+  uint64_t chunks;         /* data entries, keep-alives included */
+  uint64_t keepalives;     /* zero-length data entries */
+  uint64_t mismatches;     /* checksum mismatches (force mode) */
+  int compress;            /* enum xva_compress, detected */
+  unsigned checksum_kinds; /* bit (1 << kind) for each kind seen */
+  int metadata_only;       /* ended after ova.xml */
+  int complete;            /* the whole archive was read */
 };
 XVA_API void xva_reader_stats (const struct xva_reader *r,
                                struct xva_reader_stats *s);
 
 struct xva_disk_stats {
-  uint64_t chunks;          /* data entries */
-  uint64_t data_bytes;      /* bytes in data entries */
-  uint64_t position;        /* position reached (the position rule) */
-  unsigned checksum_kinds;  /* bit (1 << kind) per kind seen */
-  int complete;             /* position reached virtual_size */
+  uint64_t chunks;         /* data entries */
+  uint64_t data_bytes;     /* bytes in data entries */
+  uint64_t position;       /* position reached (the position rule) */
+  unsigned checksum_kinds; /* bit (1 << kind) per kind seen */
+  int complete;            /* position reached virtual_size */
 };
 /* 0, or -1 when disk is out of range. */
-XVA_API int xva_reader_disk_stats (const struct xva_reader *r,
-                                   unsigned disk, struct xva_disk_stats *s);
+XVA_API int xva_reader_disk_stats (const struct xva_reader *r, unsigned disk,
+                                   struct xva_disk_stats *s);
 XVA_API void xva_reader_progress (const struct xva_reader *r,
                                   struct xva_progress *p);
 XVA_API const char *xva_reader_errmsg (const struct xva_reader *r);
@@ -527,20 +519,20 @@ XVA_API int xva_pwrite_sparse (int fd, const void *buf, size_t n,
  * call and constructor that takes opts copies what it needs, so they
  * only need to live during that call. */
 struct xva_s3_opts {
-  const char *endpoint;     /* "http(s)://host[:port]"; required */
-  const char *region;       /* signing region; NULL: "us-east-1" */
-  const char *access_key;   /* required */
-  const char *secret_key;   /* required */
-  const char *ca_file;      /* PEM bundle for TLS; NULL: system store */
-  int insecure;             /* 1: do not verify the TLS peer */
-  int path_style;           /* 1 (default): http://host/bucket/key;
-                             * 0: http://bucket.host/key */
-  size_t part_size;         /* first upload part; 0: 8 MiB; >= 5 MiB */
-  size_t range_size;        /* download range; 0: 8 MiB */
-  unsigned parallel;        /* transfers in flight; 0: 4; at most 32 */
-  size_t max_memory;        /* buffers of one handle; 0: 128 MiB */
-  unsigned retries;         /* retries of a failed request (with a
-                             * growing pause); 0: 4; at most 20 */
+  const char *endpoint;   /* "http(s)://host[:port]"; required */
+  const char *region;     /* signing region; NULL: "us-east-1" */
+  const char *access_key; /* required */
+  const char *secret_key; /* required */
+  const char *ca_file;    /* PEM bundle for TLS; NULL: system store */
+  int insecure;           /* 1: do not verify the TLS peer */
+  int path_style;         /* 1 (default): http://host/bucket/key;
+                           * 0: http://bucket.host/key */
+  size_t part_size;       /* first upload part; 0: 8 MiB; >= 5 MiB */
+  size_t range_size;      /* download range; 0: 8 MiB */
+  unsigned parallel;      /* transfers in flight; 0: 4; at most 32 */
+  size_t max_memory;      /* buffers of one handle; 0: 128 MiB */
+  unsigned retries;       /* retries of a failed request (with a
+                           * growing pause); 0: 4; at most 20 */
 };
 
 /* Sets every field to its default (endpoint and keys NULL). */
@@ -572,8 +564,8 @@ struct xva_s3_pair {
 /* Checks that the bucket of url exists and that the credentials are
  * accepted, with one small listing request.  Credentials that may
  * write but not list (AccessDenied on the listing) count as XVA_OK. */
-XVA_API int xva_s3_bucket_check (const struct xva_s3_opts *o,
-                                 const char *url, char *err, size_t errlen);
+XVA_API int xva_s3_bucket_check (const struct xva_s3_opts *o, const char *url,
+                                 char *err, size_t errlen);
 
 /* DELETEs the object at url.  Deleting a key that does not exist
  * succeeds. */
@@ -582,16 +574,15 @@ XVA_API int xva_s3_delete (const struct xva_s3_opts *o, const char *url,
 
 /* ---- Streaming upload ---- */
 
-struct xva_s3_upload;       /* opaque */
+struct xva_s3_upload; /* opaque */
 
 /* Starts an upload to url (an object) with nmeta metadata pairs (copied).
  * expected_size is a hint for the part size (0: unknown).  Nothing is
  * sent until the first part is full.  NULL with *status (and a message
  * in err) on failure.  Free with xva_s3_upload_free. */
 XVA_API struct xva_s3_upload *xva_s3_upload_new (
-    const struct xva_s3_opts *o, const char *url,
-    const struct xva_s3_pair *meta, size_t nmeta, uint64_t expected_size,
-    int *status, char *err, size_t errlen);
+  const struct xva_s3_opts *o, const char *url, const struct xva_s3_pair *meta,
+  size_t nmeta, uint64_t expected_size, int *status, char *err, size_t errlen);
 /* Appends buf[0..len).  Blocks while every part buffer is in use.  An
  * error poisons the handle (then abort or free it). */
 XVA_API int xva_s3_upload_write (struct xva_s3_upload *u, const void *buf,
@@ -604,10 +595,10 @@ XVA_API int xva_s3_upload_complete (struct xva_s3_upload *u);
 XVA_API int xva_s3_upload_abort (struct xva_s3_upload *u);
 
 struct xva_s3_upload_stats {
-  uint64_t bytes;           /* written so far */
-  unsigned parts;           /* parts sent or being sent */
-  unsigned retries;         /* part transfers that failed and were retried */
-  unsigned max_inflight;    /* the most parts in flight at once */
+  uint64_t bytes;        /* written so far */
+  unsigned parts;        /* parts sent or being sent */
+  unsigned retries;      /* part transfers that failed and were retried */
+  unsigned max_inflight; /* the most parts in flight at once */
 };
 XVA_API void xva_s3_upload_stats (const struct xva_s3_upload *u,
                                   struct xva_s3_upload_stats *s);
@@ -619,14 +610,14 @@ XVA_API void xva_s3_upload_free (struct xva_s3_upload *u);
 
 /* ---- Streaming download ---- */
 
-struct xva_s3_download;     /* opaque */
+struct xva_s3_download; /* opaque */
 
 /* HEADs url (size, ETag, metadata), then fetches it in ranges, several
  * in flight, each bound to that ETag so that a replaced object fails
  * instead of mixing.  NULL with *status (and err) on failure. */
 XVA_API struct xva_s3_download *xva_s3_download_new (
-    const struct xva_s3_opts *o, const char *url, int *status, char *err,
-    size_t errlen);
+  const struct xva_s3_opts *o, const char *url, int *status, char *err,
+  size_t errlen);
 /* The object's size. */
 XVA_API uint64_t xva_s3_download_size (const struct xva_s3_download *d);
 /* The value of metadata `name` (without "x-amz-meta-"; case-insensitive),
@@ -646,11 +637,11 @@ XVA_API void xva_s3_download_free (struct xva_s3_download *d);
 
 /* ---- Listings ---- */
 
-struct xva_s3_listing;      /* opaque; owns everything it returns */
+struct xva_s3_listing; /* opaque; owns everything it returns */
 
 enum xva_s3_list_flags {
-  XVA_S3_LIST_META = 1,     /* HEAD each object for its metadata */
-  XVA_S3_LIST_PENDING = 2,  /* pending multipart uploads, not objects */
+  XVA_S3_LIST_META = 1,    /* HEAD each object for its metadata */
+  XVA_S3_LIST_PENDING = 2, /* pending multipart uploads, not objects */
 };
 
 /* The objects (or, with XVA_S3_LIST_PENDING, the pending multipart
@@ -677,15 +668,15 @@ XVA_API int64_t xva_s3_listing_mtime (const struct xva_s3_listing *l,
 XVA_API const char *xva_s3_listing_meta (const struct xva_s3_listing *l,
                                          size_t i, const char *name);
 /* The upload id of pending upload i, or NULL. */
-XVA_API const char *xva_s3_listing_upload_id (
-    const struct xva_s3_listing *l, size_t i);
-XVA_API void xva_s3_listing_free (struct xva_s3_listing *l);  /* NULL ok */
+XVA_API const char *xva_s3_listing_upload_id (const struct xva_s3_listing *l,
+                                              size_t i);
+XVA_API void xva_s3_listing_free (struct xva_s3_listing *l); /* NULL ok */
 
 /* Aborts the pending multipart upload upload_id of url (an object), as
  * listed with XVA_S3_LIST_PENDING.  One already gone counts as done. */
-XVA_API int xva_s3_abort_pending (const struct xva_s3_opts *o,
-                                  const char *url, const char *upload_id,
-                                  char *err, size_t errlen);
+XVA_API int xva_s3_abort_pending (const struct xva_s3_opts *o, const char *url,
+                                  const char *upload_id, char *err,
+                                  size_t errlen);
 
 #ifdef __cplusplus
 }

@@ -83,20 +83,19 @@ write_archive (const char *path)
   if (fd >= 0)
     close (fd);
   xva_writer_free (w);
-  xva_meta_free (meta);        /* root with it */
+  xva_meta_free (meta); /* root with it */
   free (xml);
   return ok;
 }
 
 struct sink {
-  int cut_fd;          /* >= 0: truncate this file at the first write */
-  int aligned;         /* ... to a whole page, else inside one */
+  int cut_fd;  /* >= 0: truncate this file at the first write */
+  int aligned; /* ... to a whole page, else inside one */
   uint64_t written;
 };
 
 static int
-sink_pwrite (void *opaque, unsigned d, const void *buf, size_t n,
-             uint64_t off)
+sink_pwrite (void *opaque, unsigned d, const void *buf, size_t n, uint64_t off)
 {
   struct sink *s = opaque;
 
@@ -117,8 +116,7 @@ sink_pwrite (void *opaque, unsigned d, const void *buf, size_t n,
 }
 
 static int
-read_with (int fd, int cut_fd, int aligned, int *read_errno,
-           uint64_t *bytes)
+read_with (int fd, int cut_fd, int aligned, int *read_errno, uint64_t *bytes)
 {
   struct xva_reader_opts o;
   struct xva_sink_io io;

@@ -79,7 +79,7 @@ main (void)
     CHECK (pending_for (&t, key, &status));
     status = Xva_s3_upload_abort (u);
     CHECK_MSG (status == XVA_OK, Xva_s3_upload_errmsg (u));
-    CHECK (Xva_s3_upload_abort (u) == XVA_OK);   /* idempotent */
+    CHECK (Xva_s3_upload_abort (u) == XVA_OK); /* idempotent */
     CHECK (Xva_s3_upload_write (u, data, 10) == XVA_ESTATE);
     CHECK (Xva_s3_upload_complete (u) == XVA_ESTATE);
     Xva_s3_upload_free (u);
@@ -100,8 +100,8 @@ main (void)
   s3_test_key (&t, "vanished.xva", key, sizeof key);
   u = start (&t, key, data, size);
   if (u != NULL) {
-    status = Xva_s3_abort_pending (&t.cfg, t.bucket, key,
-                                   Xva_s3_upload_id (u), &err);
+    status = Xva_s3_abort_pending (&t.cfg, t.bucket, key, Xva_s3_upload_id (u),
+                                   &err);
     CHECK_MSG (status == XVA_OK, err.msg);
     status = Xva_s3_upload_complete (u);
     CHECK (status == XVA_ENOTFOUND);

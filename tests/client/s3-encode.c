@@ -92,8 +92,10 @@ main (void)
       { "max-keys", "1000" },
     };
     CHECK (Xva_s3_query_build (p, 4, out, sizeof out) > 0);
-    CHECK (strcmp (out, "continuation-token=x%2By%2Fz%3D&list-type=2&"
-                   "max-keys=1000&prefix=vm%2Fa%20b") == 0);
+    CHECK (strcmp (out,
+                   "continuation-token=x%2By%2Fz%3D&list-type=2&"
+                   "max-keys=1000&prefix=vm%2Fa%20b")
+           == 0);
     CHECK (Xva_s3_query_build (p, 4, small, sizeof small) == -1);
   }
   {
@@ -112,7 +114,8 @@ main (void)
     const uint64_t hints[] = { 0, (uint64_t) 100 << 30, XVA_S3_OBJECT_MAX,
                                (uint64_t) 1 << 20 };
     size_t h;
-    CHECK (Xva_s3_part_size (XVA_S3_PART_DEFAULT, 0, 1) == XVA_S3_PART_DEFAULT);
+    CHECK (Xva_s3_part_size (XVA_S3_PART_DEFAULT, 0, 1)
+           == XVA_S3_PART_DEFAULT);
     CHECK (Xva_s3_part_size (XVA_S3_PART_DEFAULT, 0, 1000)
            == XVA_S3_PART_DEFAULT);
     CHECK (Xva_s3_part_size (XVA_S3_PART_DEFAULT, 0, 1001)

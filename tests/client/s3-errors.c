@@ -84,8 +84,7 @@ main (void)
   CHECK (strcmp (err.code, "SignatureDoesNotMatch") == 0);
   CHECK (strstr (err.msg, "SignatureDoesNotMatch") != NULL);
   CHECK (strstr (err.msg, "Xva_s3_list") == err.msg);
-  upload_small (&bad, t.bucket, key, 1000, XVA_EAUTH,
-                "SignatureDoesNotMatch");
+  upload_small (&bad, t.bucket, key, 1000, XVA_EAUTH, "SignatureDoesNotMatch");
   upload_small (&bad, t.bucket, key, XVA_S3_PART_DEFAULT + 1, XVA_EAUTH,
                 "SignatureDoesNotMatch");
   d = Xva_s3_download_new (&bad, t.bucket, key, &status, &err);
@@ -144,14 +143,16 @@ main (void)
   bad = t.cfg;
   bad.part_size = 1 << 20;
   CHECK (Xva_s3_upload_new (&bad, t.bucket, key, NULL, 0, 0, &status, &err)
-         == NULL && status == XVA_EINVAL);
+           == NULL
+         && status == XVA_EINVAL);
   CHECK (Xva_s3_head (&t.cfg, "Bad_Bucket", key, &info, &err) == XVA_EINVAL);
   CHECK (Xva_s3_head (&t.cfg, t.bucket, "a/../b", &info, &err) == XVA_EINVAL);
   CHECK (Xva_s3_url_parse ("http://x/y", &url, &err) == XVA_EINVAL);
   {
     struct Xva_s3_pair m = { "bad name", "v" };
-    CHECK (Xva_s3_upload_new (&t.cfg, t.bucket, key, &m, 1, 0, &status,
-                              &err) == NULL && status == XVA_EINVAL);
+    CHECK (Xva_s3_upload_new (&t.cfg, t.bucket, key, &m, 1, 0, &status, &err)
+             == NULL
+           && status == XVA_EINVAL);
   }
 
   HARNESS_DONE ();

@@ -73,8 +73,7 @@ main (void)
 
   /* The whole run's prefix: NOBJ - 1 + 2 keys. */
   status = Xva_s3_list (&cfg, t.bucket, t.prefix, 0, &list, &err);
-  CHECK_MSG (status == XVA_OK && list != NULL && list->n == NOBJ + 1,
-             err.msg);
+  CHECK_MSG (status == XVA_OK && list != NULL && list->n == NOBJ + 1, err.msg);
   Xva_s3_list_free (list);
   list = NULL;
 

@@ -84,11 +84,11 @@ main (void)
   CHECK (Xva_s3_delete (&t.cfg, t.bucket, key, &err) == XVA_OK);
 
   after = peak_rss_mib ();
-  fprintf (stderr, "%llu MiB: upload %.1f MiB/s, download %.1f MiB/s; "
+  fprintf (stderr,
+           "%llu MiB: upload %.1f MiB/s, download %.1f MiB/s; "
            "peak RSS %ld MiB (%ld before)\n",
-           (unsigned long long) (size >> 20),
-           (double) size / 1048576.0 / up, (double) size / 1048576.0 / down,
-           after, before);
+           (unsigned long long) (size >> 20), (double) size / 1048576.0 / up,
+           (double) size / 1048576.0 / down, after, before);
   /* Default config: 5 part buffers and 5 ranges of 8 MiB, plus libcurl's
    * and the program's own: well under 160 MiB for any object size. */
   CHECK (after < 160);

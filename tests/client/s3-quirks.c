@@ -13,11 +13,11 @@
 #include "s3-test.h"
 
 enum mode {
-  M_COMPLETE_ERROR,         /* complete: 200 + <Error>InvalidPart */
-  M_COMPLETE_EMPTY_ETAG,    /* complete: 200 + empty <ETag> */
-  M_DTD,                    /* listing with a DOCTYPE */
-  M_FLAKY_HEAD,             /* first HEAD 500, then 200 */
-  M_NO_RANGE,               /* GET answers 200 with everything */
+  M_COMPLETE_ERROR,      /* complete: 200 + <Error>InvalidPart */
+  M_COMPLETE_EMPTY_ETAG, /* complete: 200 + empty <ETag> */
+  M_DTD,                 /* listing with a DOCTYPE */
+  M_FLAKY_HEAD,          /* first HEAD 500, then 200 */
+  M_NO_RANGE,            /* GET answers 200 with everything */
 };
 
 static atomic_int mode;
@@ -99,7 +99,8 @@ serve (void *opaque)
     }
 
     if (strcmp (method, "POST") == 0 && strstr (target, "?uploads=")) {
-      reply (fd, 200, "", "<?xml version=\"1.0\"?><InitiateMultipartUploadResult>"
+      reply (fd, 200, "",
+             "<?xml version=\"1.0\"?><InitiateMultipartUploadResult>"
              "<Bucket>bkt</Bucket><Key>k</Key><UploadId>2~up&amp;id"
              "</UploadId></InitiateMultipartUploadResult>");
     }
@@ -110,11 +111,13 @@ serve (void *opaque)
     else if (strcmp (method, "POST") == 0 && strstr (target, "uploadId=")) {
       atomic_fetch_add (&seen_complete, 1);
       if (atomic_load (&mode) == M_COMPLETE_ERROR)
-        reply (fd, 200, "", "   \n  <?xml version=\"1.0\"?><Error><Code>"
+        reply (fd, 200, "",
+               "   \n  <?xml version=\"1.0\"?><Error><Code>"
                "InvalidPart</Code><Message>One or more of the specified "
                "parts could not be found.</Message></Error>");
       else
-        reply (fd, 200, "", "\n<?xml version=\"1.0\"?>"
+        reply (fd, 200, "",
+               "\n<?xml version=\"1.0\"?>"
                "<CompleteMultipartUploadResult><Bucket>bkt</Bucket><Key>k"
                "</Key><ETag></ETag></CompleteMultipartUploadResult>");
     }
@@ -136,7 +139,8 @@ serve (void *opaque)
       say (fd, extra);
     }
     else if (strcmp (method, "GET") == 0 && atomic_load (&mode) == M_DTD) {
-      reply (fd, 200, "", "<?xml version=\"1.0\"?><!DOCTYPE x [<!ENTITY a "
+      reply (fd, 200, "",
+             "<?xml version=\"1.0\"?><!DOCTYPE x [<!ENTITY a "
              "\"aaaa\">]><ListBucketResult><IsTruncated>false</IsTruncated>"
              "</ListBucketResult>");
     }
@@ -250,8 +254,8 @@ main (void)
   /* 200 with <Error>: a failure, and the upload is aborted. */
   atomic_store (&mode, M_COMPLETE_ERROR);
   status = two_parts (&c, msg, sizeof msg);
-  fprintf (stderr, "complete with <Error>: %s: %s\n",
-           xva_status_name (status), msg);
+  fprintf (stderr, "complete with <Error>: %s: %s\n", xva_status_name (status),
+           msg);
   CHECK (status == XVA_ESERVER);
   CHECK (strstr (msg, "InvalidPart") != NULL);
   CHECK (strstr (msg, "could not be found") != NULL);
@@ -310,8 +314,7 @@ main (void)
       CHECK (buf[0] == 'z');
       total += n;
     }
-    CHECK_MSG (status == XVA_EOF && total == 1000,
-               Xva_s3_download_errmsg (d));
+    CHECK_MSG (status == XVA_EOF && total == 1000, Xva_s3_download_errmsg (d));
     Xva_s3_download_free (d);
   }
 

@@ -124,8 +124,10 @@ main (void)
     s3_test_key (&t, name, key, sizeof key);
     CHECK (put (&cfg, t.bucket, key, data, sizes[i], &parts, &retries)
            == XVA_OK);
-    CHECK (parts == (sizes[i] > XVA_S3_PART_DEFAULT ? 2
-                     : sizes[i] == XVA_S3_PART_DEFAULT ? 1 : 0));
+    CHECK (parts
+           == (sizes[i] > XVA_S3_PART_DEFAULT    ? 2
+               : sizes[i] == XVA_S3_PART_DEFAULT ? 1
+                                                 : 0));
     CHECK (get_compare (&t.cfg, t.bucket, key, data, sizes[i], &retries));
     CHECK (Xva_s3_delete (&t.cfg, t.bucket, key, &err) == XVA_OK);
   }

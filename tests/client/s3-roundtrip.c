@@ -70,7 +70,7 @@ main (void)
   s3_test_init (&t, "roundtrip");
   if (mib == 0 || mib > 4096)
     mib = 40;
-  size = (mib << 20) + 12345;       /* a short last part */
+  size = (mib << 20) + 12345; /* a short last part */
   data = malloc (size);
   if (data == NULL)
     return 1;
@@ -97,9 +97,11 @@ main (void)
   CHECK (Xva_s3_upload_bytes (u) == size);
   CHECK (Xva_s3_upload_parts (u) >= 3);
   CHECK (Xva_s3_upload_max_inflight (u) >= 2);
-  fprintf (stderr, "upload: %zu bytes, %u parts, %u at most in flight, "
-           "%u retries\n", size, Xva_s3_upload_parts (u),
-           Xva_s3_upload_max_inflight (u), Xva_s3_upload_retries (u));
+  fprintf (stderr,
+           "upload: %zu bytes, %u parts, %u at most in flight, "
+           "%u retries\n",
+           size, Xva_s3_upload_parts (u), Xva_s3_upload_max_inflight (u),
+           Xva_s3_upload_retries (u));
   /* Complete twice, abort after complete: wrong state. */
   CHECK (Xva_s3_upload_complete (u) == XVA_ESTATE);
   CHECK (Xva_s3_upload_abort (u) == XVA_ESTATE);
@@ -115,7 +117,8 @@ main (void)
   CHECK (info.mtime > 1700000000);
   CHECK (info.nmeta == 3);
   CHECK (Xva_s3_info_meta (&info, "vm-name") != NULL
-         && strcmp (Xva_s3_info_meta (&info, "vm-name"), "web server 01") == 0);
+         && strcmp (Xva_s3_info_meta (&info, "vm-name"), "web server 01")
+              == 0);
   CHECK (Xva_s3_info_meta (&info, "checksum-kind") != NULL
          && strcmp (Xva_s3_info_meta (&info, "checksum-kind"), "xxhash") == 0);
   CHECK (Xva_s3_info_meta (&info, "COMPLETE") != NULL
@@ -125,11 +128,9 @@ main (void)
 
   /* Download: default ranges with large reads, then small ranges with
    * small odd reads, then a single range in flight. */
-  CHECK (download_compare (&t.cfg, t.bucket, key, data, size, 4 << 20,
-                           &down));
-  fprintf (stderr, "%zu MiB: upload %.1f MiB/s, download %.1f MiB/s\n",
-           mib, (double) size / 1048576.0 / up,
-           (double) size / 1048576.0 / down);
+  CHECK (download_compare (&t.cfg, t.bucket, key, data, size, 4 << 20, &down));
+  fprintf (stderr, "%zu MiB: upload %.1f MiB/s, download %.1f MiB/s\n", mib,
+           (double) size / 1048576.0 / up, (double) size / 1048576.0 / down);
   cfg = t.cfg;
   cfg.range_size = (1u << 20) + 7;
   cfg.parallel = 3;
@@ -150,7 +151,7 @@ main (void)
     CHECK (Xva_s3_upload_write (u, data, 1000) == XVA_OK);
     status = Xva_s3_upload_complete (u);
     CHECK_MSG (status == XVA_OK, Xva_s3_upload_errmsg (u));
-    CHECK (Xva_s3_upload_parts (u) == 0);     /* one PUT */
+    CHECK (Xva_s3_upload_parts (u) == 0); /* one PUT */
     Xva_s3_upload_free (u);
   }
 
@@ -211,7 +212,8 @@ main (void)
     CHECK (Xva_s3_delete (&cfg, t.bucket, key3, &err) == XVA_OK);
   }
   else
-    fprintf (stderr, "no XVA_S3_VHOST_ENDPOINT: virtual-hosted style not "
+    fprintf (stderr,
+             "no XVA_S3_VHOST_ENDPOINT: virtual-hosted style not "
              "tried\n");
 
   /* Delete, then the object is gone. */

@@ -17,14 +17,14 @@
 struct s3_test {
   struct Xva_s3_config cfg;
   char endpoint[256];
-  char vhost_endpoint[256];  /* for virtual-hosted style, or "" */
-  char tls_endpoint[256];    /* https://..., or "" */
-  char ca_file[512];         /* the TLS endpoint's certificate */
+  char vhost_endpoint[256]; /* for virtual-hosted style, or "" */
+  char tls_endpoint[256];   /* https://..., or "" */
+  char ca_file[512];        /* the TLS endpoint's certificate */
   char region[64];
   char access[256];
   char secret[256];
   char bucket[64];
-  char prefix[128];          /* unique per run: "t-<name>-<pid>-<time>/" */
+  char prefix[128]; /* unique per run: "t-<name>-<pid>-<time>/" */
 };
 
 static inline void
@@ -48,7 +48,8 @@ s3_test_init (struct s3_test *t, const char *name)
   FILE *f;
 
   if (path == NULL || *path == '\0') {
-    fprintf (stderr, "SKIP: XVA_S3_ENV is not set (tests/cli/s3.sh sets "
+    fprintf (stderr,
+             "SKIP: XVA_S3_ENV is not set (tests/cli/s3.sh sets "
              "it after starting a Ceph cluster)\n");
     exit (77);
   }
@@ -94,15 +95,15 @@ s3_test_init (struct s3_test *t, const char *name)
   if (getenv ("XVA_S3_UNSIGNED") != NULL)
     t->cfg.unsigned_payload = strcmp (getenv ("XVA_S3_UNSIGNED"), "1") == 0;
   if (getenv ("XVA_S3_PARALLEL") != NULL)
-    t->cfg.parallel = (unsigned) strtoul (getenv ("XVA_S3_PARALLEL"), NULL, 10);
+    t->cfg.parallel = (unsigned) strtoul (getenv ("XVA_S3_PARALLEL"), NULL,
+                                          10);
   snprintf (t->prefix, sizeof t->prefix, "t-%s-%ld-%ld/", name,
             (long) getpid (), (long) time (NULL));
 }
 
 /* key = prefix + name */
 static inline void
-s3_test_key (const struct s3_test *t, const char *name, char *key,
-             size_t size)
+s3_test_key (const struct s3_test *t, const char *name, char *key, size_t size)
 {
   snprintf (key, size, "%s%s", t->prefix, name);
 }

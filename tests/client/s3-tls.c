@@ -37,7 +37,7 @@ main (void)
     double t0 = s3_test_now ();
     status = Xva_s3_head (&cfg, t.bucket, key, &info, &err);
     fprintf (stderr, "unverified peer: %s\n", err.msg);
-    CHECK (s3_test_now () - t0 < 2.0);   /* 4 retries: > 3.7 s */
+    CHECK (s3_test_now () - t0 < 2.0); /* 4 retries: > 3.7 s */
   }
   CHECK (status == XVA_ENET && err.permanent);
   CHECK (strstr (err.msg, "certificate") != NULL

@@ -53,8 +53,8 @@ fault_disks_free (struct fault_disks *d)
 }
 
 char *
-fault_meta (const struct fault_disks *d, struct xva_meta **meta,
-            size_t *len, struct xva_writer_disk *wd)
+fault_meta (const struct fault_disks *d, struct xva_meta **meta, size_t *len,
+            struct xva_writer_disk *wd)
 {
   struct xva_vm_spec spec;
   struct xva_value *root;
@@ -112,8 +112,7 @@ mem_pread (void *opaque, unsigned disk, void *buf, size_t n, uint64_t off)
 {
   struct fault_disks *d = opaque;
 
-  if (disk >= FAULT_NDISKS || off > d->size[disk]
-      || n > d->size[disk] - off) {
+  if (disk >= FAULT_NDISKS || off > d->size[disk] || n > d->size[disk] - off) {
     errno = EINVAL;
     return -1;
   }
@@ -135,8 +134,8 @@ fault_mem_source (struct fault_disks *d)
 int
 fault_write (struct fault_disks *d, const char *xml, size_t xlen,
              const struct xva_writer_disk *wd, int checksum, int compress,
-             unsigned threads, struct xva_source_io io,
-             struct fault_buf *out, char *msg, size_t msglen)
+             unsigned threads, struct xva_source_io io, struct fault_buf *out,
+             char *msg, size_t msglen)
 {
   struct xva_writer_opts wo;
   struct xva_writer *w;
@@ -263,7 +262,7 @@ fault_msg_ok (const char *msg, const char *api)
   size_t n = strlen (api);
 
   return msg && strncmp (msg, api, n) == 0 && msg[n] == ':'
-    && strstr (msg, "no error") == NULL && strlen (msg) > n + 2;
+         && strstr (msg, "no error") == NULL && strlen (msg) > n + 2;
 }
 
 int

@@ -39,8 +39,8 @@ struct xva_source_io fault_mem_source (struct fault_disks *d);
  * the last writer call (XVA_EOF on success) or of xva_writer_new; the
  * message into msg. */
 int fault_write (struct fault_disks *d, const char *xml, size_t xlen,
-                 const struct xva_writer_disk *wd, int checksum,
-                 int compress, unsigned threads, struct xva_source_io io,
+                 const struct xva_writer_disk *wd, int checksum, int compress,
+                 unsigned threads, struct xva_source_io io,
                  struct fault_buf *out, char *msg, size_t msglen);
 
 /* 1 when the archive a reads back to exactly d (no fault armed). */

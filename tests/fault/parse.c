@@ -98,8 +98,7 @@ op_parse_call (const struct inputs *in, char **text, char *err, size_t el)
 }
 
 static int
-op_parse_response (const struct inputs *in, char **text, char *err,
-                   size_t el)
+op_parse_response (const struct inputs *in, char **text, char *err, size_t el)
 {
   struct xva_value *v = NULL;
   int st = xva_xmlrpc_parse_response (in->resp, in->resp_len, NULL, &v, err,
@@ -138,8 +137,7 @@ op_format_call (const struct inputs *in, char **text, char *err, size_t el)
 }
 
 static int
-op_format_response (const struct inputs *in, char **text, char *err,
-                    size_t el)
+op_format_response (const struct inputs *in, char **text, char *err, size_t el)
 {
   size_t n;
 
@@ -182,7 +180,7 @@ op_build_vm (const struct inputs *in, char **text, char *err, size_t el)
 struct op {
   const char *name;
   op_fn fn;
-  int has_err;               /* writes a message into err */
+  int has_err; /* writes a message into err */
 };
 
 static const struct op ops[] = {
@@ -252,8 +250,10 @@ run_op (const struct inputs *in, const struct op *o)
   }
   free (want);
   if (fault_leak_check ()) {
-    fprintf (stderr, "%s: leak in this series (set FAULT_LEAK_EACH=1 to "
-             "find the fault)\n", o->name);
+    fprintf (stderr,
+             "%s: leak in this series (set FAULT_LEAK_EACH=1 to "
+             "find the fault)\n",
+             o->name);
     CHECK (!"leak");
   }
 }

@@ -19,7 +19,7 @@
 struct config {
   int compress;
   int checksum;
-  size_t piece;              /* 0: all at once */
+  size_t piece; /* 0: all at once */
 };
 
 static const struct config configs[] = {
@@ -36,7 +36,7 @@ static unsigned long injected, survived;
 /* Disk files, indexed by userdevice. */
 struct files {
   int fd[FAULT_NDISKS];
-  unsigned map[FAULT_NDISKS];   /* reader disk -> userdevice */
+  unsigned map[FAULT_NDISKS]; /* reader disk -> userdevice */
   const struct fault_disks *d;
 };
 
@@ -101,8 +101,8 @@ files_equal (const struct files *f)
 }
 
 static int
-read_once (const struct fault_buf *a, const struct config *c,
-           struct files *f, char *msg, size_t msglen)
+read_once (const struct fault_buf *a, const struct config *c, struct files *f,
+           char *msg, size_t msglen)
 {
   struct xva_sink_io io;
   struct xva_reader *r;
@@ -178,8 +178,10 @@ run_config (struct fault_disks *d, const char *xml, size_t xlen,
     if (rc == XVA_OK) {
       /* Success only with every byte in place. */
       if (!files_equal (f))
-        fprintf (stderr, "fault %lu (kind %d): success but the disks "
-                 "differ\n", n, (int) kind);
+        fprintf (stderr,
+                 "fault %lu (kind %d): success but the disks "
+                 "differ\n",
+                 n, (int) kind);
       CHECK (files_equal (f));
     }
     else {
@@ -189,7 +191,8 @@ run_config (struct fault_disks *d, const char *xml, size_t xlen,
       CHECK (kind != FAULT_NONE);
       CHECK (rc == fault_expected_status (kind));
       CHECK_MSG (fault_msg_ok (msg, "xva_reader")
-                 || fault_msg_ok (msg, "xva_reader_new"), msg);
+                   || fault_msg_ok (msg, "xva_reader_new"),
+                 msg);
     }
     if (fault_leak_each () && fault_leak_check ()) {
       fprintf (stderr, "leak after fault %lu\n", n);
@@ -203,8 +206,10 @@ run_config (struct fault_disks *d, const char *xml, size_t xlen,
   }
   free (a.p);
   if (fault_leak_check ()) {
-    fprintf (stderr, "%s: leak in this series (set FAULT_LEAK_EACH=1 to "
-             "find the fault)\n", "read");
+    fprintf (stderr,
+             "%s: leak in this series (set FAULT_LEAK_EACH=1 to "
+             "find the fault)\n",
+             "read");
     CHECK (!"leak");
   }
 }

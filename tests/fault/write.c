@@ -71,8 +71,8 @@ write_once (struct fault_disks *d, const int *fds, const char *xml,
   }
   else
     io = fault_mem_source (d);
-  return fault_write (d, xml, xlen, wd, c->checksum, c->compress,
-                      c->threads, io, out, msg, msglen);
+  return fault_write (d, xml, xlen, wd, c->checksum, c->compress, c->threads,
+                      io, out, msg, msglen);
 }
 
 static void
@@ -120,8 +120,9 @@ run_config (struct fault_disks *d, const int *fds, const char *xml,
                    xva_status_name (rc), msg);
         CHECK (rc == fault_expected_status (kind));
         CHECK_MSG (fault_msg_ok (msg, "xva_writer")
-                   || fault_msg_ok (msg, "xva_writer_new")
-                   || fault_msg_ok (msg, "xva_source_fds"), msg);
+                     || fault_msg_ok (msg, "xva_writer_new")
+                     || fault_msg_ok (msg, "xva_source_fds"),
+                   msg);
       }
     }
     if (fault_leak_each () && fault_leak_check ()) {
@@ -133,8 +134,10 @@ run_config (struct fault_disks *d, const int *fds, const char *xml,
   }
   free (out.p);
   if (fault_leak_check ()) {
-    fprintf (stderr, "%s: leak in this series (set FAULT_LEAK_EACH=1 to "
-             "find the fault)\n", "write");
+    fprintf (stderr,
+             "%s: leak in this series (set FAULT_LEAK_EACH=1 to "
+             "find the fault)\n",
+             "write");
     CHECK (!"leak");
   }
 }
@@ -158,9 +161,10 @@ main (void)
   }
   for (i = 0; i < sizeof configs / sizeof configs[0]; i++)
     run_config (&d, fds, xml, xlen, wd, &configs[i]);
-  printf ("write: %lu faults injected, %lu survived (%lu of them "
-          "tolerated with a whole archive)\n", injected, survived,
-          tolerated);
+  printf (
+    "write: %lu faults injected, %lu survived (%lu of them "
+    "tolerated with a whole archive)\n",
+    injected, survived, tolerated);
   CHECK (injected > 0);
   for (i = 0; i < FAULT_NDISKS; i++)
     close (fds[i]);

@@ -179,8 +179,8 @@ check_dir (struct Xva_store *s, struct Xva_store_check_report *rep)
 static int
 password_absent (const char *dir, const char *pw)
 {
-  static const char *const names[] = { "xva.db", "xva.db-wal",
-                                       "xva.db-shm", "xva.db-journal" };
+  static const char *const names[] = { "xva.db", "xva.db-wal", "xva.db-shm",
+                                       "xva.db-journal" };
   char path[PATH_MAX + 32];
   unsigned char *buf;
   size_t i, n;
@@ -214,9 +214,11 @@ hashes_sound (const char *dir, const char *pw)
 
   snprintf (path, sizeof path, "%s/xva.db", dir);
   if (sqlite3_open_v2 (path, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK
-      || sqlite3_prepare_v2 (db, "SELECT name, salt, hash, iterations"
-                                 " FROM users", -1, &st, NULL)
-         != SQLITE_OK) {
+      || sqlite3_prepare_v2 (db,
+                             "SELECT name, salt, hash, iterations"
+                             " FROM users",
+                             -1, &st, NULL)
+           != SQLITE_OK) {
     fprintf (stderr, "%s: %s\n", path, sqlite3_errmsg (db));
     sqlite3_close (db);
     return 0;
@@ -233,8 +235,7 @@ hashes_sound (const char *dir, const char *pw)
         || (hash != NULL && (size_t) hn >= strlen (pw)
             && memmem (hash, (size_t) hn, pw, strlen (pw)) != NULL)) {
       fprintf (stderr, "user %s: not a salted PBKDF2 hash of %d rounds\n",
-               name ? (const char *) name : "?",
-               XVA_STORE_PBKDF2_ITERATIONS);
+               name ? (const char *) name : "?", XVA_STORE_PBKDF2_ITERATIONS);
       ok = 0;
     }
   }
@@ -278,18 +279,20 @@ checker (int argc, char **argv)
     return 1;
   }
   Xva_store_close (s);
-  printf ("check: vms=%u vdis=%u images=%u problems=%u swept=%u+%u\n",
-          rep.vms, rep.vdis, rep.images, rep.problems, sw.staging_dirs,
+  printf ("check: vms=%u vdis=%u images=%u problems=%u swept=%u+%u\n", rep.vms,
+          rep.vdis, rep.images, rep.problems, sw.staging_dirs,
           sw.orphan_images);
   if (rep.problems != 0) {
     fprintf (stderr, "%s\n", rep.problems_text);
     bad = 1;
   }
-  if (clean && (sw.staging_dirs != 0 || sw.orphan_images != 0
-                || sw.failures != 0)) {
-    fprintf (stderr, "the open swept %u staging directories and %u "
+  if (clean
+      && (sw.staging_dirs != 0 || sw.orphan_images != 0 || sw.failures != 0)) {
+    fprintf (stderr,
+             "the open swept %u staging directories and %u "
              "orphan images (%u failures): the server's sweep had left "
-             "them\n", sw.staging_dirs, sw.orphan_images, sw.failures);
+             "them\n",
+             sw.staging_dirs, sw.orphan_images, sw.failures);
     bad = 1;
   }
   if (pw != NULL && (!password_absent (dir, pw) || !hashes_sound (dir, pw)))
@@ -365,9 +368,9 @@ self_test (void)
   CHECK (Xva_store_default_sr (s, NULL, sr_ref) == XVA_OK);
   CHECK (Xva_store_get (s, NULL, sr_ref, NULL, &rec) == XVA_OK);
   snprintf (sr_uuid, sizeof sr_uuid, "%s",
-            xva_value_get_string (rec, "uuid") ? xva_value_get_string (rec,
-                                                                 "uuid")
-                                               : "");
+            xva_value_get_string (rec, "uuid")
+              ? xva_value_get_string (rec, "uuid")
+              : "");
   xva_value_free (rec);
 
   /* A fresh directory is sound. */
@@ -381,13 +384,13 @@ self_test (void)
   CHECK (write_file (path, "disk", 4) == 0);
   CHECK (check_dir (s, &rep) == XVA_OK);
   CHECK_MSG (rep.problems == 0 && rep.vms == 1 && rep.vdis == 1
-             && rep.images == 1, rep.problems_text);
+               && rep.images == 1,
+             rep.problems_text);
 
   /* Its image gone. */
   CHECK (unlink (path) == 0);
   CHECK (check_dir (s, &rep) == XVA_OK);
-  CHECK_MSG (rep.missing_images == 1 && rep.problems == 1,
-             rep.problems_text);
+  CHECK_MSG (rep.missing_images == 1 && rep.problems == 1, rep.problems_text);
   CHECK (write_file (path, "disk", 4) == 0);
 
   /* Half a VM: its VBD gone, then its VDI gone. */
@@ -402,15 +405,14 @@ self_test (void)
   CHECK (Xva_store_delete (s, NULL, vdi) == XVA_OK);
   CHECK (check_dir (s, &rep) == XVA_OK);
   /* The VBD's VDI is missing and the image is now an orphan. */
-  CHECK_MSG (rep.problems == 2 && rep.orphan_images == 1,
-             rep.problems_text);
+  CHECK_MSG (rep.problems == 2 && rep.orphan_images == 1, rep.problems_text);
   CHECK (Xva_store_put (s, NULL, vdi, "VDI", rec) == XVA_OK);
   xva_value_free (rec);
   /* A VBD of no VM. */
   CHECK (Xva_store_get (s, NULL, vm, NULL, &rec) == XVA_OK);
   CHECK (Xva_store_delete (s, NULL, vm) == XVA_OK);
   CHECK (check_dir (s, &rep) == XVA_OK);
-  CHECK_MSG (rep.problems == 2, rep.problems_text);   /* VBD and VIF */
+  CHECK_MSG (rep.problems == 2, rep.problems_text); /* VBD and VIF */
   CHECK (Xva_store_put (s, NULL, vm, "VM", rec) == XVA_OK);
   xva_value_free (rec);
   CHECK (check_dir (s, &rep) == XVA_OK);
@@ -420,11 +422,11 @@ self_test (void)
   CHECK (Xva_store_new_uuid (u) == XVA_OK);
   CHECK (Xva_store_vdi_path (s, sr_uuid, u, path, sizeof path) == XVA_OK);
   CHECK (write_file (path, "orphan", 6) == 0);
-  CHECK (Xva_store_staging_dir (s, sr_uuid, u, path, sizeof path)
-         == XVA_OK);
+  CHECK (Xva_store_staging_dir (s, sr_uuid, u, path, sizeof path) == XVA_OK);
   CHECK (check_dir (s, &rep) == XVA_OK);
   CHECK_MSG (rep.orphan_images == 1 && rep.staging_dirs == 1
-             && rep.problems == 2, rep.problems_text);
+               && rep.problems == 2,
+             rep.problems_text);
 
   /* Reopening sweeps both away. */
   Xva_store_close (s);
@@ -444,8 +446,8 @@ self_test (void)
     CHECK (Xva_store_new_uuid (u) == XVA_OK);
     snprintf (filler, sizeof filler, "filler %d", i);
     rec = record (u, filler);
-    CHECK (rec != NULL && Xva_store_put (s, NULL, ref, "host_metrics", rec)
-                          == XVA_OK);
+    CHECK (rec != NULL
+           && Xva_store_put (s, NULL, ref, "host_metrics", rec) == XVA_OK);
     xva_value_free (rec);
   }
   Xva_store_close (s);

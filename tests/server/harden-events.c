@@ -6,7 +6,7 @@
  * EVENTS_LOST. */
 #include "server/srv-test.h"
 
-#define BIG ((size_t) 1 << 20)       /* bytes of the big field */
+#define BIG ((size_t) 1 << 20) /* bytes of the big field */
 #define INJECTS 200
 
 int
@@ -40,9 +40,9 @@ main (void)
               e.session);
   CHECK (v != NULL);
   snprintf (token, sizeof token, "%s",
-            xva_value_get_string (v, "token") ? xva_value_get_string (v,
-                                                                "token")
-                                              : "");
+            xva_value_get_string (v, "token")
+              ? xva_value_get_string (v, "token")
+              : "");
   xva_value_free (v);
 
   for (i = 0; i < INJECTS; i++) {
@@ -54,8 +54,8 @@ main (void)
   pthread_mutex_lock (&e.srv->elock);
   kept = e.srv->ring_n;
   pthread_mutex_unlock (&e.srv->elock);
-  printf ("%d injects of a %zu-byte record: %zu events kept\n", INJECTS,
-          BIG, kept);
+  printf ("%d injects of a %zu-byte record: %zu events kept\n", INJECTS, BIG,
+          kept);
   /* 8 MiB of snapshots of about 1 MiB each. */
   CHECK (kept >= 1 && kept <= 10);
 

@@ -32,7 +32,7 @@ pick (size_t n)
 }
 
 #define MAX_METHODS 512
-static unsigned char want[MAX_METHODS];   /* parameter count + 1 */
+static unsigned char want[MAX_METHODS]; /* parameter count + 1 */
 
 #define NREFS 64
 static char refs[NREFS][XVA_SRV_REF_MAX + 1];
@@ -51,9 +51,25 @@ static struct xva_value *
 rnd_string (void)
 {
   static const char *const fixed[] = {
-    "", "OpaqueRef:NULL", "OpaqueRef:", "../../etc/passwd", "*", "vm",
-    "VM", "task", "success", "cancelled", "pending", "1", "-1", "0.5",
-    "9999999999999999999999", "true", "\xff\xfe", "a\nb", "%s%n",
+    "",
+    "OpaqueRef:NULL",
+    "OpaqueRef:",
+    "../../etc/passwd",
+    "*",
+    "vm",
+    "VM",
+    "task",
+    "success",
+    "cancelled",
+    "pending",
+    "1",
+    "-1",
+    "0.5",
+    "9999999999999999999999",
+    "true",
+    "\xff\xfe",
+    "a\nb",
+    "%s%n",
   };
   char buf[6000];
   size_t n, i;
@@ -65,8 +81,7 @@ rnd_string (void)
       return xva_value_new_string (refs[pick (nrefs)]);
     /* fall through */
   case 2:
-    return xva_value_new_string (fixed[pick (sizeof fixed
-                                             / sizeof fixed[0])]);
+    return xva_value_new_string (fixed[pick (sizeof fixed / sizeof fixed[0])]);
   case 3:
     n = pick (sizeof buf - 1);
     for (i = 0; i < n; i++)
@@ -171,21 +186,21 @@ mutate (const char *good, char *out, size_t cap)
   for (e = pick (4) + 1; e > 0; e--) {
     k = pick (n + 1);
     switch (pick (4)) {
-    case 0:                     /* cut */
+    case 0: /* cut */
       n = k;
       break;
-    case 1:                     /* flip */
+    case 1: /* flip */
       if (k < n)
         out[k] = (char) (out[k] ^ (1 << pick (8)));
       break;
-    case 2:                     /* a byte in */
+    case 2: /* a byte in */
       if (n + 1 < cap) {
         memmove (out + k + 1, out + k, n - k);
         out[k] = "{}[]<>\",:0-e/\\ \x00"[pick (16)];
         n++;
       }
       break;
-    default:                    /* a byte out */
+    default: /* a byte out */
       if (k < n) {
         memmove (out + k, out + k + 1, n - k - 1);
         n--;
@@ -249,7 +264,7 @@ main (void)
       if (j == 0 && pick (10) < 7)
         p = xva_value_new_string (e.session);
       else if (strcmp (name, "event.from") == 0 && j == 3)
-        p = xva_value_new_double (0.01);   /* no long polls */
+        p = xva_value_new_double (0.01); /* no long polls */
       else
         p = rnd_value (0);
       if (xva_value_append (params, p) < 0) {
@@ -265,12 +280,15 @@ main (void)
     /* A failed login over TCP sleeps on purpose: trusted ones only. */
     r = Xva_rpc_call (e.srv, name, params,
                       strcmp (name, "session.login_with_password") == 0
-                        || (int) pick (2), &res, &ei);
+                        || (int) pick (2),
+                      &res, &ei);
     if (r == XVA_ESERVER && m < MAX_METHODS
         && strcmp (xva_value_string (xva_value_at (ei, 0)),
-                   "MESSAGE_PARAMETER_COUNT_MISMATCH") == 0) {
-      long w = strtol (xva_value_string (xva_value_at (ei, 2)) ?
-                       xva_value_string (xva_value_at (ei, 2)) : "0",
+                   "MESSAGE_PARAMETER_COUNT_MISMATCH")
+             == 0) {
+      long w = strtol (xva_value_string (xva_value_at (ei, 2))
+                         ? xva_value_string (xva_value_at (ei, 2))
+                         : "0",
                        NULL, 10);
       /* want[] holds the count plus one, 0 for unknown. */
       if (w >= 0 && w < 16 && (size_t) w != np)
@@ -290,8 +308,7 @@ main (void)
     xva_value_free (params);
     /* session.logout may have ended ours. */
     if (Xva_session_check (e.srv, e.session) != XVA_OK)
-      CHECK (Xva_session_login (e.srv, "root", NULL, 1, e.session)
-             == XVA_OK);
+      CHECK (Xva_session_login (e.srv, "root", NULL, 1, e.session) == XVA_OK);
   }
   printf ("dispatch: %lu calls succeeded, %lu failed with an error\n", ok,
           failed);
@@ -310,23 +327,20 @@ main (void)
                 "</value></param><param><value><array><data><value>"
                 "<i4>7</i4></value></data></array></value></param>"
                 "</params></methodCall>",
-                xva_value_string (xva_value_at (methods,
-                                                pick (xva_value_len
-                                                      (methods)))),
+                xva_value_string (
+                  xva_value_at (methods, pick (xva_value_len (methods)))),
                 e.session);
     else
       snprintf (body, sizeof body,
                 "{\"jsonrpc\":\"2.0\",\"method\":\"%s\",\"params\":"
                 "[\"%s\",{\"a\":[1,2.5,null,true]},\"%s\"],\"id\":[0]}",
-                xva_value_string (xva_value_at (methods,
-                                                pick (xva_value_len
-                                                      (methods)))),
+                xva_value_string (
+                  xva_value_at (methods, pick (xva_value_len (methods)))),
                 e.session, nrefs ? refs[pick (nrefs)] : "");
     {
       char mutated[sizeof body];
 
-      n = pick (3) ? mutate (body, mutated, sizeof mutated)
-                   : strlen (body);
+      n = pick (3) ? mutate (body, mutated, sizeof mutated) : strlen (body);
       if (n == strlen (body))
         memcpy (mutated, body, n + 1);
       r = xml ? Xva_rpc_xmlrpc (e.srv, mutated, n, 1, &out, &outlen)
@@ -336,8 +350,7 @@ main (void)
     CHECK (r == XVA_OK && out != NULL && outlen > 0);
     free (out);
     if (Xva_session_check (e.srv, e.session) != XVA_OK)
-      CHECK (Xva_session_login (e.srv, "root", NULL, 1, e.session)
-             == XVA_OK);
+      CHECK (Xva_session_login (e.srv, "root", NULL, 1, e.session) == XVA_OK);
   }
   printf ("envelopes: %lu mutated bodies answered\n", calls);
 

@@ -50,8 +50,8 @@ status_of (const struct xva_value *v)
 static const char *
 error_code (const struct xva_value *v)
 {
-  const char *s = xva_value_string (xva_value_at (
-                    xva_value_get (v, "ErrorDescription"), 0));
+  const char *s =
+    xva_value_string (xva_value_at (xva_value_get (v, "ErrorDescription"), 0));
   return s ? s : "";
 }
 
@@ -59,7 +59,10 @@ static void
 test_xmlrpc (struct t_env *e)
 {
   static const char *const garbage[] = {
-    "", "hello", "<methodCall>", "<?xml version=\"1.0\"?><foo/>",
+    "",
+    "hello",
+    "<methodCall>",
+    "<?xml version=\"1.0\"?><foo/>",
     "<methodCall><methodName>VM.get_all</methodName><params><param>"
     "<value><struct><member><name>x</name></member></struct></value>"
     "</param></params></methodCall>",
@@ -78,9 +81,9 @@ test_xmlrpc (struct t_env *e)
   CHECK (strcmp (status_of (v), "Success") == 0);
   CHECK (xva_value_get_string (v, "Value") != NULL);
   snprintf (session, sizeof session, "%s",
-            xva_value_get_string (v, "Value") ? xva_value_get_string (v,
-                                                                "Value")
-            : "");
+            xva_value_get_string (v, "Value")
+              ? xva_value_get_string (v, "Value")
+              : "");
   CHECK (xva_value_get (v, "ErrorDescription") == NULL);
   xva_value_free (v);
 
@@ -113,8 +116,9 @@ test_xmlrpc (struct t_env *e)
 
   /* The Unix socket is trusted. */
   params = t_json ("[\"x\", \"y\"]");
-  CHECK (xva_xmlrpc_format_call ("session.login_with_password", params,
-                                 &body, &len) == XVA_OK);
+  CHECK (xva_xmlrpc_format_call ("session.login_with_password", params, &body,
+                                 &len)
+         == XVA_OK);
   xva_value_free (params);
   v = xml_run (e, body, len, 1);
   CHECK (strcmp (status_of (v), "Success") == 0);
@@ -169,8 +173,8 @@ json_run_text (struct t_env *e, const char *body, int trusted)
   size_t outlen = 0;
   int r;
 
-  r = Xva_rpc_jsonrpc (e->srv, body, body ? strlen (body) : 0, trusted,
-                       &out, &outlen);
+  r = Xva_rpc_jsonrpc (e->srv, body, body ? strlen (body) : 0, trusted, &out,
+                       &outlen);
   CHECK (r == XVA_OK);
   if (r != XVA_OK)
     return NULL;
@@ -193,7 +197,8 @@ json_run (struct t_env *e, const char *fmt, ...)
   if (out == NULL)
     return NULL;
   CHECK_MSG (xva_value_from_json (out, strlen (out), NULL, &v, NULL, 0)
-             == XVA_OK, out);
+               == XVA_OK,
+             out);
   free (out);
   return v;
 }
@@ -213,34 +218,37 @@ test_jsonrpc (struct t_env *e)
   double d;
 
   /* 2.0, id 0 (what the xen-api client always sends). */
-  v = json_run (e, "{\"jsonrpc\": \"2.0\", \"method\": "
-                "\"session.login_with_password\", \"params\": [\"root\", \""
-                TEST_PASSWORD "\"], \"id\": 0}");
+  v = json_run (
+    e,
+    "{\"jsonrpc\": \"2.0\", \"method\": "
+    "\"session.login_with_password\", \"params\": [\"root\", \"" TEST_PASSWORD
+    "\"], \"id\": 0}");
   CHECK (strcmp (xva_value_get_string (v, "jsonrpc"), "2.0") == 0);
   CHECK (xva_value_type (xva_value_get (v, "id")) == XVA_TYPE_INT);
   CHECK (xva_value_get_int (xva_value_get (v, "id"), &i) == 0 && i == 0);
   CHECK (!has_key (v, "error"));
   CHECK (xva_value_get_string (v, "result") != NULL);
   snprintf (session, sizeof session, "%s",
-            xva_value_get_string (v, "result") ? xva_value_get_string (v,
-                                                               "result")
-            : "");
+            xva_value_get_string (v, "result")
+              ? xva_value_get_string (v, "result")
+              : "");
   xva_value_free (v);
 
   /* Ints of records are JSON integers. */
-  v = json_run (e, "{\"jsonrpc\": \"2.0\", \"method\": "
+  v = json_run (e,
+                "{\"jsonrpc\": \"2.0\", \"method\": "
                 "\"SR.get_all_records\", \"params\": [\"%s\"], \"id\": 1}",
                 session);
   {
-    const struct xva_value *sr = xva_value_at (xva_value_get (v, "result"),
-                                               0);
+    const struct xva_value *sr = xva_value_at (xva_value_get (v, "result"), 0);
     CHECK (xva_value_type (xva_value_get (sr, "physical_size"))
            == XVA_TYPE_INT);
   }
   xva_value_free (v);
 
   /* 2.0 error: code (an int), message (the XenAPI code), data. */
-  v = json_run (e, "{\"jsonrpc\": \"2.0\", \"method\": \"VM.get_all\", "
+  v = json_run (e,
+                "{\"jsonrpc\": \"2.0\", \"method\": \"VM.get_all\", "
                 "\"params\": [\"OpaqueRef:gone\"], \"id\": \"abc\"}");
   err = xva_value_get (v, "error");
   CHECK (!has_key (v, "result"));
@@ -250,22 +258,27 @@ test_jsonrpc (struct t_env *e)
          == 0);
   CHECK (xva_value_len (xva_value_get (err, "data")) == 1);
   CHECK (strcmp (xva_value_string (xva_value_at (xva_value_get (err, "data"),
-                                                 0)), "OpaqueRef:gone")
+                                                 0)),
+                 "OpaqueRef:gone")
          == 0);
   CHECK (xva_value_type (xva_value_get (v, "id")) == XVA_TYPE_STRING);
   CHECK (strcmp (xva_value_get_string (v, "id"), "abc") == 0);
   xva_value_free (v);
 
   /* 1.0 success and error. */
-  v = json_run (e, "{\"method\": \"VM.get_all\", \"params\": [\"%s\"], "
-                "\"id\": \"xyz\"}", session);
+  v = json_run (e,
+                "{\"method\": \"VM.get_all\", \"params\": [\"%s\"], "
+                "\"id\": \"xyz\"}",
+                session);
   CHECK (!has_key (v, "jsonrpc"));
   CHECK (xva_value_type (xva_value_get (v, "result")) == XVA_TYPE_ARRAY);
   CHECK (xva_value_type (xva_value_get (v, "error")) == XVA_TYPE_NIL);
   CHECK (strcmp (xva_value_get_string (v, "id"), "xyz") == 0);
   xva_value_free (v);
-  v = json_run (e, "{\"method\": \"VM.get_record\", \"params\": [\"%s\", "
-                "\"OpaqueRef:nothing\"], \"id\": 17}", session);
+  v = json_run (e,
+                "{\"method\": \"VM.get_record\", \"params\": [\"%s\", "
+                "\"OpaqueRef:nothing\"], \"id\": 17}",
+                session);
   CHECK (xva_value_type (xva_value_get (v, "result")) == XVA_TYPE_NIL);
   err = xva_value_get (v, "error");
   CHECK (xva_value_type (err) == XVA_TYPE_ARRAY && xva_value_len (err) == 3);
@@ -276,55 +289,76 @@ test_jsonrpc (struct t_env *e)
   xva_value_free (v);
 
   /* Ids of any type come back as given. */
-  out = json_run_text (e, "{\"jsonrpc\": \"2.0\", \"method\": "
+  out = json_run_text (e,
+                       "{\"jsonrpc\": \"2.0\", \"method\": "
                        "\"session.logout\", \"params\": [\"OpaqueRef:x\"], "
-                       "\"id\": null}", 0);
+                       "\"id\": null}",
+                       0);
   CHECK (out && strstr (out, "\"id\":null") != NULL);
   free (out);
-  v = json_run (e, "{\"jsonrpc\": \"2.0\", \"method\": \"system.listMethods\","
+  v = json_run (e,
+                "{\"jsonrpc\": \"2.0\", \"method\": \"system.listMethods\","
                 " \"params\": [], \"id\": 2.5}");
   CHECK (xva_value_get_double (xva_value_get (v, "id"), &d) == 0 && d == 2.5);
   CHECK (xva_value_type (xva_value_get (v, "result")) == XVA_TYPE_ARRAY);
   xva_value_free (v);
-  v = json_run (e, "{\"jsonrpc\": \"2.0\", \"method\": \"system.listMethods\","
-                " \"id\": {\"a\": [1, \"b\"]}}");    /* no params at all */
+  v = json_run (e,
+                "{\"jsonrpc\": \"2.0\", \"method\": \"system.listMethods\","
+                " \"id\": {\"a\": [1, \"b\"]}}"); /* no params at all */
   CHECK (xva_value_type (xva_value_get (v, "id")) == XVA_TYPE_STRUCT);
   CHECK (xva_value_type (xva_value_get (v, "result")) == XVA_TYPE_ARRAY);
   xva_value_free (v);
-  v = json_run (e, "{\"method\": \"system.listMethods\", \"params\": [], "
+  v = json_run (e,
+                "{\"method\": \"system.listMethods\", \"params\": [], "
                 "\"id\": \"\"}");
   CHECK (xva_value_get_string (v, "id") != NULL
          && strcmp (xva_value_get_string (v, "id"), "") == 0);
   xva_value_free (v);
 
   /* A whole reply, byte for byte. */
-  out = json_run_text (e, "{\"jsonrpc\":\"2.0\",\"method\":\"session.logout\","
-                       "\"params\":[\"OpaqueRef:gone\"],\"id\":0}", 0);
-  CHECK (out && strcmp (out, "{\"jsonrpc\":\"2.0\",\"error\":{\"code\":1,"
-                        "\"message\":\"SESSION_INVALID\",\"data\":"
-                        "[\"OpaqueRef:gone\"]},\"id\":0}") == 0);
+  out = json_run_text (e,
+                       "{\"jsonrpc\":\"2.0\",\"method\":\"session.logout\","
+                       "\"params\":[\"OpaqueRef:gone\"],\"id\":0}",
+                       0);
+  CHECK (out
+         && strcmp (out,
+                    "{\"jsonrpc\":\"2.0\",\"error\":{\"code\":1,"
+                    "\"message\":\"SESSION_INVALID\",\"data\":"
+                    "[\"OpaqueRef:gone\"]},\"id\":0}")
+              == 0);
   free (out);
-  out = json_run_text (e, "{\"method\":\"session.logout\","
-                       "\"params\":[\"OpaqueRef:gone\"],\"id\":0}", 0);
-  CHECK (out && strcmp (out, "{\"result\":null,\"error\":[\"SESSION_INVALID\","
-                        "\"OpaqueRef:gone\"],\"id\":0}") == 0);
+  out = json_run_text (e,
+                       "{\"method\":\"session.logout\","
+                       "\"params\":[\"OpaqueRef:gone\"],\"id\":0}",
+                       0);
+  CHECK (out
+         && strcmp (out,
+                    "{\"result\":null,\"error\":[\"SESSION_INVALID\","
+                    "\"OpaqueRef:gone\"],\"id\":0}")
+              == 0);
   free (out);
 
   /* Trusted login over JSON, then logout: result "" (void). */
-  out = json_run_text (e, "{\"jsonrpc\":\"2.0\",\"method\":"
+  out = json_run_text (e,
+                       "{\"jsonrpc\":\"2.0\",\"method\":"
                        "\"session.login_with_password\",\"params\":[\"\","
-                       "\"\"],\"id\":5}", 1);
+                       "\"\"],\"id\":5}",
+                       1);
   CHECK (out && strstr (out, "\"result\":\"OpaqueRef:") != NULL);
   if (out) {
     char body[512], *p = strstr (out, "OpaqueRef:"), *q, *o2;
     q = p ? strchr (p, '"') : NULL;
     if (p && q) {
-      snprintf (body, sizeof body, "{\"jsonrpc\":\"2.0\",\"method\":"
+      snprintf (body, sizeof body,
+                "{\"jsonrpc\":\"2.0\",\"method\":"
                 "\"session.logout\",\"params\":[\"%.*s\"],\"id\":6}",
                 (int) (q - p), p);
       o2 = json_run_text (e, body, 0);
-      CHECK (o2 && strcmp (o2, "{\"jsonrpc\":\"2.0\",\"result\":\"\","
-                           "\"id\":6}") == 0);
+      CHECK (o2
+             && strcmp (o2,
+                        "{\"jsonrpc\":\"2.0\",\"result\":\"\","
+                        "\"id\":6}")
+                  == 0);
       free (o2);
     }
   }
@@ -348,13 +382,15 @@ test_jsonrpc (struct t_env *e)
          && i == -32600);
   CHECK (xva_value_get_int (xva_value_get (v, "id"), &i) == 0 && i == 3);
   xva_value_free (v);
-  v = json_run (e, "{\"jsonrpc\": \"2.0\", \"method\": \"VM.get_all\", "
+  v = json_run (e,
+                "{\"jsonrpc\": \"2.0\", \"method\": \"VM.get_all\", "
                 "\"params\": {\"a\": 1}, \"id\": 4}");
   err = xva_value_get (v, "error");
   CHECK (xva_value_get_int (xva_value_get (err, "code"), &i) == 0
          && i == -32602);
   xva_value_free (v);
-  v = json_run (e, "{\"jsonrpc\": \"1.5\", \"method\": \"VM.get_all\", "
+  v = json_run (e,
+                "{\"jsonrpc\": \"1.5\", \"method\": \"VM.get_all\", "
                 "\"params\": [], \"id\": 4}");
   err = xva_value_get (v, "error");
   CHECK (xva_value_get_int (xva_value_get (err, "code"), &i) == 0

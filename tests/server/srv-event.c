@@ -45,7 +45,8 @@ ref_count (const struct xva_value *v, const char *cls)
   int64_t n = -1;
 
   xva_value_get_int (xva_value_get (xva_value_get (v, "valid_ref_counts"),
-                                    cls), &n);
+                                    cls),
+                     &n);
   return n;
 }
 
@@ -82,8 +83,8 @@ long_poll (void *arg)
   struct xva_value *params, *res = NULL, *err = NULL;
   char json[512];
 
-  snprintf (json, sizeof json, "[\"%s\", [\"*\"], \"%s\", 30.0]",
-            e->session, poll_token);
+  snprintf (json, sizeof json, "[\"%s\", [\"*\"], \"%s\", 30.0]", e->session,
+            poll_token);
   params = t_json ("%s", json);
   /* Nothing happens: only the stop ends it. */
   if (Xva_rpc_call (e->srv, "event.from", params, 0, &res, &err) == XVA_OK)
@@ -113,9 +114,10 @@ main (void)
   snprintf (pool, sizeof pool, "%s", pools.refs[0]);
   Xva_store_list_free (&pools);
   CHECK (Xva_store_new_ref (vm) == XVA_OK);
-  rec = t_json ("{\"uuid\": \"aaaaaaaa-bbbb-4ccc-8ddd-eeeeeeeeeeee\","
-                " \"name_label\": \"v\", \"power_state\": \"Halted\","
-                " \"memory_static_max\": \"268435456\"}");
+  rec = t_json (
+    "{\"uuid\": \"aaaaaaaa-bbbb-4ccc-8ddd-eeeeeeeeeeee\","
+    " \"name_label\": \"v\", \"power_state\": \"Halted\","
+    " \"memory_static_max\": \"268435456\"}");
   CHECK (Xva_store_put (e.store, NULL, vm, "VM", rec) == XVA_OK);
   xva_value_free (rec);
   CHECK (Xva_task_create (e.srv, "t", "", task) == XVA_OK);
@@ -149,7 +151,7 @@ main (void)
   rec = xva_value_get (ev, "snapshot");
   CHECK (xva_value_type (xva_value_get (rec, "memory_static_max"))
          == XVA_TYPE_INT);
-  CHECK (ref_count (v, "task") == 1);     /* always there */
+  CHECK (ref_count (v, "task") == 1); /* always there */
   snprintf (token, sizeof token, "%s", tok (v));
   xva_value_free (v);
   v = from (&e, code, "[\"Vm\", \"TASK\"]", "", 0);
@@ -173,7 +175,9 @@ main (void)
   CHECK (count_events (v, NULL, NULL, NULL) == 1);
   ev = xva_value_at (xva_value_get (v, "events"), 0);
   CHECK (strcmp (xva_value_get_string (xva_value_get (ev, "snapshot"),
-                                       "name_label"), "v") == 0);
+                                       "name_label"),
+                 "v")
+         == 0);
   CHECK (strcmp (tok (v), token) != 0);
   snprintf (token, sizeof token, "%s", tok (v));
   xva_value_free (v);
@@ -211,7 +215,8 @@ main (void)
 
   /* class/ref subscriptions. */
   CHECK (t_call_str (e.srv, token, sizeof token, "event.inject",
-                     "[\"%s\", \"pool\", \"%s\"]", e.session, pool) == 0);
+                     "[\"%s\", \"pool\", \"%s\"]", e.session, pool)
+         == 0);
   Xva_event_add (e.srv, "VM", vm, "mod");
   Xva_event_add (e.srv, "task", task, "mod");
   v = t_call (e.srv, code, "event.from", "[\"%s\", [\"vm/%s\"], \"%s\", 0]",
@@ -232,7 +237,8 @@ main (void)
   /* Deletes carry no snapshot; adds and mods of gone records are not
    * recorded. */
   CHECK (t_call_str (e.srv, token, sizeof token, "event.inject",
-                     "[\"%s\", \"pool\", \"%s\"]", e.session, pool) == 0);
+                     "[\"%s\", \"pool\", \"%s\"]", e.session, pool)
+         == 0);
   Xva_event_add (e.srv, "VM", "OpaqueRef:gone", "mod");
   Xva_event_add (e.srv, "VM", "OpaqueRef:gone", "del");
   Xva_event_add (e.srv, "VM", vm, "bogus");
@@ -276,7 +282,8 @@ main (void)
 
   /* The ring is bounded: a token older than what it holds is lost. */
   CHECK (t_call_str (e.srv, token, sizeof token, "event.inject",
-                     "[\"%s\", \"pool\", \"%s\"]", e.session, pool) == 0);
+                     "[\"%s\", \"pool\", \"%s\"]", e.session, pool)
+         == 0);
   for (i = 0; i < XVA_SRV_EVENTS_MAX + 5; i++)
     Xva_event_add (e.srv, "VM", "OpaqueRef:gone", "del");
   v = from (&e, code, "[\"*\"]", token, 0);

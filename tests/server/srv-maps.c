@@ -20,7 +20,8 @@ first_ref (struct t_env *e, const char *cls, char *out)
   CHECK_MSG (v != NULL && xva_value_len (v) >= 1, method);
   snprintf (out, XVA_SRV_REF_MAX + 1, "%s",
             v && xva_value_string (xva_value_at (v, 0))
-            ? xva_value_string (xva_value_at (v, 0)) : "");
+              ? xva_value_string (xva_value_at (v, 0))
+              : "");
   xva_value_free (v);
 }
 
@@ -119,13 +120,15 @@ test_barrier (struct t_env *e)
               "[\"%s\", \"%s\", \"%s\", \"1700000000000\"]", e->session,
               pool_ref, key);
   CHECK_MSG (v != NULL && xva_value_string (v) != NULL
-             && strcmp (xva_value_string (v), "") == 0, code);
+               && strcmp (xva_value_string (v), "") == 0,
+             code);
   xva_value_free (v);
   CHECK (record_entry (e, "pool", pool_ref, key, buf, sizeof buf) != NULL
          && strcmp (buf, "1700000000000") == 0);
   /* One mod event, and it carries the new entry. */
   CHECK (events_with (e, tok, "pool", pool_ref, key, "1700000000000", 5.0,
-                      &all) == 1);
+                      &all)
+         == 1);
   CHECK (all == 1);
 
   v = t_call (e->srv, code, "pool.get_other_config", "[\"%s\", \"%s\"]",
@@ -224,7 +227,7 @@ test_bounds (struct t_env *e)
               "[\"%s\", \"%s\", \"%s\"]", e->session, pool_ref, big);
   CHECK (v != NULL);
   xva_value_free (v);
-  big[XVA_SRV_MAP_KEY_MAX] = '\0';     /* exactly the bound: fine */
+  big[XVA_SRV_MAP_KEY_MAX] = '\0'; /* exactly the bound: fine */
   v = t_call (e->srv, code, "pool.add_to_other_config",
               "[\"%s\", \"%s\", \"%s\", \"v\"]", e->session, pool_ref, big);
   CHECK_MSG (v != NULL, code);
@@ -245,7 +248,8 @@ test_bounds (struct t_env *e)
                       &ei);
     CHECK (r == XVA_ESERVER && ei != NULL
            && strcmp (xva_value_string (xva_value_at (ei, 0)),
-                      "VALUE_NOT_SUPPORTED") == 0);
+                      "VALUE_NOT_SUPPORTED")
+                == 0);
     xva_value_free (res);
     xva_value_free (ei);
     xva_value_free (params);

@@ -135,13 +135,14 @@ populate (struct t_env *e)
   obj_new ("net");
   obj_new ("metrics");
 
-  put (e, "VM", "vm",
-       "{\"uuid\": \"@vm.uuid\", \"name_label\": \"vm1\","
-       " \"power_state\": \"Halted\", \"memory_static_max\": \"1073741824\","
-       " \"VCPUs_max\": \"2\", \"domid\": \"-1\", \"is_control_domain\": false,"
-       " \"VBDs\": [\"@vbd\", \"@vbd2\", \"@vbdcd\"], \"VIFs\": [\"@vif\"],"
-       " \"suspend_VDI\": \"OpaqueRef:NULL\", \"metrics\": \"@metrics\","
-       " \"other_config\": {}}");
+  put (
+    e, "VM", "vm",
+    "{\"uuid\": \"@vm.uuid\", \"name_label\": \"vm1\","
+    " \"power_state\": \"Halted\", \"memory_static_max\": \"1073741824\","
+    " \"VCPUs_max\": \"2\", \"domid\": \"-1\", \"is_control_domain\": false,"
+    " \"VBDs\": [\"@vbd\", \"@vbd2\", \"@vbdcd\"], \"VIFs\": [\"@vif\"],"
+    " \"suspend_VDI\": \"OpaqueRef:NULL\", \"metrics\": \"@metrics\","
+    " \"other_config\": {}}");
   put (e, "VM_metrics", "metrics", "{\"uuid\": \"@metrics.uuid\"}");
   put (e, "VM", "vm2",
        "{\"uuid\": \"@vm2.uuid\", \"name_label\": \"vm2\","
@@ -155,9 +156,10 @@ populate (struct t_env *e)
   put (e, "VBD", "vbd2",
        "{\"uuid\": \"@vbd2.uuid\", \"VM\": \"@vm\", \"VDI\": \"@vdib\","
        " \"type\": \"Disk\", \"userdevice\": \"1\"}");
-  put (e, "VBD", "vbdcd",
-       "{\"uuid\": \"@vbdcd.uuid\", \"VM\": \"@vm\","
-       " \"VDI\": \"OpaqueRef:NULL\", \"type\": \"CD\", \"userdevice\": \"3\"}");
+  put (
+    e, "VBD", "vbdcd",
+    "{\"uuid\": \"@vbdcd.uuid\", \"VM\": \"@vm\","
+    " \"VDI\": \"OpaqueRef:NULL\", \"type\": \"CD\", \"userdevice\": \"3\"}");
   put (e, "VBD", "vbd3",
        "{\"uuid\": \"@vbd3.uuid\", \"VM\": \"@vm2\", \"VDI\": \"@vdib\","
        " \"type\": \"Disk\", \"userdevice\": \"0\"}");
@@ -170,9 +172,10 @@ populate (struct t_env *e)
        "{\"uuid\": \"@vdib.uuid\", \"name_label\": \"disk-b\","
        " \"location\": \"@vdib.uuid\", \"SR\": \"@sr\","
        " \"virtual_size\": \"2097152\", \"VBDs\": [\"@vbd2\", \"@vbd3\"]}");
-  put (e, "VIF", "vif",
-       "{\"uuid\": \"@vif.uuid\", \"VM\": \"@vm\", \"network\": \"@net\","
-       " \"MAC\": \"aa:bb:cc:dd:ee:ff\", \"MTU\": \"1500\", \"device\": \"0\"}");
+  put (
+    e, "VIF", "vif",
+    "{\"uuid\": \"@vif.uuid\", \"VM\": \"@vm\", \"network\": \"@net\","
+    " \"MAC\": \"aa:bb:cc:dd:ee:ff\", \"MTU\": \"1500\", \"device\": \"0\"}");
   put (e, "network", "net",
        "{\"uuid\": \"@net.uuid\", \"name_label\": \"net0\","
        " \"VIFs\": [\"@vif\"], \"MTU\": \"1500\", \"bridge\": \"xenbr0\"}");
@@ -180,15 +183,17 @@ populate (struct t_env *e)
   /* The SR lists both disks; both have images. */
   if (Xva_store_get (e->store, NULL, obj ("sr", 0), NULL, &rec) != XVA_OK)
     exit (1);
-  xva_value_set (rec, "VDIs", t_json ("[\"%s\", \"%s\"]", obj ("vdi", 0),
-                                      obj ("vdib", 0)));
+  xva_value_set (rec, "VDIs",
+                 t_json ("[\"%s\", \"%s\"]", obj ("vdi", 0), obj ("vdib", 0)));
   if (Xva_store_put (e->store, NULL, obj ("sr", 0), "SR", rec) != XVA_OK)
     exit (1);
   xva_value_free (rec);
   if (Xva_store_vdi_path (e->store, obj ("sr", 1), obj ("vdi", 1), img_a,
-                          sizeof img_a) != XVA_OK
+                          sizeof img_a)
+        != XVA_OK
       || Xva_store_vdi_path (e->store, obj ("sr", 1), obj ("vdib", 1), img_b,
-                             sizeof img_b) != XVA_OK)
+                             sizeof img_b)
+           != XVA_OK)
     exit (1);
   f = fopen (img_a, "w");
   if (f == NULL || fclose (f) != 0)
@@ -205,8 +210,8 @@ populate (struct t_env *e)
 
 struct mcase {
   const char *method;
-  const char *args;        /* JSON after the session ("" for none) */
-  const char *want;        /* NULL: success; else the error code */
+  const char *args; /* JSON after the session ("" for none) */
+  const char *want; /* NULL: success; else the error code */
 };
 
 static const struct mcase cases[] = {
@@ -344,7 +349,8 @@ make_tasks (struct t_env *e)
 
   for (i = 0; i < 3; i++) {
     CHECK (t_call_str (e->srv, ref, sizeof ref, "task.create",
-                       "[\"%s\", \"t1\", \"\"]", e->session) == 0);
+                       "[\"%s\", \"t1\", \"\"]", e->session)
+           == 0);
     for (k = 0; k < nobjs; k++)
       if (strcmp (objs[k].name, names[i]) == 0) {
         snprintf (objs[k].ref, sizeof objs[k].ref, "%s", ref);
@@ -370,8 +376,8 @@ test_counts (struct t_env *e, const struct xva_value *listed)
     subst (args, sizeof args, mc->args);
     n = count_args (args);
     /* One param too many: refused before anything is done. */
-    v = t_call (e->srv, code, mc->method, "[\"%s\"%s, \"extra\"]",
-                e->session, args);
+    v = t_call (e->srv, code, mc->method, "[\"%s\"%s, \"extra\"]", e->session,
+                args);
     if (mc->want && strcmp (mc->want, "MESSAGE_METHOD_UNKNOWN") == 0) {
       CHECK_MSG (v == NULL && strcmp (code, mc->want) == 0, mc->method);
       CHECK_MSG (strcmp (t_err_param (1), mc->method) == 0, mc->method);
@@ -379,7 +385,7 @@ test_counts (struct t_env *e, const struct xva_value *listed)
       continue;
     }
     CHECK_MSG (v == NULL
-               && strcmp (code, "MESSAGE_PARAMETER_COUNT_MISMATCH") == 0,
+                 && strcmp (code, "MESSAGE_PARAMETER_COUNT_MISMATCH") == 0,
                mc->method);
     snprintf (want, sizeof want, "%zu", n);
     snprintf (got, sizeof got, "%zu", n + 1);
@@ -393,7 +399,7 @@ test_counts (struct t_env *e, const struct xva_value *listed)
     else
       v = t_call (e->srv, code, mc->method, "[]");
     CHECK_MSG (v == NULL
-               && strcmp (code, "MESSAGE_PARAMETER_COUNT_MISMATCH") == 0,
+                 && strcmp (code, "MESSAGE_PARAMETER_COUNT_MISMATCH") == 0,
                mc->method);
     xva_value_free (v);
     /* The right count. */
@@ -410,8 +416,8 @@ test_counts (struct t_env *e, const struct xva_value *listed)
   for (j = 0; j < xva_value_len (listed); j++) {
     const char *m = xva_value_string (xva_value_at (listed, j));
     int found = strcmp (m, "system.listMethods") == 0
-      || strcmp (m, "session.login_with_password") == 0
-      || strcmp (m, "session.logout") == 0;
+                || strcmp (m, "session.login_with_password") == 0
+                || strcmp (m, "session.logout") == 0;
     for (i = 0; !found && i < NCASES; i++)
       found = strcmp (cases[i].method, m) == 0 && cases[i].want == NULL;
     CHECK_MSG (found, m);
@@ -452,13 +458,13 @@ test_no_session (struct t_env *e, const struct xva_value *listed)
     /* Learn the count from the mismatch error, then call with it. */
     v = t_call (e->srv, code, m, "[\"OpaqueRef:bogus\", 1, 2, 3, 4, 5, 6]");
     CHECK_MSG (v == NULL
-               && strcmp (code, "MESSAGE_PARAMETER_COUNT_MISMATCH") == 0, m);
+                 && strcmp (code, "MESSAGE_PARAMETER_COUNT_MISMATCH") == 0,
+               m);
     xva_value_free (v);
     n = (size_t) strtoul (t_err_param (2), NULL, 10);
     CHECK_MSG (n >= 1 && n <= 4, m);
     for (s = 0; s < 3; s++) {
-      size_t o = (size_t) snprintf (json, sizeof json, "[\"%s\"",
-                                    sessions[s]);
+      size_t o = (size_t) snprintf (json, sizeof json, "[\"%s\"", sessions[s]);
       for (k = 1; k < n && o < sizeof json; k++)
         o += (size_t) snprintf (json + o, sizeof json - o, ", \"x\"");
       snprintf (json + o, sizeof json - o, "]");
@@ -492,8 +498,7 @@ test_getters (struct t_env *e)
          && i == 1073741824);
   CHECK (xva_value_type (xva_value_get (v, "VCPUs_max")) == XVA_TYPE_INT);
   CHECK (xva_value_get_int (xva_value_get (v, "domid"), &i) == 0 && i == -1);
-  CHECK (xva_value_type (xva_value_get (v, "name_label"))
-         == XVA_TYPE_STRING);
+  CHECK (xva_value_type (xva_value_get (v, "name_label")) == XVA_TYPE_STRING);
   CHECK (xva_value_type (xva_value_get (v, "is_control_domain"))
          == XVA_TYPE_BOOL);
   xva_value_free (v);
@@ -507,8 +512,8 @@ test_getters (struct t_env *e)
   v = t_call (e->srv, code, "VM.get_all_records", "[\"%s\"]", e->session);
   CHECK (xva_value_type (v) == XVA_TYPE_STRUCT && xva_value_len (v) == 3);
   r = xva_value_get (v, obj ("vm", 0));
-  CHECK (r != NULL && strcmp (xva_value_get_string (r, "name_label"), "vm1")
-         == 0);
+  CHECK (r != NULL
+         && strcmp (xva_value_get_string (r, "name_label"), "vm1") == 0);
   xva_value_free (v);
 
   v = t_call (e->srv, code, "VM.get_all", "[\"%s\"]", e->session);
@@ -523,7 +528,7 @@ test_getters (struct t_env *e)
               obj ("vm", 0));
   CHECK (xva_value_len (v) == 1
          && strcmp (xva_value_string (xva_value_at (v, 0)), obj ("vif", 0))
-            == 0);
+              == 0);
   xva_value_free (v);
   v = t_call (e->srv, code, "VM.get_power_state", "[\"%s\", \"%s\"]",
               e->session, obj ("vm", 0));
@@ -534,7 +539,7 @@ test_getters (struct t_env *e)
               e->session);
   CHECK (xva_value_len (v) == 1
          && strcmp (xva_value_string (xva_value_at (v, 0)), obj ("vm", 0))
-            == 0);
+              == 0);
   xva_value_free (v);
   v = t_call (e->srv, code, "VM.get_by_name_label", "[\"%s\", \"none\"]",
               e->session);
@@ -599,7 +604,8 @@ test_default_sr (struct t_env *e)
   CHECK (v != NULL);
   xva_value_free (v);
   CHECK (t_call_str (e->srv, got, sizeof got, "pool.get_default_SR",
-                     "[\"%s\", \"%s\"]", e->session, obj ("pool", 0)) == 0);
+                     "[\"%s\", \"%s\"]", e->session, obj ("pool", 0))
+         == 0);
   CHECK (strcmp (got, sr2) == 0);
   CHECK (Xva_store_default_sr (e->store, NULL, got) == XVA_OK
          && strcmp (got, sr2) == 0);
@@ -656,8 +662,8 @@ test_destroy (struct t_env *e)
   CHECK (exists (e, "vm") && t_exists (img_a));
 
   CHECK (t_call_str (e->srv, token, sizeof token, "event.inject",
-                     "[\"%s\", \"pool\", \"%s\"]", e->session,
-                     obj ("pool", 0)) == 0);
+                     "[\"%s\", \"pool\", \"%s\"]", e->session, obj ("pool", 0))
+         == 0);
   v = t_call (e->srv, code, "VM.destroy", "[\"%s\", \"%s\"]", e->session,
               obj ("vm", 0));
   CHECK (v != NULL && strcmp (xva_value_string (v), "") == 0);
@@ -682,18 +688,17 @@ test_destroy (struct t_env *e)
   v = xva_value_get (rec, "VBDs");
   CHECK (xva_value_len (v) == 1
          && strcmp (xva_value_string (xva_value_at (v, 0)), obj ("vbd3", 0))
-            == 0);
+              == 0);
   xva_value_free (rec);
   rec = NULL;
   CHECK (Xva_store_get (e->store, NULL, obj ("sr", 0), NULL, &rec) == XVA_OK);
   v = xva_value_get (rec, "VDIs");
   CHECK (xva_value_len (v) == 1
          && strcmp (xva_value_string (xva_value_at (v, 0)), obj ("vdib", 0))
-            == 0);
+              == 0);
   xva_value_free (rec);
   rec = NULL;
-  CHECK (Xva_store_get (e->store, NULL, obj ("net", 0), NULL, &rec)
-         == XVA_OK);
+  CHECK (Xva_store_get (e->store, NULL, obj ("net", 0), NULL, &rec) == XVA_OK);
   CHECK (xva_value_len (xva_value_get (rec, "VIFs")) == 0);
   xva_value_free (rec);
 
@@ -714,8 +719,7 @@ test_destroy (struct t_env *e)
       CHECK (xva_value_get (ev, "snapshot") == NULL);
     }
     del_vdi |= strcmp (op, "del") == 0 && strcmp (ref, obj ("vdi", 0)) == 0;
-    del_vdib |= strcmp (op, "del") == 0
-      && strcmp (ref, obj ("vdib", 0)) == 0;
+    del_vdib |= strcmp (op, "del") == 0 && strcmp (ref, obj ("vdib", 0)) == 0;
   }
   CHECK (del_vm && del_vdi && !del_vdib);
   xva_value_free (v);
@@ -733,9 +737,9 @@ main (void)
   struct t_env e;
   struct xva_value *listed;
   char code[64];
-  static const char *const classes[] = {
-    "pool", "host", "VM", "VBD", "VDI", "VIF", "SR", "network", "task", NULL
-  };
+  static const char *const classes[] = { "pool", "host", "VM", "VBD",
+                                         "VDI",  "VIF",  "SR", "network",
+                                         "task", NULL };
   size_t i, j;
 
   t_env_open (&e);
@@ -749,8 +753,7 @@ main (void)
     int found = 0;
     snprintf (want, sizeof want, "%s.get_all_records", classes[i]);
     for (j = 0; j < xva_value_len (listed); j++)
-      found |= strcmp (xva_value_string (xva_value_at (listed, j)), want)
-        == 0;
+      found |= strcmp (xva_value_string (xva_value_at (listed, j)), want) == 0;
     CHECK_MSG (found, want);
   }
 

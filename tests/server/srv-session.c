@@ -26,7 +26,8 @@ test_logins (struct t_env *e)
 
   /* Good password, with and without version and originator. */
   CHECK (t_call_str (e->srv, ref, sizeof ref, "session.login_with_password",
-                     "[\"root\", \"" TEST_PASSWORD "\"]") == 0);
+                     "[\"root\", \"" TEST_PASSWORD "\"]")
+         == 0);
   CHECK (strncmp (ref, "OpaqueRef:", 10) == 0);
   CHECK (strlen (ref) == XVA_SRV_SESSION_REF_LEN);
   CHECK (valid (e->srv, ref));
@@ -104,8 +105,9 @@ test_invalid (struct t_env *e)
   xva_value_free (v);
   /* One character off a live session. */
   snprintf (ref, sizeof ref, "%s", e->session);
-  ref[XVA_SRV_SESSION_REF_LEN - 1] =
-    ref[XVA_SRV_SESSION_REF_LEN - 1] == '0' ? '1' : '0';
+  ref[XVA_SRV_SESSION_REF_LEN - 1] = ref[XVA_SRV_SESSION_REF_LEN - 1] == '0'
+                                       ? '1'
+                                       : '0';
   CHECK (!valid (e->srv, ref));
   CHECK (valid (e->srv, e->session));
 }
@@ -116,8 +118,7 @@ test_logout (struct t_env *e)
   char ref[XVA_SRV_REF_MAX + 1], code[64];
   struct xva_value *v;
 
-  CHECK (Xva_session_login (e->srv, "root", TEST_PASSWORD, 0, ref)
-         == XVA_OK);
+  CHECK (Xva_session_login (e->srv, "root", TEST_PASSWORD, 0, ref) == XVA_OK);
   CHECK (valid (e->srv, ref));
   v = t_call (e->srv, code, "session.logout", "[\"%s\"]", ref);
   CHECK (v != NULL && strcmp (xva_value_string (v), "") == 0);
@@ -170,10 +171,10 @@ test_expiry (struct t_env *e)
   CHECK (Xva_session_login (e->srv, "root", NULL, 1, a) == XVA_OK);
   CHECK (Xva_session_login (e->srv, "root", NULL, 1, b) == XVA_OK);
   Xva_srv_test_skew (e->srv, 23 * hour);
-  CHECK (Xva_session_check (e->srv, a) == XVA_OK);      /* touched */
+  CHECK (Xva_session_check (e->srv, a) == XVA_OK); /* touched */
   Xva_srv_test_skew (e->srv, 2 * hour);
-  CHECK (Xva_session_check (e->srv, a) == XVA_OK);      /* 2 h idle */
-  CHECK (Xva_session_check (e->srv, b) == XVA_EAUTH);   /* 25 h idle */
+  CHECK (Xva_session_check (e->srv, a) == XVA_OK);    /* 2 h idle */
+  CHECK (Xva_session_check (e->srv, b) == XVA_EAUTH); /* 25 h idle */
   Xva_srv_test_skew (e->srv, 24 * hour + 1000);
   CHECK (Xva_session_check (e->srv, a) == XVA_EAUTH);
   CHECK (!valid (e->srv, a));

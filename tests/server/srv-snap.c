@@ -107,7 +107,8 @@ main (void)
   t_env_open (&e);
   CHECK (Xva_store_default_sr (e.store, NULL, sr) == XVA_OK);
   new_ref (net);
-  put (&e, net, "network", "{\"uuid\": \"n-1\", \"name_label\": \"net0\","
+  put (&e, net, "network",
+       "{\"uuid\": \"n-1\", \"name_label\": \"net0\","
        " \"VIFs\": []}");
 
   /* An import: a VM with one new disk and a VIF on the existing
@@ -119,18 +120,28 @@ main (void)
   new_ref (vif);
   new_ref (net2);
   new_ref (vif2);
-  put (&e, vdi, "VDI", "{\"uuid\": \"d-1\", \"SR\": \"%s\", \"VBDs\": "
-       "[\"%s\"]}", sr, vbd);
-  put (&e, vm, "VM", "{\"uuid\": \"v-1\", \"name_label\": \"new\","
+  put (&e, vdi, "VDI",
+       "{\"uuid\": \"d-1\", \"SR\": \"%s\", \"VBDs\": "
+       "[\"%s\"]}",
+       sr, vbd);
+  put (&e, vm, "VM",
+       "{\"uuid\": \"v-1\", \"name_label\": \"new\","
        " \"power_state\": \"Halted\", \"VBDs\": [\"%s\"],"
-       " \"VIFs\": [\"%s\", \"%s\"]}", vbd, vif, vif2);
-  put (&e, vbd, "VBD", "{\"uuid\": \"b-1\", \"VM\": \"%s\", \"VDI\": \"%s\","
-       " \"type\": \"Disk\"}", vm, vdi);
-  put (&e, vif, "VIF", "{\"uuid\": \"i-1\", \"VM\": \"%s\", \"network\": "
-       "\"%s\"}", vm, net);
+       " \"VIFs\": [\"%s\", \"%s\"]}",
+       vbd, vif, vif2);
+  put (&e, vbd, "VBD",
+       "{\"uuid\": \"b-1\", \"VM\": \"%s\", \"VDI\": \"%s\","
+       " \"type\": \"Disk\"}",
+       vm, vdi);
+  put (&e, vif, "VIF",
+       "{\"uuid\": \"i-1\", \"VM\": \"%s\", \"network\": "
+       "\"%s\"}",
+       vm, net);
   put (&e, net2, "network", "{\"uuid\": \"n-2\", \"VIFs\": [\"%s\"]}", vif2);
-  put (&e, vif2, "VIF", "{\"uuid\": \"i-2\", \"VM\": \"%s\", \"network\": "
-       "\"%s\"}", vm, net2);
+  put (&e, vif2, "VIF",
+       "{\"uuid\": \"i-2\", \"VM\": \"%s\", \"network\": "
+       "\"%s\"}",
+       vm, net2);
   fresh_token (&e, tok, sizeof tok);
   Xva_event_snap_emit (e.srv, snap);
   collect (&e, tok);

@@ -45,8 +45,10 @@ date_ok (const struct xva_value *v)
     return 0;
   for (i = 0; i < 18; i++) {
     char c = s[i];
-    int ok = (i == 8) ? c == 'T' : (i == 11 || i == 14) ? c == ':'
-      : (i == 17) ? c == 'Z' : (c >= '0' && c <= '9');
+    int ok = (i == 8)               ? c == 'T'
+             : (i == 11 || i == 14) ? c == ':'
+             : (i == 17)            ? c == 'Z'
+                                    : (c >= '0' && c <= '9');
     if (!ok)
       return 0;
   }
@@ -74,7 +76,8 @@ test_rpc_lifecycle (struct t_env *e)
   struct xva_value *rec, *v;
 
   CHECK (t_call_str (e->srv, ref, sizeof ref, "task.create",
-                     "[\"%s\", \"label one\", \"desc\"]", e->session) == 0);
+                     "[\"%s\", \"label one\", \"desc\"]", e->session)
+         == 0);
   rec = record (e, ref);
   CHECK (strcmp (field (rec, "status"), "pending") == 0);
   CHECK (strcmp (field (rec, "name_label"), "label one") == 0);
@@ -85,8 +88,7 @@ test_rpc_lifecycle (struct t_env *e)
   CHECK (xva_value_len (xva_value_get (rec, "allowed_operations")) == 1);
   CHECK (xva_value_type (xva_value_get (rec, "current_operations"))
          == XVA_TYPE_STRUCT);
-  CHECK (xva_value_type (xva_value_get (rec, "error_info"))
-         == XVA_TYPE_ARRAY);
+  CHECK (xva_value_type (xva_value_get (rec, "error_info")) == XVA_TYPE_ARRAY);
   CHECK (strncmp (field (rec, "resident_on"), "OpaqueRef:", 10) == 0);
   CHECK (strcmp (field (rec, "subtask_of"), "OpaqueRef:NULL") == 0);
   CHECK (xva_value_get (rec, "other_config") != NULL);
@@ -98,9 +100,11 @@ test_rpc_lifecycle (struct t_env *e)
   /* get_by_uuid, getters. */
   CHECK (t_call_str (e->srv, got, sizeof got, "task.get_by_uuid",
                      "[\"%s\", \"%s\"]", e->session, field (rec, "uuid"))
-         == 0 && strcmp (got, ref) == 0);
+           == 0
+         && strcmp (got, ref) == 0);
   CHECK (t_call_str (e->srv, got, sizeof got, "task.get_status",
-                     "[\"%s\", \"%s\"]", e->session, ref) == 0
+                     "[\"%s\", \"%s\"]", e->session, ref)
+           == 0
          && strcmp (got, "pending") == 0);
   xva_value_free (rec);
 
@@ -128,13 +132,15 @@ test_rpc_lifecycle (struct t_env *e)
   xva_value_free (v);
   rec = record (e, ref);
   CHECK (strcmp (field (rec, "status"), "cancelled") == 0);
-  CHECK (strcmp (xva_value_string (xva_value_at (xva_value_get (rec,
-                                                 "error_info"), 0)),
-                 "TASK_CANCELLED") == 0);
+  CHECK (strcmp (xva_value_string (
+                   xva_value_at (xva_value_get (rec, "error_info"), 0)),
+                 "TASK_CANCELLED")
+         == 0);
   CHECK (xva_value_len (xva_value_get (rec, "allowed_operations")) == 0);
   CHECK (date_ok (xva_value_get (rec, "finished"))
          && strcmp (xva_value_string (xva_value_get (rec, "finished")),
-                    "19700101T00:00:00Z") != 0);
+                    "19700101T00:00:00Z")
+              != 0);
   snprintf (line, sizeof line, "task %s label one: cancelled",
             field (rec, "uuid"));
   CHECK_MSG (t_log_has (line), line);
@@ -157,8 +163,8 @@ test_rpc_lifecycle (struct t_env *e)
               ref);
   CHECK (v != NULL);
   xva_value_free (v);
-  v = t_call (e->srv, code, "task.get_record", "[\"%s\", \"%s\"]",
-              e->session, ref);
+  v = t_call (e->srv, code, "task.get_record", "[\"%s\", \"%s\"]", e->session,
+              ref);
   CHECK (v == NULL && strcmp (code, "HANDLE_INVALID") == 0);
   CHECK (strcmp (t_err_param (1), "task") == 0);
   xva_value_free (v);
@@ -169,7 +175,8 @@ test_rpc_lifecycle (struct t_env *e)
 
   /* set_status to failure completes it. */
   CHECK (t_call_str (e->srv, ref, sizeof ref, "task.create",
-                     "[\"%s\", \"two\", \"\"]", e->session) == 0);
+                     "[\"%s\", \"two\", \"\"]", e->session)
+         == 0);
   v = t_call (e->srv, code, "task.set_status", "[\"%s\", \"%s\", \"failure\"]",
               e->session, ref);
   CHECK (v != NULL);
@@ -204,7 +211,8 @@ test_transfer (struct t_env *e)
 
   /* A client's task, adopted by a transfer (progress goes to 0). */
   CHECK (t_call_str (e->srv, ref, sizeof ref, "task.create",
-                     "[\"%s\", \"export\", \"\"]", e->session) == 0);
+                     "[\"%s\", \"export\", \"\"]", e->session)
+         == 0);
   v = t_call (e->srv, code, "task.set_progress", "[\"%s\", \"%s\", -1]",
               e->session, ref);
   xva_value_free (v);
@@ -229,8 +237,8 @@ test_transfer (struct t_env *e)
     for (k = 1; k <= 200; k++)
       Xva_task_set_progress (e->srv, ref, (double) k / 400.0);
     dt = t_now_ms () - t0;
-    snprintf (json, sizeof json, "[\"%s\", [\"task\"], \"%s\", 0]",
-              e->session, token);
+    snprintf (json, sizeof json, "[\"%s\", [\"task\"], \"%s\", 0]", e->session,
+              token);
     evs = t_call (e->srv, code, "event.from", "%s", json);
     for (k = 0; k < xva_value_len (xva_value_get (evs, "events")); k++)
       writes++;
@@ -268,7 +276,7 @@ test_transfer (struct t_env *e)
   v = t_call (e->srv, code, "task.cancel", "[\"%s\", \"%s\"]", e->session,
               ref);
   xva_value_free (v);
-  CHECK (f.calls == 1);                       /* once */
+  CHECK (f.calls == 1); /* once */
   Xva_task_cancelled (e->srv, ref);
   Xva_task_on_cancel (e->srv, ref, NULL, NULL);
   rec = record (e, ref);
@@ -285,9 +293,10 @@ test_transfer (struct t_env *e)
   CHECK (Xva_task_create (e->srv, "import x", "d", ref) == XVA_OK);
   Xva_task_on_cancel (e->srv, ref, on_cancel, &f);
   Xva_task_set_progress (e->srv, ref, 0.3);
-  Xva_task_succeed (e->srv, ref, "<value><array><data><value>OpaqueRef:a"
+  Xva_task_succeed (e->srv, ref,
+                    "<value><array><data><value>OpaqueRef:a"
                     "</value></data></array></value>");
-  Xva_task_fail_code (e->srv, ref, "IMPORT_ERROR", "late");  /* ignored */
+  Xva_task_fail_code (e->srv, ref, "IMPORT_ERROR", "late"); /* ignored */
   rec = record (e, ref);
   CHECK (strcmp (field (rec, "status"), "success") == 0);
   CHECK (strstr (field (rec, "result"), "OpaqueRef:a") != NULL);
@@ -297,22 +306,20 @@ test_transfer (struct t_env *e)
             field (rec, "uuid"));
   CHECK_MSG (t_log_has (line), line);
   xva_value_free (rec);
-  v = t_call (e->srv, code, "task.get_result", "[\"%s\", \"%s\"]",
-              e->session, ref);
+  v = t_call (e->srv, code, "task.get_result", "[\"%s\", \"%s\"]", e->session,
+              ref);
   CHECK (v && strstr (xva_value_string (v), "OpaqueRef:a") != NULL);
   xva_value_free (v);
 
   /* Failing, with a code and a param. */
   CHECK (Xva_task_create (e->srv, "import y", "", ref) == XVA_OK);
   Xva_task_fail_code (e->srv, ref, "IMPORT_ERROR", "bad archive");
-  Xva_task_succeed (e->srv, ref, "");                           /* ignored */
+  Xva_task_succeed (e->srv, ref, ""); /* ignored */
   v = t_call (e->srv, code, "task.get_error_info", "[\"%s\", \"%s\"]",
               e->session, ref);
   CHECK (xva_value_len (v) == 2);
-  CHECK (strcmp (xva_value_string (xva_value_at (v, 0)), "IMPORT_ERROR")
-         == 0);
-  CHECK (strcmp (xva_value_string (xva_value_at (v, 1)), "bad archive")
-         == 0);
+  CHECK (strcmp (xva_value_string (xva_value_at (v, 0)), "IMPORT_ERROR") == 0);
+  CHECK (strcmp (xva_value_string (xva_value_at (v, 1)), "bad archive") == 0);
   xva_value_free (v);
   rec = record (e, ref);
   CHECK (strcmp (field (rec, "status"), "failure") == 0);
@@ -368,7 +375,8 @@ test_bound (struct t_env *e)
   }
   /* The 5 most recent completed ones are kept, oldest dropped. */
   CHECK (count_tasks (e, "success") + count_tasks (e, "failure")
-         + count_tasks (e, "cancelled") == 5);
+           + count_tasks (e, "cancelled")
+         == 5);
   for (i = 0; i < 3; i++)
     CHECK (!task_exists (e, refs[i]));
   for (i = 3; i < 8; i++)
@@ -428,11 +436,12 @@ test_restart (struct t_env *e)
   struct xva_value *rec = NULL;
 
   CHECK (Xva_store_new_ref (ref) == XVA_OK);
-  rec = t_json ("{\"uuid\": \"11111111-2222-4333-8444-555555555555\","
-                " \"name_label\": \"crashed\", \"status\": \"pending\","
-                " \"progress\": 0.4, \"error_info\": [],"
-                " \"allowed_operations\": [\"cancel\"],"
-                " \"current_operations\": {}}");
+  rec = t_json (
+    "{\"uuid\": \"11111111-2222-4333-8444-555555555555\","
+    " \"name_label\": \"crashed\", \"status\": \"pending\","
+    " \"progress\": 0.4, \"error_info\": [],"
+    " \"allowed_operations\": [\"cancel\"],"
+    " \"current_operations\": {}}");
   CHECK (Xva_store_put (e->store, NULL, ref, "task", rec) == XVA_OK);
   xva_value_free (rec);
   rec = NULL;
@@ -447,13 +456,15 @@ test_restart (struct t_env *e)
 
   CHECK (Xva_store_get (e->store, NULL, ref, NULL, &rec) == XVA_OK);
   CHECK (strcmp (field (rec, "status"), "failure") == 0);
-  CHECK (strcmp (xva_value_string (xva_value_at (xva_value_get (rec,
-                                                 "error_info"), 0)),
-                 "INTERNAL_ERROR") == 0);
+  CHECK (strcmp (xva_value_string (
+                   xva_value_at (xva_value_get (rec, "error_info"), 0)),
+                 "INTERNAL_ERROR")
+         == 0);
   xva_value_free (rec);
   rec = NULL;
-  CHECK (t_log_has ("task 11111111-2222-4333-8444-555555555555 crashed: "
-                    "failure INTERNAL_ERROR"));
+  CHECK (
+    t_log_has ("task 11111111-2222-4333-8444-555555555555 crashed: "
+               "failure INTERNAL_ERROR"));
   CHECK (Xva_store_get (e->store, NULL, run, NULL, &rec) == XVA_OK);
   CHECK (strcmp (field (rec, "status"), "cancelled") == 0);
   xva_value_free (rec);

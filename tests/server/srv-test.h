@@ -36,8 +36,7 @@ t_tmpdir (char *buf, size_t len)
 }
 
 static inline int
-t_rm_one (const char *path, const struct stat *sb, int flag,
-          struct FTW *ftw)
+t_rm_one (const char *path, const struct stat *sb, int flag, struct FTW *ftw)
 {
   (void) sb;
   (void) flag;
@@ -181,8 +180,8 @@ t_call_v (struct Xva_srv *srv, int trusted, char *code, const char *method,
 }
 
 static inline struct xva_value *
-t_call (struct Xva_srv *srv, char *code, const char *method,
-        const char *fmt, ...)
+t_call (struct Xva_srv *srv, char *code, const char *method, const char *fmt,
+        ...)
 {
   struct xva_value *res;
   va_list ap;
@@ -261,8 +260,7 @@ t_json (const char *fmt, ...)
   va_start (ap, fmt);
   vsnprintf (json, sizeof json, fmt, ap);
   va_end (ap);
-  if (xva_value_from_json (json, strlen (json), NULL, &v, NULL, 0)
-      != XVA_OK) {
+  if (xva_value_from_json (json, strlen (json), NULL, &v, NULL, 0) != XVA_OK) {
     fprintf (stderr, "bad test JSON: %s\n", json);
     exit (1);
   }

@@ -48,7 +48,7 @@ main (void)
   CHECK (Xva_store_busy_acquire (s1, "OpaqueRef:a") == XVA_OK);
   CHECK (Xva_store_busy_count (s1, "OpaqueRef:a") == 2);
   CHECK (Xva_store_busy (s1, "OpaqueRef:a"));
-  CHECK (!Xva_store_busy (s2, "OpaqueRef:a"));     /* another store */
+  CHECK (!Xva_store_busy (s2, "OpaqueRef:a")); /* another store */
   CHECK (!Xva_store_busy (s1, "OpaqueRef:b"));
   CHECK (Xva_store_busy_try (s1, "OpaqueRef:a") == XVA_EEXIST);
   CHECK (Xva_store_busy_count (s1, "OpaqueRef:a") == 2);
@@ -60,7 +60,7 @@ main (void)
   CHECK (Xva_store_busy_count (s1, "OpaqueRef:a") == 1);
   Xva_store_busy_release (s1, "OpaqueRef:a");
   CHECK (!Xva_store_busy (s1, "OpaqueRef:a"));
-  Xva_store_busy_release (s1, "OpaqueRef:a");      /* not held: nothing */
+  Xva_store_busy_release (s1, "OpaqueRef:a"); /* not held: nothing */
   CHECK (Xva_store_busy_count (s1, "OpaqueRef:a") == 0);
   CHECK (Xva_store_busy_try (s1, "OpaqueRef:a") == XVA_OK);
   Xva_store_busy_release (s1, "OpaqueRef:a");

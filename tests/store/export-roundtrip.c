@@ -12,8 +12,8 @@
 #define NDISKS 5
 
 static const char *const order[] = {
-  "host", "VM", "VM_metrics", "VM_guest_metrics", "VBD", "VIF", "network",
-  "VDI", "SR",
+  "host",    "VM",  "VM_metrics", "VM_guest_metrics", "VBD", "VIF",
+  "network", "VDI", "SR",
 };
 
 static int
@@ -164,8 +164,7 @@ check_ova (const struct xva_value *root, size_t nvbd, size_t nvif)
       CHECK (strcmp (xt_str (r, "suspend_VDI"), "OpaqueRef:NULL") == 0);
       CHECK (strcmp (xt_str (r, "parent"), "OpaqueRef:NULL") == 0);
       CHECK (strcmp (xt_str (r, "snapshot_of"), "OpaqueRef:NULL") == 0);
-      CHECK (strcmp (xt_str (r, "protection_policy"), "OpaqueRef:NULL")
-             == 0);
+      CHECK (strcmp (xt_str (r, "protection_policy"), "OpaqueRef:NULL") == 0);
       CHECK (ref_ok (root, xt_str (r, "metrics"), "VM_metrics"));
       CHECK (ref_ok (root, xt_str (r, "resident_on"), "host"));
       CHECK (xva_value_len (xva_value_get (r, "consoles")) == 0);
@@ -216,8 +215,8 @@ check_images (struct Xva_store *s, const char *vm_ref, unsigned char **data,
 
   CHECK (xva_value_len (vbds) == NDISKS);
   for (i = 0; i < xva_value_len (vbds); i++) {
-    struct xva_value *vbd = xt_get (s, xva_value_string (xva_value_at (vbds,
-                                                                     i)));
+    struct xva_value *vbd = xt_get (s,
+                                    xva_value_string (xva_value_at (vbds, i)));
     struct xva_value *vdi = vbd ? xt_get (s, xt_str (vbd, "VDI")) : NULL;
     unsigned idx = 99;
 
@@ -261,7 +260,7 @@ round_trip (struct Xva_store *s, const char *vm_ref, const char *name,
   CHECK (xt_drain (e, &out) == XVA_OK);
   Xva_export_free (e);
   CHECK (!Xva_store_busy (s, vm_ref));
-  if (getenv ("XT_DUMP")) {       /* for a look with `xva inspect` */
+  if (getenv ("XT_DUMP")) { /* for a look with `xva inspect` */
     FILE *f = fopen (getenv ("XT_DUMP"), "wb");
     if (f) {
       fwrite (out.p, 1, out.n, f);
@@ -563,9 +562,8 @@ main (void)
   /* A ref of another class is not a VM. */
   {
     struct xva_value *vmr = xt_get (s, vm1);
-    const char *vbd = xva_value_string (xva_value_at (xva_value_get (vmr,
-                                                                     "VBDs"),
-                                                      0));
+    const char *vbd =
+      xva_value_string (xva_value_at (xva_value_get (vmr, "VBDs"), 0));
     st = Xva_export_new (s, vbd, &eo, &e, err, sizeof err);
     CHECK (st == XVA_ENOTFOUND && e == NULL);
     xva_value_free (vmr);

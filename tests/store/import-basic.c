@@ -60,15 +60,15 @@ main (void)
     CHECK (xt_bool (vm, "is_default_template") == 0);
     CHECK (xva_value_len (xva_value_get (vm, "current_operations")) == 0);
     CHECK (Xva_store_uuid_valid (xt_str (oc, "mac_seed")));
-    CHECK (strcmp (xt_str (oc, "mac_seed"), xt_str (xva_value_get (src_vm,
-                                                    "other_config"),
-                                                    "mac_seed")) != 0);
+    CHECK (strcmp (xt_str (oc, "mac_seed"),
+                   xt_str (xva_value_get (src_vm, "other_config"), "mac_seed"))
+           != 0);
     CHECK (xt_str (vm, "generation_id")[0] != '\0');
     CHECK (strcmp (xt_str (vm, "metrics"), "OpaqueRef:NULL") == 0);
     CHECK (xva_value_len (vbds) == NDISKS);
     for (i = 0; i < xva_value_len (vbds); i++) {
       struct xva_value *vbd = xt_get (s, xva_value_string (xva_value_at (vbds,
-                                                                       i)));
+                                                                         i)));
       struct xva_value *vdi = vbd ? xt_get (s, xt_str (vbd, "VDI")) : NULL;
       unsigned idx = 99;
 
@@ -83,12 +83,13 @@ main (void)
       CHECK (strcmp (xt_str (vdi, "SR"), sr_ref) == 0);
       CHECK (strcmp (xt_str (vdi, "location"), xt_str (vdi, "uuid")) == 0);
       CHECK (xva_value_len (xva_value_get (vdi, "VBDs")) == 1);
-      CHECK (strcmp (xva_value_string (xva_value_at (xva_value_get (vdi,
-                                                                    "VBDs"),
-                                                     0)),
-                     xva_value_string (xva_value_at (vbds, i))) == 0);
+      CHECK (strcmp (xva_value_string (
+                       xva_value_at (xva_value_get (vdi, "VBDs"), 0)),
+                     xva_value_string (xva_value_at (vbds, i)))
+             == 0);
       CHECK (xva_value_get_string (xva_value_get (vdi, "sm_config"),
-                                   "import_task") != NULL);
+                                   "import_task")
+             != NULL);
       CHECK (sscanf (xt_str (vdi, "name_label"), "disk %u", &idx) == 1
              && idx < NDISKS);
       if (idx < NDISKS) {
@@ -99,9 +100,9 @@ main (void)
       xva_value_free (vdi);
     }
     CHECK (xva_value_len (xva_value_get (vm, "VIFs")) == 1);
-    vif = xt_get (s, xva_value_string (xva_value_at (xva_value_get (vm,
-                                                                    "VIFs"),
-                                                     0)));
+    vif = xt_get (s,
+                  xva_value_string (xva_value_at (xva_value_get (vm, "VIFs"),
+                                                  0)));
     CHECK (vif != NULL);
     net = vif ? xt_get (s, xt_str (vif, "network")) : NULL;
     CHECK (net != NULL);
@@ -152,9 +153,11 @@ main (void)
     CHECK (st == XVA_ENOTFOUND);
     CHECK (im != NULL);
     CHECK (im && Xva_import_http_status (im) == 404);
-    CHECK (im && strcmp (xva_value_string (xva_value_at (Xva_import_error (im),
-                                                         0)),
-                         "HANDLE_INVALID") == 0);
+    CHECK (im
+           && strcmp (xva_value_string (xva_value_at (Xva_import_error (im),
+                                                      0)),
+                      "HANDLE_INVALID")
+                == 0);
     CHECK (strstr (err, "HANDLE_INVALID") != NULL);
     Xva_import_free (im);
     o.sr_ref = sr_ref;
@@ -205,14 +208,17 @@ main (void)
     CHECK (st == XVA_ENOSPC);
     CHECK (Xva_import_http_status (im) == 507);
     CHECK (strcmp (xva_value_string (xva_value_at (Xva_import_error (im), 0)),
-                   "SR_FULL") == 0);
+                   "SR_FULL")
+           == 0);
     CHECK (xva_value_len (Xva_import_error (im)) == 3);
     {
       char want[32];
       snprintf (want, sizeof want, "%llu",
                 (unsigned long long) (sizes[0] + sizes[1] + sizes[2]));
       CHECK (strcmp (xva_value_string (xva_value_at (Xva_import_error (im),
-                                                     1)), want) == 0);
+                                                     1)),
+                     want)
+             == 0);
     }
     Xva_import_free (im);
     setrlimit (RLIMIT_FSIZE, &old);

@@ -49,7 +49,7 @@ main (void)
   at = first_chunk (&a);
   CHECK (at > 0);
   CHECK (data[0][100] != 0);
-  a.p[at + 100] ^= 0x40;        /* the first chunk starts at offset 0 */
+  a.p[at + 100] ^= 0x40; /* the first chunk starts at offset 0 */
   data[0][100] ^= 0x40;
 
   /* Without force. */
@@ -90,11 +90,10 @@ main (void)
   Xva_import_free (im);
   CHECK (xva_value_len (refs) == 1);
   if (xva_value_len (refs) == 1) {
-    struct xva_value *vm = xt_get (s, xva_value_string (xva_value_at (refs,
-                                                                      0)));
-    struct xva_value *vbd = xt_get (s, xva_value_string (
-                                      xva_value_at (xva_value_get (vm, "VBDs"),
-                                                    0)));
+    struct xva_value *vm = xt_get (s,
+                                   xva_value_string (xva_value_at (refs, 0)));
+    struct xva_value *vbd = xt_get (
+      s, xva_value_string (xva_value_at (xva_value_get (vm, "VBDs"), 0)));
     CHECK (vbd != NULL);
     if (vbd)
       CHECK (xt_image_is (s, xt_str (vbd, "VDI"), data[0], sizes[0]));

@@ -76,8 +76,8 @@ vdis_of (const char *ref, char *out, size_t len)
 
   out[0] = '\0';
   for (i = 0; i < xva_value_len (set); i++) {
-    struct xva_value *vbd = xt_get (s, xva_value_string (xva_value_at (set,
-                                                                     i)));
+    struct xva_value *vbd = xt_get (s,
+                                    xva_value_string (xva_value_at (set, i)));
     int n = snprintf (out + used, len - used, "%s ", xt_str (vbd, "VDI"));
     if (n > 0 && (size_t) n < len - used)
       used += (size_t) n;
@@ -190,7 +190,7 @@ main (void)
     CHECK (xva_value_len (refs) == 2);
     xva_value_free (refs);
     refs = NULL;
-    CHECK (xt_count (s, "VM") == nvm);      /* a dry run made nothing */
+    CHECK (xt_count (s, "VM") == nvm); /* a dry run made nothing */
     CHECK (xt_count (s, "VBD") == NA + NB);
     CHECK (xt_count (s, "VIF") == 2);
     CHECK (xt_count (s, "VDI") == nvdi);
@@ -199,7 +199,7 @@ main (void)
   /* Disaster: the VM records are lost, the disks survive. */
   destroy_keep_disks (a_ref);
   destroy_keep_disks (b_ref);
-  CHECK (xt_count (s, "VM") == 2);          /* template and dom0 */
+  CHECK (xt_count (s, "VM") == 2); /* template and dom0 */
   CHECK (xt_count (s, "VBD") == 0);
   nvdi = xt_count (s, "VDI");
 
@@ -236,9 +236,8 @@ main (void)
   for (i = 0; i < NA; i++) {
     /* the same disks, untouched */
     struct xva_value *vm = xt_get (s, ref);
-    struct xva_value *vbd = xt_get (s, xva_value_string (
-                                      xva_value_at (xva_value_get (vm, "VBDs"),
-                                                    i)));
+    struct xva_value *vbd = xt_get (
+      s, xva_value_string (xva_value_at (xva_value_get (vm, "VBDs"), i)));
     struct xva_value *vdi = xt_get (s, xt_str (vbd, "VDI"));
     CHECK (xt_image_is (s, xt_str (vbd, "VDI"), da[i], sa[i]));
     CHECK (strcmp (xt_str (vbd, "VM"), ref) == 0);
@@ -283,8 +282,10 @@ main (void)
     CHECK (st == XVA_ENOTFOUND);
     e = Xva_import_error (im);
     CHECK (e && xva_value_len (e) == 3);
-    CHECK (e && strcmp (xva_value_string (xva_value_at (e, 0)),
-                        "VDI_LOCATION_MISSING") == 0);
+    CHECK (e
+           && strcmp (xva_value_string (xva_value_at (e, 0)),
+                      "VDI_LOCATION_MISSING")
+                == 0);
     CHECK (e && strcmp (xva_value_string (xva_value_at (e, 1)), sr_ref) == 0);
     CHECK (e && strcmp (xva_value_string (xva_value_at (e, 2)), loc) == 0);
     CHECK (strstr (Xva_import_errmsg (im), loc) != NULL);
@@ -334,7 +335,7 @@ main (void)
       vdis_of (new_ref, got, sizeof got);
       CHECK (strncmp (got, a1, strlen (a1)) == 0);
       v = xt_get (s, new_ref);
-      CHECK (strcmp (xt_str (v, "uuid"), b_uuid) != 0);   /* no restore */
+      CHECK (strcmp (xt_str (v, "uuid"), b_uuid) != 0); /* no restore */
       xva_value_free (v);
     }
     xva_value_free (refs);

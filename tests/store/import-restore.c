@@ -68,7 +68,8 @@ main (void)
   master = xt_tree ("restore vm", sizes, 1, 1);
   Xva_store_new_uuid (seed);
   xva_value_set_string (xva_value_get (xt_object (master, "VM"),
-                                       "other_config"), "mac_seed", seed);
+                                       "other_config"),
+                        "mac_seed", seed);
   src_vm = xt_object (master, "VM");
   src_vif = xt_object (master, "VIF");
   src_vbd = xt_object (master, "VBD");
@@ -86,13 +87,14 @@ main (void)
   CHECK (strcmp (xt_str (vm1, "uuid"), xt_str (src_vm, "uuid")) == 0);
   CHECK (xt_int (vm1, "version") == 0);
   CHECK (strcmp (xt_str (xva_value_get (vm1, "other_config"), "mac_seed"),
-                 seed) == 0);
-  vbd1 = xt_get (s, xva_value_string (xva_value_at (xva_value_get (vm1,
-                                                                   "VBDs"),
-                                                    0)));
-  vif1 = xt_get (s, xva_value_string (xva_value_at (xva_value_get (vm1,
-                                                                   "VIFs"),
-                                                    0)));
+                 seed)
+         == 0);
+  vbd1 = xt_get (s,
+                 xva_value_string (xva_value_at (xva_value_get (vm1, "VBDs"),
+                                                 0)));
+  vif1 = xt_get (s,
+                 xva_value_string (xva_value_at (xva_value_get (vm1, "VIFs"),
+                                                 0)));
   CHECK (vbd1 && vif1);
   CHECK (strcmp (xt_str (vbd1, "uuid"), xt_str (src_vbd, "uuid")) == 0);
   CHECK (strcmp (xt_str (vif1, "uuid"), xt_str (src_vif, "uuid")) == 0);
@@ -137,12 +139,10 @@ main (void)
   CHECK (!test_exists (old_img));
   CHECK (xt_entries (srdir, &staging) == 1 && staging == 0);
   {
-    struct xva_value *vbd = xt_get (s, xva_value_string (
-                                      xva_value_at (xva_value_get (vm2, "VBDs"),
-                                                    0)));
-    struct xva_value *vif = xt_get (s, xva_value_string (
-                                      xva_value_at (xva_value_get (vm2, "VIFs"),
-                                                    0)));
+    struct xva_value *vbd = xt_get (
+      s, xva_value_string (xva_value_at (xva_value_get (vm2, "VBDs"), 0)));
+    struct xva_value *vif = xt_get (
+      s, xva_value_string (xva_value_at (xva_value_get (vm2, "VIFs"), 0)));
     struct xva_value *sr = xt_get (s, sr_ref);
     struct xva_value *net = vif ? xt_get (s, xt_str (vif, "network")) : NULL;
 
@@ -152,10 +152,10 @@ main (void)
     /* back references follow: one VDI in the SR, one VIF on the net */
     CHECK (sr && xva_value_len (xva_value_get (sr, "VDIs")) == 1);
     CHECK (sr && vbd
-           && strcmp (xva_value_string (xva_value_at (xva_value_get (sr,
-                                                                     "VDIs"),
-                                                      0)),
-                      xt_str (vbd, "VDI")) == 0);
+           && strcmp (xva_value_string (
+                        xva_value_at (xva_value_get (sr, "VDIs"), 0)),
+                      xt_str (vbd, "VDI"))
+                == 0);
     CHECK (net && xva_value_len (xva_value_get (net, "VIFs")) == 1);
     xva_value_free (vbd);
     xva_value_free (vif);
@@ -195,7 +195,8 @@ main (void)
   CHECK (st == XVA_ESTATE);
   CHECK (Xva_import_http_status (im) == 409);
   CHECK (strcmp (xva_value_string (xva_value_at (Xva_import_error (im), 0)),
-                 "VM_BAD_POWER_STATE") == 0);
+                 "VM_BAD_POWER_STATE")
+         == 0);
   Xva_import_free (im);
   o.force = 1;
   st = xt_import (s, &o, a.p, a.n, &refs, code, sizeof code);

@@ -21,8 +21,7 @@ check_nothing (int line)
   if (xt_count (s, "VM") != nvm0 || xt_count (s, "VDI") != nvdi0
       || xt_count (s, "VBD") != 0 + nvm0 * NDISKS
       || xt_entries (srdir, &staging) != files0 || staging != 0) {
-    fprintf (stderr, "line %d: something of a failed import remains\n",
-             line);
+    fprintf (stderr, "line %d: something of a failed import remains\n", line);
     harness_failures++;
   }
 }
@@ -46,8 +45,9 @@ main (void)
     data[k] = malloc ((size_t) sizes[k]);
     xt_fill (data[k], sizes[k], 20 + k);
   }
-  CHECK (xt_archive (xt_tree ("cut vm", sizes, NDISKS, 1), data, sizes,
-                     NDISKS, &a) == XVA_OK);
+  CHECK (xt_archive (xt_tree ("cut vm", sizes, NDISKS, 1), data, sizes, NDISKS,
+                     &a)
+         == XVA_OK);
   for (off = 0; off + 512 <= a.n; off += 512)
     if (strncmp ((const char *) a.p + off, "Ref:", 4) == 0) {
       first_ref = off;
@@ -59,18 +59,18 @@ main (void)
   nvdi0 = 0;
   files0 = 0;
 
-  cuts[ncuts++] = 600;                 /* inside ova.xml */
-  cuts[ncuts++] = first_ref;           /* right after ova.xml */
-  cuts[ncuts++] = first_ref + 512;     /* a chunk's header only */
-  cuts[ncuts++] = first_ref + 512 + 300000;   /* inside a chunk */
-  cuts[ncuts++] = first_ref + 512 + MiB;      /* before its checksum */
+  cuts[ncuts++] = 600;                      /* inside ova.xml */
+  cuts[ncuts++] = first_ref;                /* right after ova.xml */
+  cuts[ncuts++] = first_ref + 512;          /* a chunk's header only */
+  cuts[ncuts++] = first_ref + 512 + 300000; /* inside a chunk */
+  cuts[ncuts++] = first_ref + 512 + MiB;    /* before its checksum */
   cuts[ncuts++] = a.n / 2;
-  cuts[ncuts++] = a.n - 1024 - 1536;  /* before the last checksum entry */
-  cuts[ncuts++] = a.n - 1024 - 1;     /* one byte short of the last disk */
+  cuts[ncuts++] = a.n - 1024 - 1536; /* before the last checksum entry */
+  cuts[ncuts++] = a.n - 1024 - 1;    /* one byte short of the last disk */
   for (i = 0; i < ncuts; i++) {
     st = xt_import (s, &o, a.p, cuts[i], NULL, code, sizeof code);
-    if (st != XVA_ETRUNCATED || strcmp (code, "IMPORT_ERROR_PREMATURE_EOF")
-                                != 0) {
+    if (st != XVA_ETRUNCATED
+        || strcmp (code, "IMPORT_ERROR_PREMATURE_EOF") != 0) {
       fprintf (stderr, "cut at %zu of %zu: %d %s\n", cuts[i], a.n, st, code);
       harness_failures++;
     }
@@ -92,9 +92,10 @@ main (void)
   st = xt_feed (im, a.p + a.n / 2, a.n - a.n / 2);
   CHECK (st == XVA_ECANCELLED);
   CHECK (strcmp (xva_value_string (xva_value_at (Xva_import_error (im), 0)),
-                 "TASK_CANCELLED") == 0);
+                 "TASK_CANCELLED")
+         == 0);
   CHECK (Xva_import_finish (im, NULL) == XVA_ECANCELLED);
-  check_nothing (__LINE__);         /* cleaned before free */
+  check_nothing (__LINE__); /* cleaned before free */
   Xva_import_free (im);
   check_nothing (__LINE__);
 
@@ -119,8 +120,8 @@ main (void)
   /* Not an archive at all. */
   {
     static const char page[] = "<html><body>502 Bad Gateway</body></html>";
-    st = xt_import (s, &o, (const unsigned char *) page, sizeof page - 1,
-                    NULL, code, sizeof code);
+    st = xt_import (s, &o, (const unsigned char *) page, sizeof page - 1, NULL,
+                    code, sizeof code);
     CHECK (st < 0);
     CHECK (strcmp (code, "IMPORT_ERROR") == 0);
     check_nothing (__LINE__);

@@ -139,7 +139,7 @@ integrity_ok (const char *dir)
   snprintf (path, sizeof path, "%s/xva.db", dir);
   if (sqlite3_open_v2 (path, &db, SQLITE_OPEN_READWRITE, NULL) == SQLITE_OK
       && sqlite3_prepare_v2 (db, "PRAGMA integrity_check", -1, &st, NULL)
-         == SQLITE_OK
+           == SQLITE_OK
       && sqlite3_step (st) == SQLITE_ROW) {
     const unsigned char *v = sqlite3_column_text (st, 0);
     ok = v != NULL && strcmp ((const char *) v, "ok") == 0;
@@ -188,8 +188,10 @@ main (void)
     unsigned delay = (unsigned) (rand () % 120000);
 
     last = run_and_kill (dir, child_batches, delay);
-    fprintf (stderr, "round %d: killed %u us after the first commit, "
-             "%d reported\n", round, delay, last + 1);
+    fprintf (stderr,
+             "round %d: killed %u us after the first commit, "
+             "%d reported\n",
+             round, delay, last + 1);
     CHECK (last >= 0);
     CHECK (integrity_ok (dir));
     CHECK_RC (Xva_store_open (dir, &s, err, sizeof err), XVA_OK);

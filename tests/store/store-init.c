@@ -49,10 +49,11 @@ check_stored_hash (const char *dir)
   sqlite3_stmt *st = NULL;
 
   snprintf (path, sizeof path, "%s/xva.db", dir);
-  CHECK (sqlite3_open_v2 (path, &db, SQLITE_OPEN_READONLY, NULL)
-         == SQLITE_OK);
-  CHECK (sqlite3_prepare_v2 (db, "SELECT salt, hash, iterations FROM users"
-                                 " WHERE name = 'root'", -1, &st, NULL)
+  CHECK (sqlite3_open_v2 (path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK);
+  CHECK (sqlite3_prepare_v2 (db,
+                             "SELECT salt, hash, iterations FROM users"
+                             " WHERE name = 'root'",
+                             -1, &st, NULL)
          == SQLITE_OK);
   CHECK (sqlite3_step (st) == SQLITE_ROW);
   if (sqlite3_column_type (st, 1) == SQLITE_BLOB) {
@@ -69,9 +70,11 @@ check_stored_hash (const char *dir)
   sqlite3_finalize (st);
   st = NULL;
   /* The clear password appears in no table. */
-  CHECK (sqlite3_prepare_v2 (db, "SELECT count(*) FROM objects"
-                                 " WHERE instr(record, ?1) > 0", -1, &st,
-                             NULL) == SQLITE_OK);
+  CHECK (sqlite3_prepare_v2 (db,
+                             "SELECT count(*) FROM objects"
+                             " WHERE instr(record, ?1) > 0",
+                             -1, &st, NULL)
+         == SQLITE_OK);
   sqlite3_bind_text (st, 1, password, -1, SQLITE_STATIC);
   CHECK (sqlite3_step (st) == SQLITE_ROW);
   CHECK (sqlite3_column_int (st, 0) == 0);
@@ -154,12 +157,14 @@ main (void)
       CHECK (xva_value_get_bool (xva_value_get (sr, "shared"), &shared) == 0
              && shared == 0);
       CHECK (xva_value_get_int (xva_value_get (sr, "physical_size"), &size)
-             == 0 && size > 0);
+               == 0
+             && size > 0);
     }
     CHECK (xva_value_type (xva_value_get (sr, "VDIs")) == XVA_TYPE_ARRAY);
     snprintf (sr_uuid, sizeof sr_uuid, "%s",
               xva_value_get_string (sr, "uuid")
-              ? xva_value_get_string (sr, "uuid") : "");
+                ? xva_value_get_string (sr, "uuid")
+                : "");
     CHECK_RC (Xva_store_sr_dir (s, sr_uuid, path, sizeof path), XVA_OK);
     CHECK (stat (path, &sb) == 0 && S_ISDIR (sb.st_mode));
   }

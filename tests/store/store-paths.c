@@ -10,14 +10,14 @@ static const char *const bad[] = {
   "",
   "../../../../../../etc/passwd",
   "..",
-  "0f1e2d3c-4b5a-4978-8695-a4b3c2d1e0f",      /* short */
-  "0f1e2d3c-4b5a-4978-8695-a4b3c2d1e0f00",    /* long */
-  "0f1e2d3c/4b5a-4978-8695-a4b3c2d1e0f0",     /* slash */
-  "0f1e2d3c-4b5a-4978-8695-a4b3c2d1e/..",     /* slash and dots */
-  "../1e2d3c-4b5a-4978-8695-a4b3c2d1e0f0",    /* dots */
-  "0f1e2d3c-4b5a-4978-8695-a4b3c2d1e0fg",     /* not hex */
-  "0f1e2d3c4b5a-4978-8695-a4b3c2d1e0f0-",     /* hyphen moved */
-  "0F1e2d3c-4b5a-4978-8695-a4b3c2d1e0f0",     /* mixed case */
+  "0f1e2d3c-4b5a-4978-8695-a4b3c2d1e0f",   /* short */
+  "0f1e2d3c-4b5a-4978-8695-a4b3c2d1e0f00", /* long */
+  "0f1e2d3c/4b5a-4978-8695-a4b3c2d1e0f0",  /* slash */
+  "0f1e2d3c-4b5a-4978-8695-a4b3c2d1e/..",  /* slash and dots */
+  "../1e2d3c-4b5a-4978-8695-a4b3c2d1e0f0", /* dots */
+  "0f1e2d3c-4b5a-4978-8695-a4b3c2d1e0fg",  /* not hex */
+  "0f1e2d3c4b5a-4978-8695-a4b3c2d1e0f0-",  /* hyphen moved */
+  "0F1e2d3c-4b5a-4978-8695-a4b3c2d1e0f0",  /* mixed case */
   " f1e2d3c-4b5a-4978-8695-a4b3c2d1e0f0",
 };
 
@@ -56,14 +56,13 @@ main (void)
   CHECK_RC (Xva_store_sr_dir (s, GOOD, buf, sizeof buf), XVA_OK);
   snprintf (want, sizeof want, "%s/sr/" GOOD, dir);
   CHECK (strcmp (buf, want) == 0);
-  CHECK_RC (Xva_store_vdi_path (s, GOOD, GOOD_UPPER, buf, sizeof buf),
-            XVA_OK);
+  CHECK_RC (Xva_store_vdi_path (s, GOOD, GOOD_UPPER, buf, sizeof buf), XVA_OK);
   snprintf (want, sizeof want, "%s/sr/" GOOD "/" GOOD_UPPER ".img", dir);
   CHECK (strcmp (buf, want) == 0);
   CHECK_RC (Xva_store_staging_path (s, GOOD, GOOD, GOOD, buf, sizeof buf),
             XVA_OK);
-  snprintf (want, sizeof want, "%s/sr/" GOOD "/.import-" GOOD "/" GOOD
-            ".img", dir);
+  snprintf (want, sizeof want, "%s/sr/" GOOD "/.import-" GOOD "/" GOOD ".img",
+            dir);
   CHECK (strcmp (buf, want) == 0);
   /* too small a buffer */
   CHECK_RC (Xva_store_sr_dir (s, GOOD, buf, 10), XVA_ELIMIT);
@@ -75,10 +74,8 @@ main (void)
     CHECK_RC (Xva_store_vdi_path (s, b, GOOD, buf, sizeof buf), XVA_EINVAL);
     CHECK_RC (Xva_store_staging_path (s, GOOD, b, GOOD, buf, sizeof buf),
               XVA_EINVAL);
-    CHECK_RC (Xva_store_staging_dir (s, GOOD, b, buf, sizeof buf),
-              XVA_EINVAL);
-    CHECK_RC (Xva_store_staging_dir (s, b, GOOD, buf, sizeof buf),
-              XVA_EINVAL);
+    CHECK_RC (Xva_store_staging_dir (s, GOOD, b, buf, sizeof buf), XVA_EINVAL);
+    CHECK_RC (Xva_store_staging_dir (s, b, GOOD, buf, sizeof buf), XVA_EINVAL);
     CHECK_RC (Xva_store_staging_remove (s, GOOD, b), XVA_EINVAL);
     CHECK_RC (Xva_store_vdi_remove (s, GOOD, b), XVA_EINVAL);
     CHECK_RC (Xva_store_staging_publish (s, GOOD, GOOD, &b, 1), XVA_EINVAL);

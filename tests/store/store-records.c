@@ -27,7 +27,8 @@ rich_record (void)
       || xva_value_set_bool (v, "is_a_template", 0) < 0
       || xva_value_set_int (v, "memory_static_max", 4294967296LL) < 0
       || xva_value_set (v, "snapshot_time",
-                        xva_value_new_date ("19700101T00:00:00Z")) < 0
+                        xva_value_new_date ("19700101T00:00:00Z"))
+           < 0
       || xva_value_set (v, "empty_map", xva_value_new_struct ()) < 0
       || xva_value_set (v, "empty_set", xva_value_new_array ()) < 0)
     goto fail_v;
@@ -81,7 +82,7 @@ main (void)
   }
   rich = rich_record ();
   r2 = test_record (U2, "vm two", NULL);
-  r3 = test_record (U3, "vm one", NULL);    /* same name as rich */
+  r3 = test_record (U3, "vm one", NULL); /* same name as rich */
   CHECK (rich && r2 && r3);
   if (!(rich && r2 && r3))
     return 1;
@@ -145,8 +146,7 @@ main (void)
   CHECK_RC (Xva_store_by_name (s, NULL, "VM", "renamed", 0, &l), XVA_OK);
   CHECK (l.n == 1);
   Xva_store_list_free (&l);
-  CHECK_RC (Xva_store_find_uuid (s, NULL, "VM", U2, ref, NULL),
-            XVA_ENOTFOUND);
+  CHECK_RC (Xva_store_find_uuid (s, NULL, "VM", U2, ref, NULL), XVA_ENOTFOUND);
   CHECK_RC (Xva_store_list (s, NULL, "VM", 0, &l), XVA_OK);
   CHECK (l.n == 3 && strcmp (l.refs[1], "OpaqueRef:2") == 0);
   Xva_store_list_free (&l);
@@ -158,8 +158,7 @@ main (void)
   /* delete */
   CHECK_RC (Xva_store_delete (s, NULL, "OpaqueRef:3"), XVA_OK);
   CHECK_RC (Xva_store_delete (s, NULL, "OpaqueRef:3"), XVA_ENOTFOUND);
-  CHECK_RC (Xva_store_get (s, NULL, "OpaqueRef:3", NULL, NULL),
-            XVA_ENOTFOUND);
+  CHECK_RC (Xva_store_get (s, NULL, "OpaqueRef:3", NULL, NULL), XVA_ENOTFOUND);
 
   /* a rolled-back transaction leaves nothing */
   CHECK_RC (Xva_store_begin (s, &t), XVA_OK);
@@ -183,8 +182,7 @@ main (void)
   CHECK_RC (Xva_store_count (s, NULL, "VBD", &n), XVA_OK);
   CHECK (n == 0);
   CHECK_RC (Xva_store_get (s, NULL, "OpaqueRef:1", NULL, NULL), XVA_OK);
-  CHECK_RC (Xva_store_get (s, NULL, "OpaqueRef:x", NULL, NULL),
-            XVA_ENOTFOUND);
+  CHECK_RC (Xva_store_get (s, NULL, "OpaqueRef:x", NULL, NULL), XVA_ENOTFOUND);
 
   /* a committed one keeps everything */
   CHECK_RC (Xva_store_begin (s, &t), XVA_OK);
@@ -208,11 +206,9 @@ main (void)
     memset (longref, 'r', sizeof longref - 1);
     longref[sizeof longref - 1] = '\0';
     CHECK_RC (Xva_store_put (s, NULL, longref, "VM", r2), XVA_ELIMIT);
-    CHECK_RC (Xva_store_put (s, NULL, "OpaqueRef:z", "V/M", r2),
-              XVA_EINVAL);
+    CHECK_RC (Xva_store_put (s, NULL, "OpaqueRef:z", "V/M", r2), XVA_EINVAL);
     CHECK_RC (Xva_store_put (s, NULL, "", "VM", r2), XVA_EINVAL);
-    CHECK_RC (Xva_store_put (s, NULL, "OpaqueRef:z", "VM", NULL),
-              XVA_EINVAL);
+    CHECK_RC (Xva_store_put (s, NULL, "OpaqueRef:z", "VM", NULL), XVA_EINVAL);
     big = xva_value_new_string ("not a struct");
     CHECK_RC (Xva_store_put (s, NULL, "OpaqueRef:z", "VM", big), XVA_EINVAL);
     xva_value_free (big);

@@ -67,15 +67,15 @@ main (void)
   CHECK_RC (Xva_store_sr_dir (s, sr_uuid, srdir, sizeof srdir), XVA_OK);
 
   /* An import: stage, publish, commit, remove the staging. */
-  CHECK_RC (Xva_store_staging_dir (s, sr_uuid, TASK1, staging,
-                                   sizeof staging), XVA_OK);
+  CHECK_RC (Xva_store_staging_dir (s, sr_uuid, TASK1, staging, sizeof staging),
+            XVA_OK);
   CHECK (test_exists (staging));
   CHECK_RC (Xva_store_staging_path (s, sr_uuid, TASK1, STAGED, path,
-                                    sizeof path), XVA_OK);
+                                    sizeof path),
+            XVA_OK);
   CHECK (strncmp (path, staging, strlen (staging)) == 0);
   CHECK (test_write_file (path, 4096) == 0);
-  CHECK_RC (Xva_store_staging_publish (s, sr_uuid, TASK1, staged, 1),
-            XVA_OK);
+  CHECK_RC (Xva_store_staging_publish (s, sr_uuid, TASK1, staged, 1), XVA_OK);
   CHECK (!test_exists (path));
   CHECK_RC (Xva_store_vdi_path (s, sr_uuid, STAGED, path, sizeof path),
             XVA_OK);
@@ -90,10 +90,10 @@ main (void)
   CHECK (test_exists (path));
 
   /* Publishing never replaces an existing image. */
-  CHECK_RC (Xva_store_staging_dir (s, sr_uuid, TASK2, staging,
-                                   sizeof staging), XVA_OK);
-  CHECK_RC (Xva_store_staging_path (s, sr_uuid, TASK2, STAGED, p2,
-                                    sizeof p2), XVA_OK);
+  CHECK_RC (Xva_store_staging_dir (s, sr_uuid, TASK2, staging, sizeof staging),
+            XVA_OK);
+  CHECK_RC (Xva_store_staging_path (s, sr_uuid, TASK2, STAGED, p2, sizeof p2),
+            XVA_OK);
   CHECK (test_write_file (p2, 10) == 0);
   CHECK_RC (Xva_store_staging_publish (s, sr_uuid, TASK2, staged, 1),
             XVA_EEXIST);
@@ -101,21 +101,18 @@ main (void)
   unlink (p2);
   /* A published image whose commit did not happen is removed by the
    * abort. */
-  CHECK_RC (Xva_store_staging_path (s, sr_uuid, TASK2, ABORTED, p2,
-                                    sizeof p2), XVA_OK);
+  CHECK_RC (Xva_store_staging_path (s, sr_uuid, TASK2, ABORTED, p2, sizeof p2),
+            XVA_OK);
   CHECK (test_write_file (p2, 10) == 0);
-  CHECK_RC (Xva_store_staging_publish (s, sr_uuid, TASK2, aborted, 1),
-            XVA_OK);
-  CHECK_RC (Xva_store_vdi_path (s, sr_uuid, ABORTED, p2, sizeof p2),
-            XVA_OK);
+  CHECK_RC (Xva_store_staging_publish (s, sr_uuid, TASK2, aborted, 1), XVA_OK);
+  CHECK_RC (Xva_store_vdi_path (s, sr_uuid, ABORTED, p2, sizeof p2), XVA_OK);
   CHECK (test_exists (p2));
-  CHECK_RC (Xva_store_staging_abort (s, sr_uuid, TASK2, aborted, 1),
-            XVA_OK);
+  CHECK_RC (Xva_store_staging_abort (s, sr_uuid, TASK2, aborted, 1), XVA_OK);
   CHECK (!test_exists (p2));
   CHECK (!test_exists (staging));
   /* A missing staged image is an error, not a silent success. */
-  CHECK_RC (Xva_store_staging_dir (s, sr_uuid, TASK2, staging,
-                                   sizeof staging), XVA_OK);
+  CHECK_RC (Xva_store_staging_dir (s, sr_uuid, TASK2, staging, sizeof staging),
+            XVA_OK);
   CHECK_RC (Xva_store_staging_publish (s, sr_uuid, TASK2, aborted, 1),
             XVA_ENOTFOUND);
   CHECK_RC (Xva_store_staging_remove (s, sr_uuid, TASK2), XVA_OK);
@@ -124,10 +121,11 @@ main (void)
    * image no VDI names, an image a VDI names, other files, an empty
    * directory of no SR. */
   CHECK_RC (put_vdi (s, NULL, KNOWN), XVA_OK);
-  CHECK_RC (Xva_store_staging_dir (s, sr_uuid, TASK1, staging,
-                                   sizeof staging), XVA_OK);
+  CHECK_RC (Xva_store_staging_dir (s, sr_uuid, TASK1, staging, sizeof staging),
+            XVA_OK);
   CHECK_RC (Xva_store_staging_path (s, sr_uuid, TASK1, ORPHAN, path,
-                                    sizeof path), XVA_OK);
+                                    sizeof path),
+            XVA_OK);
   CHECK (test_write_file (path, 100) == 0);
   snprintf (p2, sizeof p2, "%s/" KNOWN ".img", srdir);
   CHECK (test_write_file (p2, 100) == 0);

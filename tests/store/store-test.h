@@ -13,15 +13,15 @@
 #include "store/store.h"
 
 /* CHECK that a store call returned want, printing the store's message. */
-#define CHECK_RC(call, want)                                               \
-  do {                                                                     \
-    int check_rc_ = (call);                                                \
-    if (check_rc_ != (want)) {                                             \
-      fprintf (stderr, "%s:%d: CHECK failed: %s == %s (got %d: %s)\n",    \
-               __FILE__, __LINE__, #call, #want, check_rc_,                \
-               Xva_store_errmsg (NULL));                                   \
-      harness_failures++;                                                  \
-    }                                                                      \
+#define CHECK_RC(call, want)                                                  \
+  do {                                                                        \
+    int check_rc_ = (call);                                                   \
+    if (check_rc_ != (want)) {                                                \
+      fprintf (stderr, "%s:%d: CHECK failed: %s == %s (got %d: %s)\n",        \
+               __FILE__, __LINE__, #call, #want, check_rc_,                   \
+               Xva_store_errmsg (NULL));                                      \
+      harness_failures++;                                                     \
+    }                                                                         \
   } while (0)
 
 /* A new empty directory under $TMPDIR (or /tmp); exits on failure. */

@@ -143,8 +143,7 @@ main (void)
     return 1;
   }
   for (i = 0; i < THREADS; i++)
-    CHECK (pthread_create (&th[i], NULL, worker, (void *) (intptr_t) i)
-           == 0);
+    CHECK (pthread_create (&th[i], NULL, worker, (void *) (intptr_t) i) == 0);
   for (i = 0; i < THREADS; i++)
     pthread_join (th[i], NULL);
   CHECK (atomic_load (&errors) == 0);
@@ -159,8 +158,7 @@ main (void)
     pthread_cond_wait (&hold_cond, &hold_lock);
   pthread_mutex_unlock (&hold_lock);
   t0 = now ();
-  CHECK_RC (Xva_store_get (store, NULL, "OpaqueRef:t0-0", NULL, NULL),
-            XVA_OK);
+  CHECK_RC (Xva_store_get (store, NULL, "OpaqueRef:t0-0", NULL, NULL), XVA_OK);
   CHECK_RC (Xva_store_get (store, NULL, "OpaqueRef:held", NULL, NULL),
             XVA_ENOTFOUND);
   CHECK_RC (Xva_store_count (store, NULL, "VM", &n), XVA_OK);
@@ -170,8 +168,7 @@ main (void)
   pthread_cond_broadcast (&hold_cond);
   pthread_mutex_unlock (&hold_lock);
   pthread_join (h, NULL);
-  CHECK_RC (Xva_store_get (store, NULL, "OpaqueRef:held", NULL, NULL),
-            XVA_OK);
+  CHECK_RC (Xva_store_get (store, NULL, "OpaqueRef:held", NULL, NULL), XVA_OK);
   CHECK (atomic_load (&errors) == 0);
 
   Xva_store_close (store);

@@ -109,8 +109,9 @@ xt_archive (struct xva_value *root, unsigned char **data,
       return XVA_EINVAL;
     fds[i] = mkstemp (path);
     unlink (path);
-    if (fds[i] < 0 || write (fds[i], data[idx], (size_t) sizes[idx])
-                      != (ssize_t) sizes[idx])
+    if (fds[i] < 0
+        || write (fds[i], data[idx], (size_t) sizes[idx])
+             != (ssize_t) sizes[idx])
       return XVA_EIO;
     d[i].id = dk->id;
     d[i].size = dk->virtual_size;
@@ -147,12 +148,11 @@ xt_archive (struct xva_value *root, unsigned char **data,
 
 /* The tree of a VM with n disks named "disk <i>" and one VIF. */
 static inline struct xva_value *
-xt_tree (const char *name, const uint64_t *sizes, unsigned n,
-         unsigned nvifs)
+xt_tree (const char *name, const uint64_t *sizes, unsigned n, unsigned nvifs)
 {
   static const char *const names[] = {
-    "disk 0", "disk 1", "disk 2", "disk 3", "disk 4", "disk 5", "disk 6",
-    "disk 7",
+    "disk 0", "disk 1", "disk 2", "disk 3",
+    "disk 4", "disk 5", "disk 6", "disk 7",
   };
   struct xva_vm_spec spec;
   int st;
@@ -188,8 +188,9 @@ xt_object (struct xva_value *root, const char *cls)
 static inline int
 xt_feed (struct Xva_import *im, const unsigned char *a, size_t n)
 {
-  static const size_t sizes[] = { 1, 7, 511, 512, 513, 4093, 65537,
-                                  1048577, 3 };
+  static const size_t sizes[] = {
+    1, 7, 511, 512, 513, 4093, 65537, 1048577, 3
+  };
   size_t off = 0, k = 0;
   int st = XVA_OK;
 
@@ -329,10 +330,11 @@ xt_image_is (struct Xva_store *s, const char *vdi_ref,
 
   if (Xva_store_get (s, NULL, vdi_ref, NULL, &vdi) != XVA_OK
       || Xva_store_get (s, NULL, xva_value_get_string (vdi, "SR"), NULL, &sr)
-         != XVA_OK
+           != XVA_OK
       || Xva_store_vdi_path (s, xva_value_get_string (sr, "uuid"),
                              xva_value_get_string (vdi, "location"), path,
-                             sizeof path) != XVA_OK)
+                             sizeof path)
+           != XVA_OK)
     goto out;
   fd = open (path, O_RDONLY);
   if (fd < 0 || fstat (fd, &st) != 0 || (uint64_t) st.st_size != size)

@@ -38,8 +38,7 @@ snapshot (struct xva_value *root, const char *id)
 
 /* Serialises root (taking it) and parses it as ova.xml. */
 static int
-reparse (struct xva_value *root, struct xva_meta **m, char *err,
-         size_t errlen)
+reparse (struct xva_value *root, struct xva_meta **m, char *err, size_t errlen)
 {
   char *xml = NULL;
   size_t len = 0;
@@ -111,7 +110,8 @@ test_build (void)
     CHECK (strcmp (xva_value_key_at (root, 1), "objects") == 0);
     CHECK (strcmp (xva_value_get_string (v, "hostname"), "localhost") == 0);
     CHECK (strcmp (xva_value_get_string (v, "product_version"),
-                   XVA_VERSION_STRING) == 0);
+                   XVA_VERSION_STRING)
+           == 0);
     CHECK (strcmp (xva_value_get_string (v, "product_brand"), "xva") == 0);
     CHECK (xva_value_get_string (v, "date") != NULL);
     CHECK (xva_value_get_string (v, "build_number") != NULL);
@@ -127,24 +127,30 @@ test_build (void)
   /* objects in xapi's order: VM, VBDs, VIFs, network, VDIs, SR */
   objs = xva_value_get (root, "objects");
   CHECK (xva_value_len (objs) == 1 + NDISKS + NVIFS + 1 + NDISKS + 1);
-  CHECK (strcmp (xva_value_get_string (xva_value_at (objs, 0), "class"),
-                 "VM") == 0);
-  CHECK (strcmp (xva_value_get_string (xva_value_at (objs, 0), "id"),
-                 "Ref:0") == 0);
-  CHECK (strcmp (xva_value_get_string (xva_value_at (objs, 1), "class"),
-                 "VBD") == 0);
+  CHECK (strcmp (xva_value_get_string (xva_value_at (objs, 0), "class"), "VM")
+         == 0);
+  CHECK (strcmp (xva_value_get_string (xva_value_at (objs, 0), "id"), "Ref:0")
+         == 0);
+  CHECK (strcmp (xva_value_get_string (xva_value_at (objs, 1), "class"), "VBD")
+         == 0);
   CHECK (strcmp (xva_value_get_string (xva_value_at (objs, 1 + NDISKS),
-                                       "class"), "VIF") == 0);
-  CHECK (strcmp (xva_value_get_string (xva_value_at (objs,
-                                                     1 + NDISKS + NVIFS),
-                                       "class"), "network") == 0);
-  CHECK (strcmp (xva_value_get_string (xva_value_at (objs,
-                                                     2 + NDISKS + NVIFS),
-                                       "class"), "VDI") == 0);
+                                       "class"),
+                 "VIF")
+         == 0);
+  CHECK (strcmp (xva_value_get_string (xva_value_at (objs, 1 + NDISKS + NVIFS),
+                                       "class"),
+                 "network")
+         == 0);
+  CHECK (strcmp (xva_value_get_string (xva_value_at (objs, 2 + NDISKS + NVIFS),
+                                       "class"),
+                 "VDI")
+         == 0);
   CHECK (strcmp (xva_value_get_string (xva_value_at (objs, 93), "id"),
-                 "Ref:93") == 0);
+                 "Ref:93")
+         == 0);
   CHECK (strcmp (xva_value_get_string (xva_value_at (objs, 106), "class"),
-                 "SR") == 0);
+                 "SR")
+         == 0);
 
   vm = snapshot (root, "Ref:0");
   CHECK (is_uuid (xva_value_get_string (vm, "uuid")));
@@ -158,8 +164,9 @@ test_build (void)
          && x == 4);
   CHECK (xva_value_type (xva_value_get (vm, "HVM_shadow_multiplier"))
          == XVA_TYPE_DOUBLE);
-  CHECK (xva_value_get_double (xva_value_get (vm, "HVM_shadow_multiplier"),
-                               &d) == 0 && d == 1.0);
+  CHECK (xva_value_get_double (xva_value_get (vm, "HVM_shadow_multiplier"), &d)
+           == 0
+         && d == 1.0);
   CHECK (xva_value_type (xva_value_get (vm, "snapshot_time"))
          == XVA_TYPE_DATE);
   CHECK (strcmp (xva_value_get_string (vm, "suspend_VDI"), "OpaqueRef:NULL")
@@ -167,12 +174,17 @@ test_build (void)
   CHECK (xva_value_len (xva_value_get (vm, "VBDs")) == NDISKS);
   CHECK (xva_value_len (xva_value_get (vm, "VIFs")) == NVIFS);
   CHECK (strcmp (xva_value_string (xva_value_at (xva_value_get (vm, "VBDs"),
-                                                 0)), "Ref:1") == 0);
+                                                 0)),
+                 "Ref:1")
+         == 0);
   CHECK (strcmp (xva_value_get_string (xva_value_get (vm, "platform"),
                                        "device-model"),
-                 "qemu-upstream-compat") == 0);
+                 "qemu-upstream-compat")
+         == 0);
   CHECK (strcmp (xva_value_get_string (xva_value_get (vm, "HVM_boot_params"),
-                                       "order"), "cd") == 0);
+                                       "order"),
+                 "cd")
+         == 0);
   CHECK (xva_value_get_bool (xva_value_get (vm, "is_a_template"), &b) == 0
          && b == 0);
   CHECK (strcmp (xva_value_get_string (vm, "domain_type"), "hvm") == 0);
@@ -186,8 +198,7 @@ test_build (void)
   CHECK (strcmp (xva_value_get_string (vbd, "type"), "Disk") == 0);
   CHECK (xva_value_get_bool (xva_value_get (vbd, "bootable"), &b) == 0
          && b == 1);
-  CHECK (xva_value_get (xva_value_get (vbd, "other_config"), "owner")
-         != NULL);
+  CHECK (xva_value_get (xva_value_get (vbd, "other_config"), "owner") != NULL);
   vbd = snapshot (root, "Ref:12");
   CHECK (strcmp (xva_value_get_string (vbd, "device"), "xvdl") == 0);
   CHECK (strcmp (xva_value_get_string (vbd, "userdevice"), "11") == 0);
@@ -203,8 +214,7 @@ test_build (void)
     CHECK (mac && strlen (mac) == 17 && sscanf (mac, "%2x", &first) == 1
            && (first & 3) == 2);
   }
-  CHECK (xva_value_get_int (xva_value_get (vif, "MTU"), &x) == 0
-         && x == 1500);
+  CHECK (xva_value_get_int (xva_value_get (vif, "MTU"), &x) == 0 && x == 1500);
   net = snapshot (root, "Ref:93");
   CHECK (xva_value_len (xva_value_get (net, "VIFs")) == NVIFS);
   CHECK (strcmp (xva_value_get_string (net, "bridge"), "xenbr0") == 0);
@@ -212,18 +222,22 @@ test_build (void)
   vdi = snapshot (root, "Ref:94");
   CHECK (is_uuid (xva_value_get_string (vdi, "uuid")));
   CHECK (strcmp (xva_value_get_string (vdi, "location"),
-                 xva_value_get_string (vdi, "uuid")) == 0);
+                 xva_value_get_string (vdi, "uuid"))
+         == 0);
   CHECK (strcmp (xva_value_get_string (vdi, "SR"), "Ref:106") == 0);
   CHECK (xva_value_get_int (xva_value_get (vdi, "virtual_size"), &x) == 0
          && x == (int64_t) sizes[0]);
   CHECK (strcmp (xva_value_get_string (snapshot (root, "Ref:97"),
-                                       "name_label"), "named disk") == 0);
+                                       "name_label"),
+                 "named disk")
+         == 0);
   sr = snapshot (root, "Ref:106");
   CHECK (strcmp (xva_value_get_string (sr, "content_type"), "user") == 0);
   CHECK (xva_value_len (xva_value_get (sr, "VDIs")) == NDISKS);
   /* fresh uuids */
   CHECK (strcmp (xva_value_get_string (vm, "uuid"),
-                 xva_value_get_string (vdi, "uuid")) != 0);
+                 xva_value_get_string (vdi, "uuid"))
+         != 0);
 
   /* parse it back as ova.xml */
   st = reparse (root, &m, err, sizeof err);
@@ -239,8 +253,7 @@ test_build (void)
   CHECK (xva_meta_find (m, "Ref:999") == NULL);
   CHECK (xva_meta_find (m, "OpaqueRef:NULL") == NULL);
   CHECK (xva_value_get (xva_meta_root (m), "objects") != NULL);
-  CHECK (xva_meta_version (m) == xva_value_get (xva_meta_root (m),
-                                                "version"));
+  CHECK (xva_meta_version (m) == xva_value_get (xva_meta_root (m), "version"));
   CHECK (xva_meta_ndisks (m) == NDISKS);
   /* VDIs are Ref:94 .. Ref:105: byte-wise order puts Ref:100.. first */
   CHECK (strcmp (xva_meta_disk (m, 0)->id, "Ref:100") == 0);
@@ -250,7 +263,7 @@ test_build (void)
   CHECK (xva_meta_disk (m, NDISKS) == NULL);
   for (i = 0; i < NDISKS; i++) {
     const struct xva_disk *dk = xva_meta_disk (m, i);
-    unsigned k = i < 6 ? i + 6 : i - 6;   /* the disk's index in spec */
+    unsigned k = i < 6 ? i + 6 : i - 6; /* the disk's index in spec */
     char ud[16];
 
     snprintf (ud, sizeof ud, "%u", k);
@@ -278,8 +291,7 @@ test_build (void)
   spec.ndisks = 0;
   spec.nvifs = 0;
   root = xva_meta_build_vm (&spec, &st);
-  CHECK (st == XVA_OK && xva_value_len (xva_value_get (root, "objects"))
-         == 1);
+  CHECK (st == XVA_OK && xva_value_len (xva_value_get (root, "objects")) == 1);
   st = xva_meta_from_value (root, &m, err, sizeof err);
   CHECK_MSG (st == XVA_OK && xva_meta_ndisks (m) == 0, err);
   xva_meta_free (m);
@@ -340,7 +352,7 @@ small_tree (void)
   s = xva_value_get (o, "snapshot");
   xva_value_set_string (s, "type", "suspend");
   xva_value_set_string (s, "SR", "Ref:404");
-  xva_value_set_string (s, "virtual_size", "123456");   /* a string int */
+  xva_value_set_string (s, "virtual_size", "123456"); /* a string int */
   xva_value_append (objs, o);
   return root;
 }

@@ -38,8 +38,7 @@ struct sink {
 };
 
 static int
-sink_pwrite (void *opaque, unsigned d, const void *buf, size_t n,
-             uint64_t off)
+sink_pwrite (void *opaque, unsigned d, const void *buf, size_t n, uint64_t off)
 {
   struct sink *s = opaque;
 
@@ -115,8 +114,8 @@ out:
 
 /* Reads a[0..len) in pieces of `piece` bytes (0: at once). */
 static int
-read_archive (const unsigned char *a, size_t len, size_t piece,
-              struct sink *s, char *msg, size_t msglen)
+read_archive (const unsigned char *a, size_t len, size_t piece, struct sink *s,
+              char *msg, size_t msglen)
 {
   struct xva_sink_io io;
   struct xva_reader_opts o;
@@ -159,11 +158,11 @@ main (void)
 
   for (i = 0; i < DISK; i++)
     disk[i] = (unsigned char) (i * 7 + 1);
-  for (compress = XVA_COMPRESS_GZIP; compress <= XVA_COMPRESS_ZSTD;
-       compress++)
+  for (compress = XVA_COMPRESS_GZIP; compress <= XVA_COMPRESS_ZSTD; compress++)
     for (kind = 0; kind < 3; kind++) {
-      size_t len = 0, extra = kind == 0 ? 0 : kind == 1 ? 1024
-                                                       : sizeof junk - 1;
+      size_t len = 0, extra = kind == 0   ? 0
+                              : kind == 1 ? 1024
+                                          : sizeof junk - 1;
       unsigned char *a = make_archive (compress, extra, &len);
       size_t p;
 
@@ -183,7 +182,9 @@ main (void)
         if (rc != XVA_OK)
           fprintf (stderr, "%s + %s, pieces of %zu: %s\n",
                    xva_compress_name (compress),
-                   kind == 0 ? "nothing" : kind == 1 ? "zeros" : "junk",
+                   kind == 0   ? "nothing"
+                   : kind == 1 ? "zeros"
+                               : "junk",
                    pieces[p], msg);
         CHECK (rc == XVA_OK);
         CHECK (!s.bad && memcmp (s.got, disk, DISK) == 0);

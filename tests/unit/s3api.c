@@ -13,10 +13,10 @@ static void
 clear_env (void)
 {
   static const char *const vars[] = {
-    "XVA_S3_ENDPOINT", "XVA_S3_REGION", "AWS_REGION", "AWS_DEFAULT_REGION",
-    "XVA_S3_ACCESS_KEY", "AWS_ACCESS_KEY_ID", "XVA_S3_SECRET_KEY",
-    "AWS_SECRET_ACCESS_KEY", "XVA_S3_CA_FILE", "XVA_S3_INSECURE",
-    "XVA_S3_PATH_STYLE",
+    "XVA_S3_ENDPOINT",    "XVA_S3_REGION",         "AWS_REGION",
+    "AWS_DEFAULT_REGION", "XVA_S3_ACCESS_KEY",     "AWS_ACCESS_KEY_ID",
+    "XVA_S3_SECRET_KEY",  "AWS_SECRET_ACCESS_KEY", "XVA_S3_CA_FILE",
+    "XVA_S3_INSECURE",    "XVA_S3_PATH_STYLE",
   };
   size_t i;
 
@@ -51,8 +51,7 @@ main (void)
   CHECK (xva_s3_url_check ("s3://backups/web/a.xva", 1, err, sizeof err)
          == XVA_OK);
   CHECK (xva_s3_url_check ("s3://backups", 0, err, sizeof err) == XVA_OK);
-  CHECK (xva_s3_url_check ("s3://backups/", 1, err, sizeof err)
-         == XVA_EINVAL);
+  CHECK (xva_s3_url_check ("s3://backups/", 1, err, sizeof err) == XVA_EINVAL);
   CHECK (starts (err, "xva_s3_url_check: "));
   CHECK (strstr (err, "names a bucket") != NULL);
   CHECK (xva_s3_url_check ("s3://Bad_Bucket/k", 1, err, sizeof err)
@@ -82,25 +81,28 @@ main (void)
   CHECK (xva_s3_opts_from_env (&o) == XVA_OK);
   CHECK (strcmp (o.access_key, "XVAKEY") == 0);
 
-  o.retries = 1;                      /* a closed port fails fast */
+  o.retries = 1; /* a closed port fails fast */
 
   /* Constructors check their arguments and name themselves. */
   status = 0;
   CHECK (xva_s3_upload_new (&o, "s3://backups/", meta, 1, 0, &status, err,
-                            sizeof err) == NULL);
+                            sizeof err)
+         == NULL);
   CHECK (status == XVA_EINVAL);
   CHECK (starts (err, "xva_s3_upload_new: "));
-  o.part_size = 1 << 20;              /* below the 5 MiB minimum */
+  o.part_size = 1 << 20; /* below the 5 MiB minimum */
   status = 0;
-  CHECK (xva_s3_upload_new (&o, "s3://backups/a.xva", meta, 1, 0, &status,
-                            err, sizeof err) == NULL);
+  CHECK (xva_s3_upload_new (&o, "s3://backups/a.xva", meta, 1, 0, &status, err,
+                            sizeof err)
+         == NULL);
   CHECK_MSG (status == XVA_EINVAL, err);
   CHECK (strstr (err, "part size") != NULL);
   o.part_size = 0;
   meta[0].name = "bad name";
   status = 0;
-  CHECK (xva_s3_upload_new (&o, "s3://backups/a.xva", meta, 1, 0, &status,
-                            err, sizeof err) == NULL);
+  CHECK (xva_s3_upload_new (&o, "s3://backups/a.xva", meta, 1, 0, &status, err,
+                            sizeof err)
+         == NULL);
   CHECK_MSG (status == XVA_EINVAL, err);
   meta[0].name = "vm-name";
 
@@ -123,14 +125,14 @@ main (void)
     xva_s3_upload_free (u);
   }
   status = 0;
-  d = xva_s3_download_new (&o, "s3://backups/a.xva", &status, err,
-                           sizeof err);
+  d = xva_s3_download_new (&o, "s3://backups/a.xva", &status, err, sizeof err);
   CHECK (d == NULL);
   CHECK_MSG (status == XVA_ENET, err);
   CHECK (starts (err, "xva_s3_download_new: "));
   l = NULL;
   CHECK (xva_s3_list (&o, "s3://backups/p/", XVA_S3_LIST_META, &l, err,
-                      sizeof err) == XVA_ENET);
+                      sizeof err)
+         == XVA_ENET);
   CHECK (l == NULL);
   CHECK (starts (err, "xva_s3_list: "));
   CHECK (xva_s3_bucket_check (&o, "s3://backups", err, sizeof err)

@@ -167,7 +167,7 @@ out:
 struct sink {
   unsigned char *data[NDISKS];
   uint64_t size[NDISKS];
-  unsigned map[NDISKS];       /* reader disk index -> userdevice */
+  unsigned map[NDISKS]; /* reader disk index -> userdevice */
   int begun;
   int bad;
 };
@@ -292,8 +292,8 @@ read_archive (const unsigned char *a, size_t len, size_t slice,
     if (eof)
       CHECK (rc == XVA_OK);
   }
-  snprintf (msg, msglen, "%s", xva_reader_errmsg (r) ? xva_reader_errmsg (r)
-                                                     : "");
+  snprintf (msg, msglen, "%s",
+            xva_reader_errmsg (r) ? xva_reader_errmsg (r) : "");
   xva_reader_stats (r, st);
   xva_reader_free (r);
   return rc;
@@ -379,8 +379,7 @@ main (void)
   make_disks (&big, 0);
   make_disks (&small, 1);
 
-  for (compress = XVA_COMPRESS_NONE; compress <= XVA_COMPRESS_ZSTD;
-       compress++)
+  for (compress = XVA_COMPRESS_NONE; compress <= XVA_COMPRESS_ZSTD; compress++)
     for (checksum = XVA_CHECKSUM_XXHASH; checksum <= XVA_CHECKSUM_SHA1;
          checksum++) {
       struct buf ab = { 0 }, as = { 0 };
@@ -466,8 +465,7 @@ main (void)
         xml = build_meta (&big, &meta, &xlen, wd);
         /* The id of userdevice 2 is the same in every archive built by
          * xva_meta_build_vm for these disks. */
-        snprintf (name, sizeof name, "%s/00000000",
-                  wd[2].id ? wd[2].id : "?");
+        snprintf (name, sizeof name, "%s/00000000", wd[2].id ? wd[2].id : "?");
         off = tar_find (ab.p, ab.len, name);
         CHECK (off > 0);
         if (off > 0) {

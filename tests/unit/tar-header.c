@@ -51,7 +51,7 @@ main (void)
   CHECK (memcmp (h + 148, want_sum, 8) == 0);
   CHECK (h[156] == 0);
   for (i = 157; i < 512; i++)
-    CHECK (h[i] == 0);           /* no linkname, no ustar magic */
+    CHECK (h[i] == 0); /* no linkname, no ustar magic */
 
   CHECK (Xva_tar_header (h, "ova.xml", 1234, 1700000000) == 0);
   CHECK (memcmp (h + 136, "14524770400", 12) == 0);
@@ -70,7 +70,10 @@ main (void)
 
   /* ustar with a prefix. */
   CHECK (Xva_tar_header (h, "00000001", 512, 0) == 0);
-  memcpy (h + 257, "ustar\0" "00", 8);
+  memcpy (h + 257,
+          "ustar\0"
+          "00",
+          8);
   memcpy (h + 345, "Ref:12", 6);
   h[156] = '0';
   reseal (h);
@@ -84,29 +87,35 @@ main (void)
   memset (h + 124, 0, 12);
   h[124] = 0x80;
   h[135] = 0x02;
-  h[134] = 0x01;             /* 0x0102 = 258 */
+  h[134] = 0x01; /* 0x0102 = 258 */
   reseal (h);
   CHECK (Xva_tar_parse (h, &e, err, sizeof err) == XVA_TAR_HEADER_OK);
   CHECK (strcmp (e.name, "Ref:1/00000000") == 0);
   CHECK (e.size == 258);
 
   /* Names that do not fit, and sizes that do not fit. */
-  CHECK (Xva_tar_header (h, "0123456789012345678901234567890123456789"
-                            "0123456789012345678901234567890123456789"
-                            "01234567890123456789", 1, 0) == -1);
+  CHECK (Xva_tar_header (h,
+                         "0123456789012345678901234567890123456789"
+                         "0123456789012345678901234567890123456789"
+                         "01234567890123456789",
+                         1, 0)
+         == -1);
   CHECK (Xva_tar_header (h, "big", (uint64_t) 1 << 33, 0) == -1);
 
   /* pax records. */
   pax = "23 path=Ref:7/00000003\n12 size=512\n";
-  CHECK (Xva_tar_pax (pax, strlen (pax), path, sizeof path, &have_path,
-                      &size, &have_size, err, sizeof err) == 0);
+  CHECK (Xva_tar_pax (pax, strlen (pax), path, sizeof path, &have_path, &size,
+                      &have_size, err, sizeof err)
+         == 0);
   CHECK (have_path && strcmp (path, "Ref:7/00000003") == 0);
   CHECK (have_size && size == 512);
   pax = "99 path=x\n";
-  CHECK (Xva_tar_pax (pax, strlen (pax), path, sizeof path, &have_path,
-                      &size, &have_size, err, sizeof err) == -1);
+  CHECK (Xva_tar_pax (pax, strlen (pax), path, sizeof path, &have_path, &size,
+                      &have_size, err, sizeof err)
+         == -1);
   pax = "5 a\n";
-  CHECK (Xva_tar_pax (pax, strlen (pax), path, sizeof path, &have_path,
-                      &size, &have_size, err, sizeof err) == -1);
+  CHECK (Xva_tar_pax (pax, strlen (pax), path, sizeof path, &have_path, &size,
+                      &have_size, err, sizeof err)
+         == -1);
   HARNESS_DONE ();
 }

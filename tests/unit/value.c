@@ -236,11 +236,13 @@ test_json (void)
   xva_value_set (v, "a", a);
   CHECK (xva_value_to_json (v, &s, &len) == XVA_OK);
   CHECK (s && strlen (s) == len);
-  CHECK (s && strcmp (s, "{\"s\":\"a\\\"b\\\\c\\n\\u0001 \xc3\xa9\","
-                     "\"i\":-9223372036854775808,\"t\":true,\"d\":0.1,"
-                     "\"one\":1.0,\"n\":null,\"a\":[1,{}]}") == 0);
-  CHECK (xva_value_from_json (s, len, NULL, &back, err, sizeof err)
-         == XVA_OK);
+  CHECK (s
+         && strcmp (s,
+                    "{\"s\":\"a\\\"b\\\\c\\n\\u0001 \xc3\xa9\","
+                    "\"i\":-9223372036854775808,\"t\":true,\"d\":0.1,"
+                    "\"one\":1.0,\"n\":null,\"a\":[1,{}]}")
+              == 0);
+  CHECK (xva_value_from_json (s, len, NULL, &back, err, sizeof err) == XVA_OK);
   CHECK (Xva_value_equal (v, back));
   xva_value_free (back);
   free (s);
@@ -256,8 +258,9 @@ test_json (void)
   xva_value_free (v);
 
   /* parse: integers, doubles, duplicates (last wins) */
-  CHECK (xva_value_from_json ("{\"a\":1,\"b\":2.5,\"a\":3}", 21, NULL, &v,
-                              err, sizeof err) == XVA_OK);
+  CHECK (xva_value_from_json ("{\"a\":1,\"b\":2.5,\"a\":3}", 21, NULL, &v, err,
+                              sizeof err)
+         == XVA_OK);
   CHECK (xva_value_len (v) == 2);
   CHECK (xva_value_type (xva_value_get (v, "a")) == XVA_TYPE_INT);
   CHECK (xva_value_get_int (xva_value_get (v, "a"), &i) == 0 && i == 3);
@@ -266,7 +269,9 @@ test_json (void)
   xva_value_free (v);
 
   CHECK (xva_value_from_json ("99999999999999999999", 20, NULL, &v, err,
-                              sizeof err) < 0 && v == NULL);
+                              sizeof err)
+           < 0
+         && v == NULL);
   CHECK (xva_value_from_json ("{\"a\":", 5, NULL, &v, err, sizeof err)
          == XVA_EFORMAT);
   CHECK (strstr (err, "JSON") != NULL);

@@ -18,7 +18,7 @@ struct mem {
   uint64_t size[2];
   unsigned preads;
   unsigned delay_us;
-  int holes;            /* report everything but [3 MiB, 4 MiB) as hole */
+  int holes; /* report everything but [3 MiB, 4 MiB) as hole */
 };
 
 static int
@@ -203,7 +203,7 @@ main (void)
    * with and without compression. */
   xva_writer_opts_init (&wo);
   wo.keepalive_ms = 5;
-  wo.threads = 1;         /* no read-ahead: every read is waited for */
+  wo.threads = 1; /* no read-ahead: every read is waited for */
   m.delay_us = 20000;
   for (c = XVA_COMPRESS_NONE; c <= XVA_COMPRESS_ZSTD; c++) {
     wo.compress = c;

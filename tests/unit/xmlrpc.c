@@ -25,7 +25,7 @@ xml_is (struct xva_value *v, const char *want)
   int ok;
 
   ok = xva_value_to_xml (v, &s, &len) == XVA_OK && s != NULL
-    && len == strlen (s) && strcmp (s, want) == 0;
+       && len == strlen (s) && strcmp (s, want) == 0;
   if (!ok)
     fprintf (stderr, "got  %s\nwant %s\n", s ? s : "(null)", want);
   free (s);
@@ -58,9 +58,12 @@ test_write (void)
   CHECK (xml_is (xva_value_new_string ("x\x01\x02\ty\nz\r\x1f\x7f\xc3\xa9"),
                  "<value>x\ty\nz&#13;\x7f\xc3\xa9</value>"));
   CHECK (xml_is (xva_value_new_stringn ("a\0b", 3), "<value>ab</value>"));
-  CHECK (xml_is (xva_value_new_bool (1), "<value><boolean>1</boolean></value>"));
-  CHECK (xml_is (xva_value_new_bool (0), "<value><boolean>0</boolean></value>"));
-  CHECK (xml_is (xva_value_new_double (1.0), "<value><double>1</double></value>"));
+  CHECK (xml_is (xva_value_new_bool (1),
+                 "<value><boolean>1</boolean></value>"));
+  CHECK (xml_is (xva_value_new_bool (0),
+                 "<value><boolean>0</boolean></value>"));
+  CHECK (xml_is (xva_value_new_double (1.0),
+                 "<value><double>1</double></value>"));
   CHECK (xml_is (xva_value_new_double (0.1),
                  "<value><double>0.1</double></value>"));
   CHECK (xml_is (xva_value_new_double (1.0 / 3),
@@ -83,7 +86,8 @@ test_write (void)
   xva_value_append (a, xva_value_new_string ("Ref:1"));
   xva_value_append (a, xva_value_new_bool (1));
   xva_value_set (st, "VBDs", a);
-  CHECK (xml_is (st, "<value><struct>"
+  CHECK (xml_is (st,
+                 "<value><struct>"
                  "<member><name>name_label</name><value>VM &lt;1&gt;</value>"
                  "</member>"
                  "<member><name>VCPUs_max</name><value>2</value></member>"
@@ -165,7 +169,8 @@ test_parse (void)
   CHECK (xva_value_get_double (xva_value_get (v, "d"), &d) == 0 && d == 2.5);
   CHECK (xva_value_type (xva_value_get (v, "t")) == XVA_TYPE_DATE);
   CHECK (strcmp (xva_value_string (xva_value_get (v, "t")),
-                 "20240101T01:02:03Z") == 0);
+                 "20240101T01:02:03Z")
+         == 0);
   CHECK (xva_value_type (xva_value_get (v, "n")) == XVA_TYPE_NIL);
   a = xva_value_get (v, "a");
   CHECK (xva_value_len (a) == 2);
@@ -175,10 +180,11 @@ test_parse (void)
   xva_value_free (v);
 
   /* the compact form, without a declaration */
-  v = parse ("<value><struct><member><name>a</name><value>1</value></member>"
-             "<member><name>b</name><value><array><data><value>2</value>"
-             "</data></array></value></member></struct></value>",
-             &st, err, sizeof err);
+  v = parse (
+    "<value><struct><member><name>a</name><value>1</value></member>"
+    "<member><name>b</name><value><array><data><value>2</value>"
+    "</data></array></value></member></struct></value>",
+    &st, err, sizeof err);
   CHECK_MSG (st == XVA_OK, err);
   CHECK (xva_value_len (v) == 2);
   CHECK (strcmp (xva_value_get_string (v, "a"), "1") == 0);
@@ -200,11 +206,13 @@ test_parse (void)
   CHECK (st == XVA_EFORMAT);
   v = parse ("<value>x<string>y</string></value>", &st, err, sizeof err);
   CHECK (st == XVA_EFORMAT);
-  v = parse ("<value><string>a</string><string>b</string></value>", &st,
-             err, sizeof err);
+  v = parse ("<value><string>a</string><string>b</string></value>", &st, err,
+             sizeof err);
   CHECK (st == XVA_EFORMAT);
-  v = parse ("<value><struct><member><value>1</value></member></struct>"
-             "</value>", &st, err, sizeof err);
+  v = parse (
+    "<value><struct><member><value>1</value></member></struct>"
+    "</value>",
+    &st, err, sizeof err);
   CHECK (st == XVA_EFORMAT && strstr (err, "name") != NULL);
   v = parse ("<value><array><value>1</value></array></value>", &st, err,
              sizeof err);
@@ -223,8 +231,10 @@ test_parse (void)
   CHECK (st == XVA_EFORMAT && strstr (err, "html") != NULL);
   v = parse ("<value>&unknown;</value>", &st, err, sizeof err);
   CHECK (st == XVA_EFORMAT && v == NULL);
-  v = parse ("<!DOCTYPE value SYSTEM \"http://127.0.0.1:1/x.dtd\">"
-             "<value>&ext;</value>", &st, err, sizeof err);
+  v = parse (
+    "<!DOCTYPE value SYSTEM \"http://127.0.0.1:1/x.dtd\">"
+    "<value>&ext;</value>",
+    &st, err, sizeof err);
   CHECK (st == XVA_EFORMAT && v == NULL);
   /* a DOCTYPE without entities is fine */
   v = parse ("<!DOCTYPE value [<!ELEMENT value ANY>]><value>ok</value>", &st,
@@ -245,7 +255,7 @@ same_tree (const struct xva_value *a, const struct xva_value *b)
   if (xva_value_type (a) == XVA_TYPE_INT
       && xva_value_type (b) == XVA_TYPE_STRING)
     return xva_value_get_int (a, &x) == 0 && xva_value_get_int (b, &y) == 0
-      && x == y;
+           && x == y;
   if (xva_value_type (a) != xva_value_type (b))
     return 0;
   switch (xva_value_type (a)) {
@@ -290,7 +300,7 @@ test_round_trip (void)
   CHECK (xva_value_from_xml (xml, len, NULL, &back, err, sizeof err)
          == XVA_OK);
   CHECK (back != NULL && same_tree (tree, back));
-  CHECK (!Xva_value_equal (tree, back));   /* the ints are strings now */
+  CHECK (!Xva_value_equal (tree, back)); /* the ints are strings now */
   /* and the serialised forms are the same bytes */
   CHECK (xva_value_to_xml (back, &xml2, &len2) == XVA_OK);
   CHECK (len == len2 && xml && xml2 && memcmp (xml, xml2, len) == 0);
@@ -303,7 +313,8 @@ test_round_trip (void)
 
   /* with typed ints the trees are equal */
   {
-    struct xva_value *st2 = xva_value_new_struct (), *a = xva_value_new_array ();
+    struct xva_value *st2 = xva_value_new_struct (),
+                     *a = xva_value_new_array ();
     xva_value_set_int (st2, "i", -7);
     xva_value_set (st2, "d", xva_value_new_double (0.1));
     xva_value_set_bool (st2, "b", 0);
@@ -364,8 +375,7 @@ test_hostile (void)
   int st;
 
   t0 = now ();
-  st = xva_value_from_xml (laughs, strlen (laughs), NULL, &v, err,
-                           sizeof err);
+  st = xva_value_from_xml (laughs, strlen (laughs), NULL, &v, err, sizeof err);
   CHECK (st == XVA_EFORMAT || st == XVA_ELIMIT);
   CHECK (v == NULL);
   CHECK (strstr (err, "entit") != NULL);
@@ -434,13 +444,14 @@ test_hostile (void)
   memset (&lim, 0, sizeof lim);
   lim.max_nodes = 3;
   st = xva_value_from_xml (LIT ("<value><array><data><value>1</value><value>2"
-                           "</value></data></array></value>"), &lim, &v,
-                           err, sizeof err);
+                                "</value></data></array></value>"),
+                           &lim, &v, err, sizeof err);
   CHECK_MSG (st == XVA_OK, err);
   xva_value_free (v);
   st = xva_value_from_xml (LIT ("<value><array><data><value>1</value><value>2"
-                           "</value><value>3</value></data></array>"
-                           "</value>"), &lim, &v, err, sizeof err);
+                                "</value><value>3</value></data></array>"
+                                "</value>"),
+                           &lim, &v, err, sizeof err);
   CHECK (st == XVA_ELIMIT && v == NULL);
   memset (&lim, 0, sizeof lim);
   lim.max_string = 4;
@@ -524,14 +535,18 @@ test_large (void)
 
   Xva_vbuf_adds (&b, "<value><struct>");
   for (i = 0; i < 100000; i++) {
-    snprintf (item, sizeof item, "<member><name>k%zu</name><value>%zu"
-              "</value></member>", i, i);
+    snprintf (item, sizeof item,
+              "<member><name>k%zu</name><value>%zu"
+              "</value></member>",
+              i, i);
     Xva_vbuf_adds (&b, item);
   }
   /* duplicates of every tenth key, last wins */
   for (i = 0; i < 100000; i += 10) {
-    snprintf (item, sizeof item, "<member><name>k%zu</name><value>dup"
-              "</value></member>", i);
+    snprintf (item, sizeof item,
+              "<member><name>k%zu</name><value>dup"
+              "</value></member>",
+              i);
     Xva_vbuf_adds (&b, item);
   }
   Xva_vbuf_adds (&b, "</struct></value>");
@@ -569,9 +584,11 @@ test_large (void)
 static void *
 parse_loop (void *arg)
 {
-  static const char good[] = "<value><struct><member><name>a</name>"
+  static const char good[] =
+    "<value><struct><member><name>a</name>"
     "<value><i4>1</i4></value></member></struct></value>";
-  static const char bad[] = "<!DOCTYPE v [<!ENTITY a \"x\">]><value>&a;"
+  static const char bad[] =
+    "<!DOCTYPE v [<!ENTITY a \"x\">]><value>&a;"
     "</value>";
   unsigned *fails = arg;
   char err[256];
@@ -581,8 +598,7 @@ parse_loop (void *arg)
     struct xva_value *v = NULL;
     int64_t x = 0;
 
-    st = xva_value_from_xml (good, sizeof good - 1, NULL, &v, err,
-                             sizeof err);
+    st = xva_value_from_xml (good, sizeof good - 1, NULL, &v, err, sizeof err);
     if (st != XVA_OK || xva_value_get_int (xva_value_get (v, "a"), &x) != 0
         || x != 1)
       (*fails)++;
@@ -630,26 +646,28 @@ test_messages (void)
   int64_t code;
   int st;
 
-  st = xva_xmlrpc_parse_call (call_string, strlen (call_string), NULL,
-                              &method, &params, err, sizeof err);
+  st = xva_xmlrpc_parse_call (call_string, strlen (call_string), NULL, &method,
+                              &params, err, sizeof err);
   CHECK_MSG (st == XVA_OK, err);
   CHECK (method && strcmp (method, "session.login_with_password") == 0);
   CHECK (xva_value_type (params) == XVA_TYPE_ARRAY);
   CHECK (xva_value_len (params) == 3);
   CHECK (strcmp (xva_value_string (xva_value_at (params, 0)), "root") == 0);
-  CHECK (strcmp (xva_value_string (xva_value_at (params, 1)), "secret")
-         == 0);
+  CHECK (strcmp (xva_value_string (xva_value_at (params, 1)), "secret") == 0);
   CHECK (xva_value_type (xva_value_at (params, 2)) == XVA_TYPE_INT);
 
   /* format_call and back */
   CHECK (xva_xmlrpc_format_call ("VM.get_record", params, &xml, &len)
          == XVA_OK);
-  CHECK (xml && strcmp (xml, "<?xml version=\"1.0\"?><methodCall><methodName>"
-                        "VM.get_record</methodName><params>"
-                        "<param><value>root</value></param>"
-                        "<param><value>secret</value></param>"
-                        "<param><value>5</value></param>"
-                        "</params></methodCall>") == 0);
+  CHECK (xml
+         && strcmp (xml,
+                    "<?xml version=\"1.0\"?><methodCall><methodName>"
+                    "VM.get_record</methodName><params>"
+                    "<param><value>root</value></param>"
+                    "<param><value>secret</value></param>"
+                    "<param><value>5</value></param>"
+                    "</params></methodCall>")
+              == 0);
   free (method);
   xva_value_free (params);
   method = NULL;
@@ -664,10 +682,11 @@ test_messages (void)
 
   /* a call without params */
   st = xva_xmlrpc_parse_call (LIT ("<methodCall><methodName>system.listMethods"
-                              "</methodName></methodCall>"), NULL,
-                              &method, &params, err, sizeof err);
+                                   "</methodName></methodCall>"),
+                              NULL, &method, &params, err, sizeof err);
   CHECK_MSG (st == XVA_OK && xva_value_len (params) == 0
-             && xva_value_type (params) == XVA_TYPE_ARRAY, err);
+               && xva_value_type (params) == XVA_TYPE_ARRAY,
+             err);
   free (method);
   xva_value_free (params);
   st = xva_xmlrpc_parse_call (LIT ("<methodCall><params/></methodCall>"), NULL,
@@ -682,12 +701,14 @@ test_messages (void)
   xva_value_set_string (v, "Status", "Success");
   xva_value_set_string (v, "Value", "OpaqueRef:abc");
   CHECK (xva_xmlrpc_format_response (v, &xml, &len) == XVA_OK);
-  CHECK (xml && strcmp (xml, "<?xml version=\"1.0\"?><methodResponse><params>"
-                        "<param><value><struct><member><name>Status</name>"
-                        "<value>Success</value></member><member><name>Value"
-                        "</name><value>OpaqueRef:abc</value></member>"
-                        "</struct></value></param></params></methodResponse>")
-         == 0);
+  CHECK (xml
+         && strcmp (xml,
+                    "<?xml version=\"1.0\"?><methodResponse><params>"
+                    "<param><value><struct><member><name>Status</name>"
+                    "<value>Success</value></member><member><name>Value"
+                    "</name><value>OpaqueRef:abc</value></member>"
+                    "</struct></value></param></params></methodResponse>")
+              == 0);
   p = NULL;
   st = xva_xmlrpc_parse_response (xml, len, NULL, &p, err, sizeof err);
   CHECK_MSG (st == XVA_OK && Xva_value_equal (p, v), err);
@@ -697,11 +718,13 @@ test_messages (void)
 
   p = NULL;
   st = xva_xmlrpc_parse_response (
-    LIT ("<?xml version=\"1.0\"?>\n<methodResponse>\n<fault>\n<value><struct>\n"
-    "<member><name>faultCode</name><value><int>-32601</int></value>"
-    "</member>\n<member><name>faultString</name><value><string>no such "
-    "method</string></value></member>\n</struct></value>\n</fault>\n"
-    "</methodResponse>\n"), NULL, &p, err, sizeof err);
+    LIT (
+      "<?xml version=\"1.0\"?>\n<methodResponse>\n<fault>\n<value><struct>\n"
+      "<member><name>faultCode</name><value><int>-32601</int></value>"
+      "</member>\n<member><name>faultString</name><value><string>no such "
+      "method</string></value></member>\n</struct></value>\n</fault>\n"
+      "</methodResponse>\n"),
+    NULL, &p, err, sizeof err);
   CHECK_MSG (st == XVA_ESERVER, err);
   CHECK (xva_value_get_int (xva_value_get (p, "faultCode"), &code) == 0
          && code == -32601);
@@ -711,10 +734,11 @@ test_messages (void)
   xva_value_free (p);
 
   p = NULL;
-  st = xva_xmlrpc_parse_response (LIT ("<methodResponse><params><param><value>1"
-                                  "</value></param><param><value>2</value>"
-                                  "</param></params></methodResponse>"),
-                                  NULL, &p, err, sizeof err);
+  st =
+    xva_xmlrpc_parse_response (LIT ("<methodResponse><params><param><value>1"
+                                    "</value></param><param><value>2</value>"
+                                    "</param></params></methodResponse>"),
+                               NULL, &p, err, sizeof err);
   CHECK (st == XVA_EFORMAT && p == NULL);
   st = xva_xmlrpc_parse_response (LIT ("<methodResponse></methodResponse>"),
                                   NULL, &p, err, sizeof err);
