@@ -666,7 +666,8 @@ Xva_s3_xml_parse (const struct Xva_s3_req *r, const char *root_name,
     xmlFreeDoc (doc);
     return status;
   }
-  if (root_name != NULL && xmlStrcmp (root->name, BAD_CAST root_name) != 0) {
+  if (root_name != NULL
+      && xmlStrcmp (root->name, (const xmlChar *) root_name) != 0) {
     Xva_s3_set_err (err, XVA_ESERVER, r->api,
                     "%s: answer is <%.64s>, expected <%s>", w,
                     (const char *) root->name, root_name);
@@ -685,7 +686,8 @@ Xva_s3_xml_child (xmlNodePtr node, const char *name)
   if (node == NULL)
     return NULL;
   for (c = node->children; c != NULL; c = c->next)
-    if (c->type == XML_ELEMENT_NODE && xmlStrcmp (c->name, BAD_CAST name) == 0)
+    if (c->type == XML_ELEMENT_NODE
+        && xmlStrcmp (c->name, (const xmlChar *) name) == 0)
       return c;
   return NULL;
 }

@@ -240,7 +240,7 @@ run_op (const struct inputs *in, const struct op *o)
     free (got);
     if (fault_leak_each () && fault_leak_check ()) {
       fprintf (stderr, "%s: leak after fault %lu\n", o->name, n);
-      CHECK (!"leak");
+      CHECK_MSG (0, "leak");
     }
     if (kind != FAULT_NONE) {
       injected++;
@@ -254,7 +254,7 @@ run_op (const struct inputs *in, const struct op *o)
              "%s: leak in this series (set FAULT_LEAK_EACH=1 to "
              "find the fault)\n",
              o->name);
-    CHECK (!"leak");
+    CHECK_MSG (0, "leak");
   }
 }
 

@@ -196,7 +196,7 @@ run_config (struct fault_disks *d, const char *xml, size_t xlen,
     }
     if (fault_leak_each () && fault_leak_check ()) {
       fprintf (stderr, "leak after fault %lu\n", n);
-      CHECK (!"leak");
+      CHECK_MSG (0, "leak");
     }
     if (kind != FAULT_NONE) {
       injected++;
@@ -210,7 +210,7 @@ run_config (struct fault_disks *d, const char *xml, size_t xlen,
              "%s: leak in this series (set FAULT_LEAK_EACH=1 to "
              "find the fault)\n",
              "read");
-    CHECK (!"leak");
+    CHECK_MSG (0, "leak");
   }
 }
 

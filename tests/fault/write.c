@@ -127,7 +127,7 @@ run_config (struct fault_disks *d, const int *fds, const char *xml,
     }
     if (fault_leak_each () && fault_leak_check ()) {
       fprintf (stderr, "leak after fault %lu\n", n);
-      CHECK (!"leak");
+      CHECK_MSG (0, "leak");
     }
     if (kind != FAULT_NONE && harness_failures == before)
       survived++;
@@ -138,7 +138,7 @@ run_config (struct fault_disks *d, const int *fds, const char *xml,
              "%s: leak in this series (set FAULT_LEAK_EACH=1 to "
              "find the fault)\n",
              "write");
-    CHECK (!"leak");
+    CHECK_MSG (0, "leak");
   }
 }
 

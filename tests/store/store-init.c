@@ -66,7 +66,7 @@ check_stored_hash (const char *dir)
     CHECK (memmem (hash, (size_t) n, password, 8) == NULL);
   }
   else
-    CHECK (!"hash column is a blob");
+    CHECK_MSG (0, "hash column is a blob");
   sqlite3_finalize (st);
   st = NULL;
   /* The clear password appears in no table. */

@@ -391,7 +391,7 @@ main (void)
                xva_compress_name (compress), xva_checksum_name (checksum));
       if (write_archive (&big, checksum, compress, &ab) != 0
           || write_archive (&small, checksum, compress, &as) != 0) {
-        CHECK (!"write_archive");
+        CHECK_MSG (0, "write_archive");
         free (ab.p);
         free (as.p);
         continue;
