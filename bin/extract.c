@@ -381,7 +381,7 @@ Xva_cmd_extract (int argc, char **argv)
   struct xva_cli_progress pg;
   struct xva_cli_input in;
   struct xva_cli_s3 s3;
-  const char *path = "-", *shown;
+  const char *shown;
   char msg[1200];
   int quiet = 0, c, status, src_exit = 0, s3r;
   int rc = XVA_EXIT_FAIL;
@@ -421,25 +421,12 @@ Xva_cmd_extract (int argc, char **argv)
       usage (stdout);
       return XVA_EXIT_OK;
     default:
-      s3r = Xva_cli_s3_option (&s3, CMD, c, optarg);
-      if (s3r == 1)
-        break;
-      if (s3r == -1) {
-        Xva_cli_usage_hint (CMD);
-        return XVA_EXIT_USAGE;
-      }
-      return Xva_cli_bad_option (CMD, c, argc, argv);
+      s3r = Xva_cli_input_option (CMD, &s3, c, argc, argv);
+      if (s3r >= 0)
+        return s3r;
     }
   }
-  if (argc - optind > 1) {
-    Xva_cli_error (CMD, "too many arguments");
-    Xva_cli_usage_hint (CMD);
-    return XVA_EXIT_USAGE;
-  }
-  if (optind < argc)
-    path = argv[optind];
-
-  rc = Xva_cli_input_open (CMD, path, &s3, &in);
+  rc = Xva_cli_input_operand (CMD, argc, argv, &s3, &in);
   if (rc != XVA_EXIT_OK)
     goto out;
   shown = in.shown;
@@ -454,13 +441,9 @@ Xva_cmd_extract (int argc, char **argv)
   io.pwrite = on_pwrite;
   io.notice = on_notice;
   io.opaque = &ctx;
-  status = XVA_OK;
-  r = xva_reader_new (&ro, io, &status);
-  if (r == NULL) {
-    Xva_cli_error (CMD, "cannot start reading: %s", xva_strerror (status));
-    rc = Xva_cli_exit_code (status);
+  r = Xva_cli_reader_new (CMD, &ro, io, &rc);
+  if (r == NULL)
     goto out;
-  }
 
   Xva_cli_progress_start (&pg, !quiet);
   status = Xva_cli_input_read (&in, r, &pg, &src_exit, msg, sizeof msg);

@@ -570,3 +570,45 @@ Xva_cli_input_close (struct xva_cli_input *in)
     close (in->fd);
   in->fd = -1;
 }
+
+int
+Xva_cli_input_option (const char *cmd, struct xva_cli_s3 *s3, int c, int argc,
+                      char **argv)
+{
+  int r = Xva_cli_s3_option (s3, cmd, c, optarg);
+
+  if (r == 1)
+    return -1;
+  if (r == -1) {
+    Xva_cli_usage_hint (cmd);
+    return XVA_EXIT_USAGE;
+  }
+  return Xva_cli_bad_option (cmd, c, argc, argv);
+}
+
+int
+Xva_cli_input_operand (const char *cmd, int argc, char **argv,
+                       struct xva_cli_s3 *s3, struct xva_cli_input *in)
+{
+  if (argc - optind > 1) {
+    Xva_cli_error (cmd, "too many arguments");
+    Xva_cli_usage_hint (cmd);
+    return XVA_EXIT_USAGE;
+  }
+  return Xva_cli_input_open (cmd, optind < argc ? argv[optind] : "-", s3, in);
+}
+
+struct xva_reader *
+Xva_cli_reader_new (const char *cmd, const struct xva_reader_opts *ro,
+                    struct xva_sink_io io, int *rc)
+{
+  struct xva_reader *r;
+  int status = XVA_OK;
+
+  r = xva_reader_new (ro, io, &status);
+  if (r == NULL) {
+    Xva_cli_error (cmd, "cannot start reading: %s", xva_strerror (status));
+    *rc = Xva_cli_exit_code (status);
+  }
+  return r;
+}

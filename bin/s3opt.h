@@ -145,4 +145,19 @@ int Xva_cli_input_read (struct xva_cli_input *in, struct xva_reader *r,
                         size_t msglen);
 void Xva_cli_input_close (struct xva_cli_input *in);
 
+/* For the commands that read one archive (verify, extract, inspect).
+ * An option c that the command's own switch did not take: an S3 option
+ * (returns -1: go on parsing), else a usage error (returns the exit
+ * code). */
+int Xva_cli_input_option (const char *cmd, struct xva_cli_s3 *s3, int c,
+                          int argc, char **argv);
+/* After the options: at most one FILE operand (default "-"), opened
+ * into in.  Returns an exit code (XVA_EXIT_OK on success). */
+int Xva_cli_input_operand (const char *cmd, int argc, char **argv,
+                           struct xva_cli_s3 *s3, struct xva_cli_input *in);
+/* A reader, or NULL with the reason printed and *rc set. */
+struct xva_reader *Xva_cli_reader_new (const char *cmd,
+                                       const struct xva_reader_opts *ro,
+                                       struct xva_sink_io io, int *rc);
+
 #endif /* XVA_BIN_S3OPT_H */
