@@ -19,8 +19,7 @@
 
 #define CTL_TIMEOUT_S 60
 
-static void
-set_err (char *err, size_t errlen, const char *fmt, ...)
+static void set_err (char *err, size_t errlen, const char *fmt, ...)
   XVA_HTTP_PRINTF (3, 4);
 
 static void
@@ -181,7 +180,7 @@ name_ok (const char *name)
   if (name == NULL)
     return 0;
   n = strlen (name);
-  return n > 0 && n <= XVA_STORE_NAME_MAX;
+  return n > 0 && n <= XVA_STORE_NAME_MAX && Xva_srv_text_ok (name);
 }
 
 enum MHD_Result
@@ -197,12 +196,13 @@ Xva_http_ctl_sr_create (struct Xva_http_req *r)
 
   if (!name_ok (name))
     return Xva_http_respond_text (r, MHD_HTTP_BAD_REQUEST,
-                                  "need a name of 1 to %d bytes",
+                                  "need a name of 1 to %d bytes of UTF-8 "
+                                  "text",
                                   XVA_STORE_NAME_MAX);
   s = Xva_store_sr_create (r->sv->store, name, ref, uuid);
   if (s != XVA_OK)
-    return Xva_http_respond_text (r, MHD_HTTP_INTERNAL_SERVER_ERROR,
-                                  "%s", Xva_store_errmsg (r->sv->store));
+    return Xva_http_respond_text (r, MHD_HTTP_INTERNAL_SERVER_ERROR, "%s",
+                                  Xva_store_errmsg (r->sv->store));
   Xva_event_add (r->sv->srv, "SR", ref, "add");
   Xva_http_logf (r->sv, "created SR %s", uuid);
   v = xva_value_new_struct ();
@@ -265,8 +265,8 @@ url_encode (const char *s, char *buf, size_t len)
 
 /* Asks the server listening on <dir>/xva.sock. */
 static int
-sr_create_remote (const char *dir, const char *name, char *uuid_out,
-                  char *err, size_t errlen)
+sr_create_remote (const char *dir, const char *name, char *uuid_out, char *err,
+                  size_t errlen)
 {
   char path[XVA_HTTP_PATH_MAX], *enc = NULL, *req = NULL, *resp = NULL;
   const char *body, *u;
@@ -276,8 +276,8 @@ sr_create_remote (const char *dir, const char *name, char *uuid_out,
   unsigned status;
   int fd = -1, s = XVA_ENOMEM, n;
 
-  if ((size_t) snprintf (path, sizeof path, "%s/%s", dir,
-                         XVA_SERVE_CTL_NAME) >= sizeof path) {
+  if ((size_t) snprintf (path, sizeof path, "%s/%s", dir, XVA_SERVE_CTL_NAME)
+      >= sizeof path) {
     set_err (err, errlen, "data directory path too long");
     return XVA_EINVAL;
   }
@@ -291,16 +291,20 @@ sr_create_remote (const char *dir, const char *name, char *uuid_out,
     set_err (err, errlen, "out of memory");
     goto out;
   }
-  n = snprintf (req, reqlen, "POST /xva/sr-create?name=%s HTTP/1.1\r\n"
+  n = snprintf (req, reqlen,
+                "POST /xva/sr-create?name=%s HTTP/1.1\r\n"
                 "Host: localhost\r\nContent-Length: 0\r\n"
-                "Connection: close\r\n\r\n", enc);
+                "Connection: close\r\n\r\n",
+                enc);
   if (n < 0 || (size_t) n >= reqlen) {
     set_err (err, errlen, "out of memory");
     goto out;
   }
   if (unix_connect (path, &fd) < 0) {
-    set_err (err, errlen, "%s is in use, but its server cannot be reached "
-             "at %s: %s", dir, path, strerror (errno));
+    set_err (err, errlen,
+             "%s is in use, but its server cannot be reached "
+             "at %s: %s",
+             dir, path, strerror (errno));
     s = XVA_ENET;
     goto out;
   }
@@ -377,8 +381,10 @@ Xva_serve_sr_create (const char *dir, const char *name, char *uuid_out,
   int s;
 
   if (dir == NULL || dir[0] == '\0' || !name_ok (name)) {
-    set_err (err, errlen, "need a data directory and a name of 1 to %d "
-             "bytes", XVA_STORE_NAME_MAX);
+    set_err (err, errlen,
+             "need a data directory and a name of 1 to %d "
+             "bytes of UTF-8 text",
+             XVA_STORE_NAME_MAX);
     return XVA_EINVAL;
   }
   /* Never create a data directory here: only a server initialises. */
@@ -387,8 +393,10 @@ Xva_serve_sr_create (const char *dir, const char *name, char *uuid_out,
     return XVA_EINVAL;
   }
   if (stat (db, &sb) < 0) {
-    set_err (err, errlen, "%s is not a data directory (no xva.db: start "
-             "'xva serve --data %s' once first)", dir, dir);
+    set_err (err, errlen,
+             "%s is not a data directory (no xva.db: start "
+             "'xva serve --data %s' once first)",
+             dir, dir);
     return XVA_EINVAL;
   }
   s = Xva_store_open (dir, &st, msg, sizeof msg);
@@ -400,8 +408,10 @@ Xva_serve_sr_create (const char *dir, const char *name, char *uuid_out,
   }
   s = Xva_store_initialised (st);
   if (s != 1) {
-    set_err (err, errlen, "%s is not initialised (start 'xva serve --data "
-             "%s' once first)", dir, dir);
+    set_err (err, errlen,
+             "%s is not initialised (start 'xva serve --data "
+             "%s' once first)",
+             dir, dir);
     s = XVA_EINVAL;
     goto out;
   }

@@ -32,11 +32,22 @@ Xva_http_now (void)
   return (double) ts.tv_sec + (double) ts.tv_nsec / 1e9;
 }
 
+/* Lines quote what clients sent (refs in messages, libmicrohttpd's
+ * own messages): control bytes become '?', so that a line stays one
+ * line. */
 static void
 log_line (struct Xva_serve *sv, const char *line)
 {
-  if (sv->log != NULL)
-    sv->log (sv->log_opaque, line);
+  char clean[2048];
+  size_t i;
+
+  if (sv->log == NULL)
+    return;
+  for (i = 0; line[i] != '\0' && i + 1 < sizeof clean; i++)
+    clean[i] = ((unsigned char) line[i] < 0x20 || line[i] == 0x7f) ? '?'
+                                                                   : line[i];
+  clean[i] = '\0';
+  sv->log (sv->log_opaque, clean);
 }
 
 void
@@ -51,8 +62,7 @@ Xva_http_logf (struct Xva_serve *sv, const char *fmt, ...)
   log_line (sv, line);
 }
 
-static void
-set_err (char *err, size_t errlen, const char *fmt, ...)
+static void set_err (char *err, size_t errlen, const char *fmt, ...)
   XVA_HTTP_PRINTF (3, 4);
 
 static void
@@ -162,8 +172,7 @@ make_target (struct Xva_http_req *r, const char *url)
 
   r->target[0] = '\0';
   append_enc (r->target, sizeof r->target, &t.pos, url, "?#");
-  MHD_get_connection_values (r->conn, MHD_GET_ARGUMENT_KIND, target_arg,
-                             &t);
+  MHD_get_connection_values (r->conn, MHD_GET_ARGUMENT_KIND, target_arg, &t);
 }
 
 static void
@@ -182,10 +191,12 @@ make_peer (struct Xva_http_req *r)
   if (ci == NULL || ci->client_addr == NULL)
     return;
   sa = ci->client_addr;
-  if (getnameinfo (sa, sa->sa_family == AF_INET6
-                         ? (socklen_t) sizeof (struct sockaddr_in6)
-                         : (socklen_t) sizeof (struct sockaddr_in),
-                   host, sizeof host, NULL, 0, NI_NUMERICHOST) == 0)
+  if (getnameinfo (sa,
+                   sa->sa_family == AF_INET6
+                     ? (socklen_t) sizeof (struct sockaddr_in6)
+                     : (socklen_t) sizeof (struct sockaddr_in),
+                   host, sizeof host, NULL, 0, NI_NUMERICHOST)
+      == 0)
     snprintf (r->peer, sizeof r->peer, "%s", host);
 }
 
@@ -207,15 +218,14 @@ Xva_http_arg_true (struct Xva_http_req *r, const char *key)
 /* Responses                                                           */
 
 int
-Xva_http_add_common_headers (struct Xva_http_req *r,
-                             struct MHD_Response *resp)
+Xva_http_add_common_headers (struct Xva_http_req *r, struct MHD_Response *resp)
 {
   if (r->task[0] != '\0'
       && MHD_add_response_header (resp, "task-id", r->task) != MHD_YES)
     return -1;
   if (r->route != XVA_ROUTE_JSONRPC && r->route != XVA_ROUTE_XMLRPC
-      && MHD_add_response_header (resp, "Cache-Control",
-                                  "no-cache, no-store") != MHD_YES)
+      && MHD_add_response_header (resp, "Cache-Control", "no-cache, no-store")
+           != MHD_YES)
     return -1;
   return 0;
 }
@@ -239,8 +249,8 @@ Xva_http_queue (struct Xva_http_req *r, unsigned status,
 }
 
 enum MHD_Result
-Xva_http_respond (struct Xva_http_req *r, unsigned status,
-                  const char *ctype, const char *body, size_t len)
+Xva_http_respond (struct Xva_http_req *r, unsigned status, const char *ctype,
+                  const char *body, size_t len)
 {
   struct MHD_Response *resp;
 
@@ -249,8 +259,8 @@ Xva_http_respond (struct Xva_http_req *r, unsigned status,
   if (resp == NULL)
     return MHD_NO;
   if ((ctype != NULL
-       && MHD_add_response_header (resp, MHD_HTTP_HEADER_CONTENT_TYPE,
-                                   ctype) != MHD_YES)
+       && MHD_add_response_header (resp, MHD_HTTP_HEADER_CONTENT_TYPE, ctype)
+            != MHD_YES)
       || Xva_http_add_common_headers (r, resp) < 0) {
     MHD_destroy_response (resp);
     return MHD_NO;
@@ -303,8 +313,7 @@ Xva_http_task_succeed (struct Xva_http_req *r, const char *result)
 }
 
 void
-Xva_http_task_fail (struct Xva_http_req *r,
-                    const struct xva_value *error_info)
+Xva_http_task_fail (struct Xva_http_req *r, const struct xva_value *error_info)
 {
   if (!r->task_open)
     return;
@@ -335,8 +344,7 @@ Xva_http_task_cancelled (struct Xva_http_req *r)
 }
 
 void
-Xva_http_task_progress (struct Xva_http_req *r, uint64_t done,
-                        uint64_t total)
+Xva_http_task_progress (struct Xva_http_req *r, uint64_t done, uint64_t total)
 {
   double now, p;
 
@@ -432,7 +440,7 @@ auth_check (struct Xva_http_req *r, enum MHD_Result *q)
     user = MHD_basic_auth_get_username_password (r->conn, &pass);
     if (user != NULL && pass != NULL
         && Xva_session_login (r->sv->srv, user, pass, 0, r->session)
-           == XVA_OK) {
+             == XVA_OK) {
       r->own_session = 1;
       ok = 1;
     }
@@ -468,8 +476,8 @@ path_is (const char *url, const char *route)
 }
 
 static enum Xva_http_route
-find_route (const struct Xva_http_req *r, const char *url,
-            const char *method, const char **allow)
+find_route (const struct Xva_http_req *r, const char *url, const char *method,
+            const char **allow)
 {
   int is_get = strcmp (method, "GET") == 0;
   int is_put = strcmp (method, "PUT") == 0;
@@ -478,23 +486,27 @@ find_route (const struct Xva_http_req *r, const char *url,
   *allow = "POST";
   if (path_is (url, "/export_metadata")) {
     *allow = "GET, POST";
-    return is_get ? XVA_ROUTE_EXPORT_METADATA
-                  : is_post ? XVA_ROUTE_XMLRPC : XVA_ROUTE_NONE;
+    return is_get    ? XVA_ROUTE_EXPORT_METADATA
+           : is_post ? XVA_ROUTE_XMLRPC
+                     : XVA_ROUTE_NONE;
   }
   if (path_is (url, "/export")) {
     *allow = "GET, POST";
-    return is_get ? XVA_ROUTE_EXPORT
-                  : is_post ? XVA_ROUTE_XMLRPC : XVA_ROUTE_NONE;
+    return is_get    ? XVA_ROUTE_EXPORT
+           : is_post ? XVA_ROUTE_XMLRPC
+                     : XVA_ROUTE_NONE;
   }
   if (path_is (url, "/import_metadata")) {
     *allow = "PUT, POST";
-    return is_put ? XVA_ROUTE_IMPORT_METADATA
-                  : is_post ? XVA_ROUTE_XMLRPC : XVA_ROUTE_NONE;
+    return is_put    ? XVA_ROUTE_IMPORT_METADATA
+           : is_post ? XVA_ROUTE_XMLRPC
+                     : XVA_ROUTE_NONE;
   }
   if (path_is (url, "/import")) {
     *allow = "PUT, POST";
-    return is_put ? XVA_ROUTE_IMPORT
-                  : is_post ? XVA_ROUTE_XMLRPC : XVA_ROUTE_NONE;
+    return is_put    ? XVA_ROUTE_IMPORT
+           : is_post ? XVA_ROUTE_XMLRPC
+                     : XVA_ROUTE_NONE;
   }
   if (!is_post)
     return XVA_ROUTE_NONE;
@@ -560,7 +572,13 @@ req_new (struct Xva_http_listener *l, struct MHD_Connection *conn,
   ci = MHD_get_connection_info (conn, MHD_CONNECTION_INFO_CONNECTION_FD);
   r->fd = ci != NULL ? (int) ci->connect_fd : -1;
   r->t0 = Xva_http_now ();
-  snprintf (r->method, sizeof r->method, "%s", method);
+  /* Logged: libmicrohttpd lets any byte but a space into a method. */
+  {
+    size_t pos = 0;
+
+    r->method[0] = '\0';
+    append_enc (r->method, sizeof r->method, &pos, method, "");
+  }
   make_target (r, url);
   make_peer (r);
   req_list (r);
@@ -606,7 +624,7 @@ is_probe (struct Xva_http_req *r)
 
   if (Xva_http_arg (r, "task_id") != NULL
       || MHD_lookup_connection_value (r->conn, MHD_COOKIE_KIND, "task_id")
-         != NULL)
+           != NULL)
     return 0;
   te = MHD_lookup_connection_value (r->conn, MHD_HEADER_KIND,
                                     MHD_HTTP_HEADER_TRANSFER_ENCODING);
@@ -636,8 +654,7 @@ begin_request (struct Xva_http_req *r, const char *url, const char *method)
   r->route = find_route (r, url, method, &allow);
   switch (r->route) {
   case XVA_ROUTE_NONE:
-    resp = MHD_create_response_from_buffer (0, NULL,
-                                            MHD_RESPMEM_PERSISTENT);
+    resp = MHD_create_response_from_buffer (0, NULL, MHD_RESPMEM_PERSISTENT);
     if (resp == NULL)
       return MHD_NO;
     if (MHD_add_response_header (resp, MHD_HTTP_HEADER_ALLOW, allow)
@@ -705,7 +722,7 @@ rpc_data (struct Xva_http_req *r, const char *data, size_t *size)
 
   if (*size > 0) {
     if (*size > XVA_HTTP_RPC_MAX - r->len)
-      return MHD_NO;     /* past the bound: drop the connection */
+      return MHD_NO; /* past the bound: drop the connection */
     if (r->len + *size + 1 > r->cap) {
       char *nb;
 
@@ -745,8 +762,7 @@ rpc_data (struct Xva_http_req *r, const char *data, size_t *size)
                                   "RPC failed: %s", xva_strerror (s));
   }
   {
-    enum MHD_Result q = Xva_http_respond (r, MHD_HTTP_OK, ctype, out,
-                                          outlen);
+    enum MHD_Result q = Xva_http_respond (r, MHD_HTTP_OK, ctype, out, outlen);
     free (out);
     return q;
   }
@@ -754,9 +770,8 @@ rpc_data (struct Xva_http_req *r, const char *data, size_t *size)
 
 static enum MHD_Result
 on_request (void *cls, struct MHD_Connection *conn, const char *url,
-            const char *method, const char *version,
-            const char *upload_data, size_t *upload_data_size,
-            void **con_cls)
+            const char *method, const char *version, const char *upload_data,
+            size_t *upload_data_size, void **con_cls)
 {
   struct Xva_http_listener *l = cls;
   struct Xva_http_req *r = *con_cls;
@@ -848,10 +863,9 @@ on_completed (void *cls, struct MHD_Connection *conn, void **con_cls,
     snprintf (status, sizeof status, "%u", r->status);
   else
     snprintf (status, sizeof status, "-");
-  Xva_http_logf (r->sv, "%s %s %s %s in=%" PRIu64 " out=%" PRIu64
-                 " %.3fs%s", r->peer, r->method, r->target, status,
-                 r->bytes_in, r->bytes_out, Xva_http_now () - r->t0,
-                 toe_name (toe));
+  Xva_http_logf (r->sv, "%s %s %s %s in=%" PRIu64 " out=%" PRIu64 " %.3fs%s",
+                 r->peer, r->method, r->target, status, r->bytes_in,
+                 r->bytes_out, Xva_http_now () - r->t0, toe_name (toe));
   req_free (r);
 }
 
@@ -878,8 +892,8 @@ start_daemon (struct Xva_serve *sv, struct Xva_http_listener *l,
   if (sa != NULL) {
     ops[n++] = (struct MHD_OptionItem) { MHD_OPTION_SOCK_ADDR, 0,
                                          (void *) (uintptr_t) sa };
-    ops[n++] = (struct MHD_OptionItem) { MHD_OPTION_LISTENING_ADDRESS_REUSE,
-                                         1, NULL };
+    ops[n++] = (struct MHD_OptionItem) { MHD_OPTION_LISTENING_ADDRESS_REUSE, 1,
+                                         NULL };
   }
   else
     ops[n++] = (struct MHD_OptionItem) { MHD_OPTION_LISTEN_SOCKET,
@@ -896,9 +910,8 @@ start_daemon (struct Xva_serve *sv, struct Xva_http_listener *l,
   return MHD_start_daemon (flags, 0, NULL, NULL, on_request, l,
                            MHD_OPTION_EXTERNAL_LOGGER, mhd_log, sv,
                            MHD_OPTION_NOTIFY_COMPLETED, on_completed, l,
-                           MHD_OPTION_NOTIFY_CONNECTION,
-                           Xva_http_notify_conn, l,
-                           MHD_OPTION_ARRAY, ops, MHD_OPTION_END);
+                           MHD_OPTION_NOTIFY_CONNECTION, Xva_http_notify_conn,
+                           l, MHD_OPTION_ARRAY, ops, MHD_OPTION_END);
 }
 
 /* "ADDR:PORT", "[V6]:PORT" or ":PORT" into host (NULL: any) and port. */
@@ -965,8 +978,10 @@ listen_tcp (struct Xva_serve *sv, const char *spec, int tls, char *err,
   l->sv = sv;
   l->fd = -1;
   l->tls = tls;
-  l->d = start_daemon (sv, l, (ai->ai_family == AF_INET6 ? MHD_USE_IPv6 : 0)
-                              | (tls ? MHD_USE_TLS : 0), ai->ai_addr);
+  l->d = start_daemon (sv, l,
+                       (ai->ai_family == AF_INET6 ? MHD_USE_IPv6 : 0)
+                         | (tls ? MHD_USE_TLS : 0),
+                       ai->ai_addr);
   if (l->d == NULL) {
     set_err (err, errlen, "cannot listen on %s%s", spec,
              tls ? " (TLS: check the certificate and key)" : "");
@@ -974,7 +989,8 @@ listen_tcp (struct Xva_serve *sv, const char *spec, int tls, char *err,
     return XVA_EIO;
   }
   if (getnameinfo (ai->ai_addr, ai->ai_addrlen, num, sizeof num, NULL, 0,
-                   NI_NUMERICHOST) != 0)
+                   NI_NUMERICHOST)
+      != 0)
     snprintf (num, sizeof num, "%s", host);
   di = MHD_get_daemon_info (l->d, MHD_DAEMON_INFO_BIND_PORT);
   snprintf (l->url, sizeof l->url, "%s://%s%s%s:%u", tls ? "https" : "http",
@@ -1081,10 +1097,10 @@ open_store (struct Xva_serve *sv, const struct Xva_serve_opts *o, char *err,
     char db[XVA_HTTP_PATH_MAX];
     struct stat sb;
 
-    if ((size_t) snprintf (db, sizeof db, "%s/xva.db", o->data_dir)
-          < sizeof db
+    if ((size_t) snprintf (db, sizeof db, "%s/xva.db", o->data_dir) < sizeof db
         && stat (db, &sb) < 0 && errno == ENOENT) {
-      set_err (err, errlen, "%s is a new data directory: give root's "
+      set_err (err, errlen,
+               "%s is a new data directory: give root's "
                "password with --password-file or XVA_PASSWORD",
                o->data_dir);
       return XVA_EINVAL;
@@ -1092,8 +1108,8 @@ open_store (struct Xva_serve *sv, const struct Xva_serve_opts *o, char *err,
   }
   s = Xva_store_open (o->data_dir, &sv->store, msg, sizeof msg);
   if (s == XVA_ESTATE) {
-    set_err (err, errlen, "%s is in use by another process (%s)",
-             o->data_dir, msg);
+    set_err (err, errlen, "%s is in use by another process (%s)", o->data_dir,
+             msg);
     return s;
   }
   if (s != XVA_OK) {
@@ -1102,20 +1118,22 @@ open_store (struct Xva_serve *sv, const struct Xva_serve_opts *o, char *err,
   }
   Xva_store_last_sweep (sv->store, &rep);
   if (rep.staging_dirs != 0 || rep.orphan_images != 0 || rep.failures != 0)
-    Xva_http_logf (sv, "start-up sweep: removed %u staging directories and "
-                   "%u orphan images (%u failures)", rep.staging_dirs,
-                   rep.orphan_images, rep.failures);
+    Xva_http_logf (sv,
+                   "start-up sweep: removed %u staging directories and "
+                   "%u orphan images (%u failures)",
+                   rep.staging_dirs, rep.orphan_images, rep.failures);
   s = Xva_store_initialised (sv->store);
   if (s < 0) {
-    set_err (err, errlen, "%s: %s", o->data_dir,
-             Xva_store_errmsg (sv->store));
+    set_err (err, errlen, "%s: %s", o->data_dir, Xva_store_errmsg (sv->store));
     return s;
   }
   if (s == 1)
     return XVA_OK;
   if (o->root_password == NULL || o->root_password[0] == '\0') {
-    set_err (err, errlen, "%s is a new data directory: give root's password "
-             "with --password-file or XVA_PASSWORD", o->data_dir);
+    set_err (err, errlen,
+             "%s is a new data directory: give root's password "
+             "with --password-file or XVA_PASSWORD",
+             o->data_dir);
     return XVA_EINVAL;
   }
   s = Xva_store_init (sv->store, o->root_password);
@@ -1143,8 +1161,7 @@ Xva_serve_start (const struct Xva_serve_opts *o, struct Xva_serve **out,
     return XVA_EINVAL;
   }
   if (o->nlisten > XVA_SERVE_MAX_LISTEN) {
-    set_err (err, errlen, "at most %d listen addresses",
-             XVA_SERVE_MAX_LISTEN);
+    set_err (err, errlen, "at most %d listen addresses", XVA_SERVE_MAX_LISTEN);
     return XVA_EINVAL;
   }
   if ((o->tls_cert == NULL) != (o->tls_key == NULL)) {
@@ -1159,7 +1176,8 @@ Xva_serve_start (const struct Xva_serve_opts *o, struct Xva_serve **out,
     tls = 1;
   }
   if ((size_t) snprintf (ctl, sizeof ctl, "%s/%s", o->data_dir,
-                         XVA_SERVE_CTL_NAME) >= sizeof ctl) {
+                         XVA_SERVE_CTL_NAME)
+      >= sizeof ctl) {
     set_err (err, errlen, "data directory path too long");
     return XVA_EINVAL;
   }
@@ -1181,8 +1199,7 @@ Xva_serve_start (const struct Xva_serve_opts *o, struct Xva_serve **out,
   }
   sv->log = o->log;
   sv->log_opaque = o->log_opaque;
-  sv->timeout_s = o->timeout_s != 0 ? o->timeout_s
-                                    : XVA_SERVE_DEFAULT_TIMEOUT;
+  sv->timeout_s = o->timeout_s != 0 ? o->timeout_s : XVA_SERVE_DEFAULT_TIMEOUT;
   sv->max_conn = o->max_connections != 0 ? o->max_connections
                                          : XVA_SERVE_DEFAULT_MAX_CONN;
   if (tls) {

@@ -16,12 +16,12 @@
 #endif
 
 #define XVA_SRV_NULL_REF "OpaqueRef:NULL"
-#define XVA_SRV_SESSION_REF_LEN 46       /* "OpaqueRef:" and a uuid */
-#define XVA_SRV_TASKS_KEPT 1000          /* completed tasks kept */
-#define XVA_SRV_TASKS_PENDING_MAX 10000  /* pending tasks at once */
-#define XVA_SRV_TASK_DESC_MAX 4096       /* bytes of a description */
-#define XVA_SRV_PROGRESS_MS 250          /* between two progress writes */
-#define XVA_SRV_EVENTS_MAX 10000         /* events kept for event.from */
+#define XVA_SRV_SESSION_REF_LEN 46      /* "OpaqueRef:" and a uuid */
+#define XVA_SRV_TASKS_KEPT 1000         /* completed tasks kept */
+#define XVA_SRV_TASKS_PENDING_MAX 10000 /* pending tasks at once */
+#define XVA_SRV_TASK_DESC_MAX 4096      /* bytes of a description */
+#define XVA_SRV_PROGRESS_MS 250         /* between two progress writes */
+#define XVA_SRV_EVENTS_MAX 10000        /* events kept for event.from */
 /* Bytes of the events' snapshots (estimated, see event.c) kept at most:
  * the oldest go first.  Without it, snapshots of big records (up to
  * XVA_STORE_RECORD_MAX each) times XVA_SRV_EVENTS_MAX could take any
@@ -29,22 +29,30 @@
 #define XVA_SRV_EVENTS_BYTES_MAX ((size_t) 8 << 20)
 #define XVA_SRV_EVENT_INITIAL_MAX 100000 /* records of a first event.from */
 #define XVA_SRV_EVENT_CLASSES_MAX 64     /* subscriptions of one call */
-#define XVA_SRV_EVENT_TIMEOUT_MAX 600.0  /* seconds one event.from waits */
+/* The fuzz targets' copy is built with 10 ms (tests/fuzz). */
+#ifndef XVA_SRV_EVENT_TIMEOUT_MAX
+#define XVA_SRV_EVENT_TIMEOUT_MAX 600.0 /* seconds one event.from waits */
+#endif
 #define XVA_SRV_RPC_MAX_BYTES ((size_t) 16 << 20) /* a request body */
 #define XVA_SRV_RPC_MAX_NODES ((size_t) 1 << 20)  /* values in a request */
-#define XVA_SRV_LOGIN_DELAY_MS 250       /* after a failed login, plus */
-#define XVA_SRV_LOGIN_JITTER_MS 250      /* up to this much at random */
+/* The fuzz targets' copy is built with both 0 (tests/fuzz). */
+#ifndef XVA_SRV_LOGIN_DELAY_MS
+#define XVA_SRV_LOGIN_DELAY_MS 250 /* after a failed login, plus */
+#endif
+#ifndef XVA_SRV_LOGIN_JITTER_MS
+#define XVA_SRV_LOGIN_JITTER_MS 250 /* up to this much at random */
+#endif
 #define XVA_SRV_LOG_LINE_MAX 1024
-#define XVA_SRV_MAP_KEY_MAX 1024         /* bytes of a map key */
-#define XVA_SRV_MAP_VALUE_MAX 65536      /* bytes of a map value */
-#define XVA_SRV_MAP_ENTRIES_MAX 4096     /* entries of one map field */
+#define XVA_SRV_MAP_KEY_MAX 1024     /* bytes of a map key */
+#define XVA_SRV_MAP_VALUE_MAX 65536  /* bytes of a map value */
+#define XVA_SRV_MAP_ENTRIES_MAX 4096 /* entries of one map field */
 
 /* ---- Classes ----------------------------------------------------------
  * The XenAPI classes the RPC surface serves. */
 struct Xva_cls {
-  const char *name;                 /* "VM": the store's class */
-  const char *lower;                /* "vm": event.from's spelling */
-  const char *const *ints;          /* int fields (stored as strings) */
+  const char *name;        /* "VM": the store's class */
+  const char *lower;       /* "vm": event.from's spelling */
+  const char *const *ints; /* int fields (stored as strings) */
 };
 
 /* The class named name, compared without case; NULL if unknown. */
@@ -61,23 +69,23 @@ struct xva_value *Xva_rec_export (const struct Xva_cls *cls,
 /* ---- State ------------------------------------------------------------ */
 
 struct Xva_session {
-  char ref[XVA_SRV_SESSION_REF_LEN + 1];  /* "" when the slot is free */
+  char ref[XVA_SRV_SESSION_REF_LEN + 1]; /* "" when the slot is free */
   char user[XVA_STORE_USER_MAX + 1];
-  int64_t last_ms;                        /* last use (monotonic) */
-  uint64_t seq;                           /* order of last use */
+  int64_t last_ms; /* last use (monotonic) */
+  uint64_t seq;    /* order of last use */
 };
 
 /* A pending task's state in memory. */
 struct Xva_task_rt {
   struct Xva_task_rt *next;
   char ref[XVA_SRV_REF_MAX + 1];
-  int attached;                    /* a transfer runs it */
+  int attached; /* a transfer runs it */
   int cancel_requested;
   Xva_task_cancel_fn cancel_fn;
   void *cancel_opaque;
-  int cb_running;                  /* cancel_fn is being called */
-  pthread_t cb_thread;             /* by this thread */
-  int64_t last_write_ms;           /* of the progress */
+  int cb_running;        /* cancel_fn is being called */
+  pthread_t cb_thread;   /* by this thread */
+  int64_t last_write_ms; /* of the progress */
 };
 
 /* A completed task, oldest first. */
@@ -90,50 +98,51 @@ enum { XVA_EV_ADD = 0, XVA_EV_MOD = 1, XVA_EV_DEL = 2 };
 
 struct Xva_event {
   uint64_t id;
-  const struct Xva_cls *cls;       /* NULL: cls_name is not served */
-  char cls_name[XVA_STORE_CLASS_MAX + 1];  /* lowercase */
+  const struct Xva_cls *cls;              /* NULL: cls_name is not served */
+  char cls_name[XVA_STORE_CLASS_MAX + 1]; /* lowercase */
   char *ref;
   int op;
-  double ts;                       /* seconds since the epoch */
-  struct xva_value *snapshot;      /* NULL for del */
-  size_t bytes;                    /* estimated memory of it all */
+  double ts;                  /* seconds since the epoch */
+  struct xva_value *snapshot; /* NULL for del */
+  size_t bytes;               /* estimated memory of it all */
 };
 
 struct Xva_srv {
   struct Xva_store *store;
   Xva_srv_log_fn log;
   void *log_opaque;
-  char host_ref[XVA_SRV_REF_MAX + 1];  /* tasks' resident_on */
+  char host_ref[XVA_SRV_REF_MAX + 1]; /* tasks' resident_on */
 
-  pthread_mutex_t slock;           /* sessions */
+  pthread_mutex_t slock; /* sessions */
   struct Xva_session sessions[XVA_SRV_MAX_SESSIONS];
-  uint64_t session_seq;            /* last seq given */
-  int64_t skew_ms;                 /* added to the session clock (tests) */
+  uint64_t session_seq; /* last seq given */
+  int64_t skew_ms;      /* added to the session clock (tests) */
 
-  pthread_mutex_t tlock;           /* tasks in memory */
-  pthread_cond_t tcond;            /* a cancel callback returned */
-  struct Xva_task_rt *tasks;       /* pending tasks */
+  pthread_mutex_t tlock;     /* tasks in memory */
+  pthread_cond_t tcond;      /* a cancel callback returned */
+  struct Xva_task_rt *tasks; /* pending tasks */
   size_t npending;
   struct Xva_task_done *done_head, *done_tail;
   size_t ndone;
-  size_t keep;                     /* completed tasks kept */
+  size_t keep; /* completed tasks kept */
 
-  pthread_mutex_t elock;           /* events */
-  pthread_cond_t econd;            /* an event was added (monotonic) */
+  pthread_mutex_t elock; /* events */
+  pthread_cond_t econd;  /* an event was added (monotonic) */
   struct Xva_event *ring;
   size_t ring_start, ring_n;
-  size_t ring_bytes;               /* sum of the events' bytes */
-  uint64_t next_id;                /* of the next event; ids start at 1 */
-  unsigned active;                 /* RPC calls running */
-  int closing;                     /* Xva_srv_free: calls end at once */
+  size_t ring_bytes; /* sum of the events' bytes */
+  uint64_t next_id;  /* of the next event; ids start at 1 */
+  unsigned active;   /* RPC calls running */
+  int closing;       /* Xva_srv_free: calls end at once */
 };
 
 /* Milliseconds of the monotonic clock. */
 int64_t Xva_srv_mono_ms (void);
 /* Now as an XML-RPC date "YYYYMMDDTHH:MM:SSZ" into out (>= 20 bytes). */
 void Xva_srv_date_now (char *out, size_t len);
-/* Copies s into out[0..len) replacing control bytes with '?' and
- * cutting at len - 1 bytes (for log lines). */
+/* Copies s into out[0..len) replacing control bytes and bytes that are
+ * not valid UTF-8 with '?' and cutting at len - 1 bytes, between
+ * characters (for log lines and client text echoed in replies). */
 void Xva_srv_clean (char *out, size_t len, const char *s);
 
 /* Test hooks: shift the session clock; change the completed-task bound
@@ -165,8 +174,8 @@ struct Xva_rpc_ctx {
   const char *method;
   const struct xva_value *params;
   size_t nparams;
-  const struct Xva_cls *cls;       /* of a per-class method */
-  const char *field;               /* of a field getter */
+  const struct Xva_cls *cls; /* of a per-class method */
+  const char *field;         /* of a field getter */
   int trusted;
   struct xva_value *result;
   struct xva_value *error;
@@ -176,8 +185,8 @@ typedef int (*Xva_rpc_fn) (struct Xva_rpc_ctx *c);
 /* Sets c->error to [code, params...] (a NULL-terminated list of
  * strings; a NULL param ends it) and returns XVA_ESERVER, or XVA_ENOMEM
  * when out of memory. */
-int Xva_rpc_fail (struct Xva_rpc_ctx *c, const char *code, ...)
-  XVA_SRV_SENTINEL;
+int Xva_rpc_fail (struct Xva_rpc_ctx *c, const char *code,
+                  ...) XVA_SRV_SENTINEL;
 /* INTERNAL_ERROR with the store's message for status r (also logged). */
 int Xva_rpc_store_fail (struct Xva_rpc_ctx *c, int r);
 /* Sets c->result to v (taken; NULL means out of memory). */

@@ -10,40 +10,36 @@
 
 /* ---- Classes ---------------------------------------------------------- */
 
-static const char *const pool_ints[] = {
-  "ha_host_failures_to_tolerate", "ha_plan_exists_for", "update_sync_day",
-  NULL
-};
+static const char *const pool_ints[] = { "ha_host_failures_to_tolerate",
+                                         "ha_plan_exists_for",
+                                         "update_sync_day", NULL };
 static const char *const host_ints[] = {
   "memory_overhead", "API_version_major", "API_version_minor",
   "virtual_hardware_platform_versions", NULL
 };
-static const char *const sr_ints[] = {
-  "virtual_allocation", "physical_utilisation", "physical_size", NULL
-};
-static const char *const vdi_ints[] = {
-  "virtual_size", "physical_utilisation", NULL
-};
+static const char *const sr_ints[] = { "virtual_allocation",
+                                       "physical_utilisation", "physical_size",
+                                       NULL };
+static const char *const vdi_ints[] = { "virtual_size", "physical_utilisation",
+                                        NULL };
 static const char *const vbd_ints[] = { "status_code", NULL };
+/* clang-format off */
 static const char *const vm_ints[] = {
   "user_version", "memory_overhead", "memory_target", "memory_static_max",
   "memory_dynamic_max", "memory_dynamic_min", "memory_static_min",
   "VCPUs_max", "VCPUs_at_startup", "domid", "hardware_platform_version",
   "order", "start_delay", "shutdown_delay", "version", NULL
 };
+/* clang-format on */
 static const char *const vif_ints[] = { "MTU", "status_code", NULL };
 static const char *const network_ints[] = { "MTU", NULL };
 static const char *const no_ints[] = { NULL };
 
 static const struct Xva_cls classes[] = {
-  { "pool", "pool", pool_ints },
-  { "host", "host", host_ints },
-  { "SR", "sr", sr_ints },
-  { "VDI", "vdi", vdi_ints },
-  { "VBD", "vbd", vbd_ints },
-  { "VM", "vm", vm_ints },
-  { "VIF", "vif", vif_ints },
-  { "network", "network", network_ints },
+  { "pool", "pool", pool_ints }, { "host", "host", host_ints },
+  { "SR", "sr", sr_ints },       { "VDI", "vdi", vdi_ints },
+  { "VBD", "vbd", vbd_ints },    { "VM", "vm", vm_ints },
+  { "VIF", "vif", vif_ints },    { "network", "network", network_ints },
   { "task", "task", no_ints },
 };
 
@@ -108,8 +104,9 @@ Xva_rec_export (const struct Xva_cls *cls, const struct xva_value *rec)
     return out;
   for (i = 0; cls->ints[i] != NULL; i++) {
     v = xva_value_get (out, cls->ints[i]);
-    if (v == NULL || (xva_value_type (v) != XVA_TYPE_STRING
-                      && xva_value_type (v) != XVA_TYPE_ARRAY))
+    if (v == NULL
+        || (xva_value_type (v) != XVA_TYPE_STRING
+            && xva_value_type (v) != XVA_TYPE_ARRAY))
       continue;
     if (xva_value_set (out, cls->ints[i], to_int (v)) < 0)
       goto nomem;
@@ -158,15 +155,80 @@ Xva_srv_date_now (char *out, size_t len)
     snprintf (out, len, "19700101T00:00:00Z");
 }
 
+/* Bytes of the valid UTF-8 sequence at p (1 to 4), or 0 when p does
+ * not start one (RFC 3629: no overlong forms, no surrogates, nothing
+ * past U+10FFFF). */
+static size_t
+utf8_len (const unsigned char *p)
+{
+  size_t n, i;
+  unsigned char lo = 0x80, hi = 0xbf;
+
+  if (p[0] < 0x80)
+    return 1;
+  if (p[0] >= 0xc2 && p[0] <= 0xdf)
+    n = 2;
+  else if (p[0] >= 0xe0 && p[0] <= 0xef) {
+    n = 3;
+    if (p[0] == 0xe0)
+      lo = 0xa0;
+    else if (p[0] == 0xed)
+      hi = 0x9f;
+  }
+  else if (p[0] >= 0xf0 && p[0] <= 0xf4) {
+    n = 4;
+    if (p[0] == 0xf0)
+      lo = 0x90;
+    else if (p[0] == 0xf4)
+      hi = 0x8f;
+  }
+  else
+    return 0;
+  for (i = 1; i < n; i++) {
+    if (p[i] < lo || p[i] > hi)
+      return 0; /* also stops at the NUL */
+    lo = 0x80;
+    hi = 0xbf;
+  }
+  return n;
+}
+
+int
+Xva_srv_text_ok (const char *s)
+{
+  const unsigned char *p = (const unsigned char *) s;
+  size_t n;
+
+  while (*p != '\0') {
+    n = utf8_len (p);
+    if (n == 0 || (n == 1 && (*p < 0x20 || *p == 0x7f)))
+      return 0;
+    p += n;
+  }
+  return 1;
+}
+
 void
 Xva_srv_clean (char *out, size_t len, const char *s)
 {
-  size_t i;
+  const unsigned char *p = (const unsigned char *) s;
+  size_t i = 0, n;
 
   if (len == 0)
     return;
-  for (i = 0; s != NULL && s[i] != '\0' && i + 1 < len; i++)
-    out[i] = ((unsigned char) s[i] < 0x20 || s[i] == 0x7f) ? '?' : s[i];
+  while (p != NULL && *p != '\0' && i + 1 < len) {
+    n = utf8_len (p);
+    if (n == 0 || (n == 1 && (*p < 0x20 || *p == 0x7f))) {
+      out[i++] = '?';
+      p++;
+      continue;
+    }
+    if (i + n >= len)
+      break; /* no half characters */
+    memcpy (out + i, p, n);
+    i += n;
+    p += n;
+  }
   out[i] = '\0';
 }
 
@@ -189,7 +251,10 @@ Xva_srv_logf (struct Xva_srv *srv, const char *fmt, ...)
 /* ---- State ------------------------------------------------------------ */
 
 enum {
-  INIT_SLOCK = 1, INIT_TLOCK = 2, INIT_TCOND = 4, INIT_ELOCK = 8,
+  INIT_SLOCK = 1,
+  INIT_TLOCK = 2,
+  INIT_TCOND = 4,
+  INIT_ELOCK = 8,
   INIT_ECOND = 16,
 };
 
@@ -314,7 +379,7 @@ Xva_srv_free (struct Xva_srv *srv)
   Xva_task_shutdown (srv);
   Xva_event_free_all (srv);
   destroy_sync (srv, INIT_SLOCK | INIT_TLOCK | INIT_TCOND | INIT_ELOCK
-                | INIT_ECOND);
+                       | INIT_ECOND);
   memset (srv->sessions, 0, sizeof srv->sessions);
   free (srv->ring);
   free (srv);

@@ -34,6 +34,10 @@ struct Xva_store *Xva_srv_store (struct Xva_srv *srv);
 void Xva_srv_logf (struct Xva_srv *srv, const char *fmt, ...)
   __attribute__ ((format (printf, 2, 3)));
 
+/* 1 when s is UTF-8 text without control bytes (fit for a record: the
+ * store keeps records as XML), else 0. */
+int Xva_srv_text_ok (const char *s);
+
 /* ---- Sessions --------------------------------------------------------
  * At most XVA_SRV_MAX_SESSIONS live (the least recently used is evicted
  * by a new login), 24 h idle expiry.  trusted: the Unix socket (any

@@ -10,17 +10,17 @@
 #include <string.h>
 
 #define EPOCH_DATE "19700101T00:00:00Z"
-#define LABEL_SHOWN 200               /* bytes of a label in a log line */
-#define ERROR_ITEMS_MAX 64            /* strings of an error_info */
+#define LABEL_SHOWN 200    /* bytes of a label in a log line */
+#define ERROR_ITEMS_MAX 64 /* strings of an error_info */
 
 /* ---- Small helpers ------------------------------------------------------ */
 
 static int
 is_final (const char *st)
 {
-  return st != NULL && (strcmp (st, "success") == 0
-                        || strcmp (st, "failure") == 0
-                        || strcmp (st, "cancelled") == 0);
+  return st != NULL
+         && (strcmp (st, "success") == 0 || strcmp (st, "failure") == 0
+             || strcmp (st, "cancelled") == 0);
 }
 
 /* pending or cancelling (or a record without a status). */
@@ -46,14 +46,17 @@ strings (const char *const *items)
 }
 
 /* A clean copy of an error_info: strings only (ints written out), at
- * most ERROR_ITEMS_MAX, never empty. */
+ * most ERROR_ITEMS_MAX, never empty.  Items often quote what a client
+ * sent (a ref in a query string, a name in an archive): control bytes
+ * and bytes that are not UTF-8 become '?', or the stored record could
+ * not be read back (nor sent as XML). */
 static struct xva_value *
 error_copy (const struct xva_value *ei)
 {
   static const char *const internal[] = { "INTERNAL_ERROR", NULL };
   struct xva_value *a;
-  char num[32];
-  size_t i, n = xva_value_len (ei);
+  char num[32], *clean;
+  size_t i, len, n = xva_value_len (ei);
   int64_t iv;
 
   if (xva_value_type (ei) != XVA_TYPE_ARRAY || n == 0)
@@ -68,10 +71,16 @@ error_copy (const struct xva_value *ei)
       snprintf (num, sizeof num, "%lld", (long long) iv);
       s = num;
     }
-    if (xva_value_append (a, xva_value_new_string (s ? s : "")) < 0) {
+    len = s != NULL ? strlen (s) + 1 : 1;
+    clean = malloc (len);
+    if (clean != NULL)
+      Xva_srv_clean (clean, len, s != NULL ? s : "");
+    if (clean == NULL
+        || xva_value_append (a, xva_value_new_string (clean)) < 0) {
       xva_value_free (a);
       a = NULL;
     }
+    free (clean);
   }
   return a;
 }
@@ -117,7 +126,7 @@ done_push (struct Xva_srv *srv, const char *ref)
   struct Xva_task_done *d = calloc (1, sizeof *d);
 
   if (d == NULL)
-    return;                     /* it is then never dropped: harmless */
+    return; /* it is then never dropped: harmless */
   snprintf (d->ref, sizeof d->ref, "%s", ref);
   if (srv->done_tail)
     srv->done_tail->next = d;
@@ -283,9 +292,9 @@ complete_fn (struct xva_value *rec, void *arg)
   if (bad)
     return XVA_ENOMEM;
   snprintf (cp->uuid, sizeof cp->uuid, "%s",
-            xva_value_get_string (rec, "uuid") ? xva_value_get_string (rec,
-                                                                 "uuid")
-            : "?");
+            xva_value_get_string (rec, "uuid")
+              ? xva_value_get_string (rec, "uuid")
+              : "?");
   Xva_srv_clean (cp->label, sizeof cp->label,
                  xva_value_get_string (rec, "name_label"));
   ei = xva_value_get (rec, "error_info");
@@ -341,9 +350,8 @@ Xva_task_startup (struct Xva_srv *srv, char *err, size_t errlen)
 {
   struct Xva_store_list hosts = { 0, NULL, NULL };
   struct Xva_store_list tasks = { 0, NULL, NULL };
-  static const char *const restarted[] = {
-    "INTERNAL_ERROR", "server restarted", NULL
-  };
+  static const char *const restarted[] = { "INTERNAL_ERROR",
+                                           "server restarted", NULL };
   struct xva_value *ei = NULL;
   size_t i;
   int r;
@@ -378,8 +386,7 @@ Xva_task_startup (struct Xva_srv *srv, char *err, size_t errlen)
                            tasks.recs[i]);
       if (r < 0) {
         if (err)
-          snprintf (err, errlen, "Xva_srv_new: %s",
-                    Xva_store_errmsg (NULL));
+          snprintf (err, errlen, "Xva_srv_new: %s", Xva_store_errmsg (NULL));
         goto out;
       }
       log_completion (srv, &cp);
@@ -453,8 +460,7 @@ task_new (struct Xva_srv *srv, const char *label, const char *desc,
   if (strlen (label) > XVA_STORE_NAME_MAX
       || strlen (desc) > XVA_SRV_TASK_DESC_MAX)
     return XVA_ELIMIT;
-  if ((r = Xva_store_new_uuid (uuid)) < 0
-      || (r = Xva_store_new_ref (ref)) < 0)
+  if ((r = Xva_store_new_uuid (uuid)) < 0 || (r = Xva_store_new_ref (ref)) < 0)
     return r;
   rt = calloc (1, sizeof *rt);
   if (rt == NULL)
@@ -474,8 +480,7 @@ task_new (struct Xva_srv *srv, const char *label, const char *desc,
   pthread_mutex_unlock (&srv->tlock);
 
   rec = task_record (srv, uuid, label, desc);
-  r = rec ? Xva_store_put (srv->store, NULL, ref, "task", rec)
-    : XVA_ENOMEM;
+  r = rec ? Xva_store_put (srv->store, NULL, ref, "task", rec) : XVA_ENOMEM;
   xva_value_free (rec);
   if (r < 0) {
     pthread_mutex_lock (&srv->tlock);
@@ -532,7 +537,7 @@ Xva_task_adopt (struct Xva_srv *srv, const char *ref)
     r = Xva_store_get (srv->store, NULL, ref, cls, &rec);
     if (r == XVA_OK)
       r = strcmp (cls, "task") != 0 || is_running (rec) ? XVA_ENOTFOUND
-        : XVA_ESTATE;
+                                                        : XVA_ESTATE;
     xva_value_free (rec);
     return r;
   }
@@ -552,20 +557,20 @@ progress_fn (struct xva_value *rec, void *arg)
       && old == *p)
     return 0;
   return xva_value_set (rec, "progress", xva_value_new_double (*p)) < 0
-    ? XVA_ENOMEM : 1;
+           ? XVA_ENOMEM
+           : 1;
 }
 
 static double
 clamp01 (double p)
 {
-  if (!(p >= 0.0))              /* also NaN */
+  if (!(p >= 0.0)) /* also NaN */
     return 0.0;
   return p > 1.0 ? 1.0 : p;
 }
 
 void
-Xva_task_set_progress (struct Xva_srv *srv, const char *ref,
-                       double progress)
+Xva_task_set_progress (struct Xva_srv *srv, const char *ref, double progress)
 {
   struct Xva_task_rt *rt;
   int64_t now;
@@ -595,7 +600,7 @@ Xva_task_cancel_requested (struct Xva_srv *srv, const char *ref)
     return 1;
   pthread_mutex_lock (&srv->tlock);
   rt = rt_find (srv, ref);
-  r = rt ? rt->cancel_requested : 1;  /* a task gone: stop too */
+  r = rt ? rt->cancel_requested : 1; /* a task gone: stop too */
   pthread_mutex_unlock (&srv->tlock);
   return r;
 }
@@ -691,8 +696,7 @@ Xva_m_task_create (struct Xva_rpc_ctx *c)
   if (strlen (label) > XVA_STORE_NAME_MAX)
     return Xva_rpc_fail (c, "INVALID_VALUE", "label", "too long", NULL);
   if (strlen (desc) > XVA_SRV_TASK_DESC_MAX)
-    return Xva_rpc_fail (c, "INVALID_VALUE", "description", "too long",
-                         NULL);
+    return Xva_rpc_fail (c, "INVALID_VALUE", "description", "too long", NULL);
   r = task_new (c->srv, label, desc, 0, ref);
   if (r == XVA_ELIMIT)
     return Xva_rpc_fail (c, "TOO_MANY_PENDING_TASKS", NULL);
@@ -702,7 +706,7 @@ Xva_m_task_create (struct Xva_rpc_ctx *c)
 }
 
 struct add_cancel {
-  const char *key;                  /* of the current_operations entry */
+  const char *key; /* of the current_operations entry */
   char uuid[XVA_STORE_UUID_MAX + 1];
   char label[LABEL_SHOWN + 1];
 };
@@ -718,8 +722,7 @@ add_cancel_fn (struct xva_value *rec, void *arg)
     return 0;
   ops = xva_value_get (rec, "current_operations");
   if (xva_value_type (ops) != XVA_TYPE_STRUCT) {
-    if (xva_value_set (rec, "current_operations", xva_value_new_struct ())
-        < 0)
+    if (xva_value_set (rec, "current_operations", xva_value_new_struct ()) < 0)
       return XVA_ENOMEM;
     ops = xva_value_get (rec, "current_operations");
   }
@@ -778,8 +781,7 @@ Xva_m_task_cancel (struct Xva_rpc_ctx *c)
   if (r < 0 && r != XVA_ENOTFOUND)
     return Xva_rpc_store_fail (c, r);
   if (r == 1)
-    Xva_srv_logf (c->srv, "task %s %s: cancel requested", ac.uuid,
-                  ac.label);
+    Xva_srv_logf (c->srv, "task %s %s: cancel requested", ac.uuid, ac.label);
 
   /* The transfer's callback, if it registered one by now. */
   pthread_mutex_lock (&c->srv->tlock);
@@ -794,9 +796,8 @@ Xva_m_task_cancel (struct Xva_rpc_ctx *c)
   if (fn) {
     fn (opaque);
     pthread_mutex_lock (&c->srv->tlock);
-    rt = rt_find (c->srv, ref);     /* may be gone: completed meanwhile */
-    if (rt && rt->cb_running
-        && pthread_equal (rt->cb_thread, pthread_self ()))
+    rt = rt_find (c->srv, ref); /* may be gone: completed meanwhile */
+    if (rt && rt->cb_running && pthread_equal (rt->cb_thread, pthread_self ()))
       rt->cb_running = 0;
     pthread_cond_broadcast (&c->srv->tcond);
     pthread_mutex_unlock (&c->srv->tlock);
@@ -820,8 +821,7 @@ Xva_m_task_destroy (struct Xva_rpc_ctx *c)
   rt = rt_find (c->srv, ref);
   if (rt && rt->attached) {
     pthread_mutex_unlock (&c->srv->tlock);
-    return Xva_rpc_fail (c, "OTHER_OPERATION_IN_PROGRESS", "task", ref,
-                         NULL);
+    return Xva_rpc_fail (c, "OTHER_OPERATION_IN_PROGRESS", "task", ref, NULL);
   }
   free (rt_take (c->srv, ref));
   done_remove (c->srv, ref);
@@ -852,16 +852,14 @@ set_status_fn (struct xva_value *rec, void *arg)
     ss->refused = 1;
     return 0;
   }
-  return xva_value_set_string (rec, "status", ss->status) < 0 ? XVA_ENOMEM
-    : 1;
+  return xva_value_set_string (rec, "status", ss->status) < 0 ? XVA_ENOMEM : 1;
 }
 
 int
 Xva_m_task_set_status (struct Xva_rpc_ctx *c)
 {
-  static const char *const valid[] = {
-    "pending", "success", "failure", "cancelling", "cancelled", NULL
-  };
+  static const char *const valid[] = { "pending",    "success",   "failure",
+                                       "cancelling", "cancelled", NULL };
   const char *ref = Xva_rpc_arg (c, 1), *value = Xva_rpc_arg (c, 2);
   struct xva_value *rec = NULL;
   struct set_status ss = { NULL, 0 };
@@ -888,8 +886,8 @@ Xva_m_task_set_status (struct Xva_rpc_ctx *c)
     xva_value_free (rec);
     if (!running)
       return same ? Xva_rpc_ok_str (c, "")
-        : Xva_rpc_fail (c, "OPERATION_NOT_ALLOWED",
-                        "the task is complete", NULL);
+                  : Xva_rpc_fail (c, "OPERATION_NOT_ALLOWED",
+                                  "the task is complete", NULL);
     if (strcmp (value, "cancelled") == 0) {
       const char *items[3] = { "TASK_CANCELLED", ref, NULL };
       struct xva_value *ei = strings (items);
@@ -899,16 +897,16 @@ Xva_m_task_set_status (struct Xva_rpc_ctx *c)
     else
       r = task_complete (c->srv, ref, value, NULL, NULL);
     if (r == 0)
-      return Xva_rpc_fail (c, "OPERATION_NOT_ALLOWED",
-                           "the task is complete", NULL);
+      return Xva_rpc_fail (c, "OPERATION_NOT_ALLOWED", "the task is complete",
+                           NULL);
   }
   else {
     xva_value_free (rec);
     ss.status = value;
     r = task_update (c->srv, ref, set_status_fn, &ss);
     if (r >= 0 && ss.refused)
-      return Xva_rpc_fail (c, "OPERATION_NOT_ALLOWED",
-                           "the task is complete", NULL);
+      return Xva_rpc_fail (c, "OPERATION_NOT_ALLOWED", "the task is complete",
+                           NULL);
   }
   if (r == XVA_ENOTFOUND)
     return Xva_rpc_fail (c, "HANDLE_INVALID", "task", ref, NULL);
@@ -923,7 +921,8 @@ any_progress_fn (struct xva_value *rec, void *arg)
   const double *p = arg;
 
   return xva_value_set (rec, "progress", xva_value_new_double (*p)) < 0
-    ? XVA_ENOMEM : 1;
+           ? XVA_ENOMEM
+           : 1;
 }
 
 int

@@ -13,13 +13,13 @@
 int LLVMFuzzerTestOneInput (const uint8_t *data, size_t size);
 
 /* A broken invariant is a crash, so that libFuzzer keeps the input. */
-#define FUZZ_CHECK(expr)                                                   \
-  do {                                                                     \
-    if (!(expr)) {                                                         \
-      fprintf (stderr, "%s:%d: invariant failed: %s\n", __FILE__,         \
-               __LINE__, #expr);                                           \
-      abort ();                                                            \
-    }                                                                      \
+#define FUZZ_CHECK(expr)                                                      \
+  do {                                                                        \
+    if (!(expr)) {                                                            \
+      fprintf (stderr, "%s:%d: invariant failed: %s\n", __FILE__, __LINE__,   \
+               #expr);                                                        \
+      abort ();                                                               \
+    }                                                                         \
   } while (0)
 
 /* Deterministic pseudo-random numbers (splitmix64). */

@@ -19,8 +19,8 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
   /* Tight bounds first: refused with XVA_ELIMIT or XVA_EFORMAT, or
    * accepted as with the defaults. */
   {
-    struct xva_limits lim = { (size & 1) && size > 1 ? size - 1 : size + 1,
-                              4, 40, 24 };
+    struct xva_limits lim = { (size & 1) && size > 1 ? size - 1 : size + 1, 4,
+                              40, 24 };
     int tight;
 
     err[0] = '\0';
@@ -56,8 +56,7 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
   FUZZ_CHECK (s1 != NULL && strlen (s1) == n1);
   st = xva_value_from_json (s1, n1, NULL, &w, err, sizeof err);
   if (st != XVA_OK)
-    fprintf (stderr, "re-parse failed (%s): %s\n", xva_status_name (st),
-             err);
+    fprintf (stderr, "re-parse failed (%s): %s\n", xva_status_name (st), err);
   FUZZ_CHECK (st == XVA_OK);
   FUZZ_CHECK (xva_value_to_json (w, &s2, &n2) == XVA_OK);
   if (n1 != n2 || memcmp (s1, s2, n1) != 0)

@@ -17,7 +17,7 @@ struct sink {
   unsigned ndisks;
   int begun;
   int frees;
-  uint64_t digest;      /* of every write: disk, offset, bytes */
+  uint64_t digest; /* of every write: disk, offset, bytes */
   uint64_t written;
 };
 
@@ -50,7 +50,7 @@ sink_pwrite (void *opaque, unsigned disk, const void *buf, size_t n,
   FUZZ_CHECK (off <= d->virtual_size && n <= d->virtual_size - off);
   s->digest = fuzz_hash (s->digest, &disk, sizeof disk);
   s->digest = fuzz_hash (s->digest, &off, sizeof off);
-  s->digest = fuzz_hash (s->digest, buf, n);   /* reads all of buf */
+  s->digest = fuzz_hash (s->digest, buf, n); /* reads all of buf */
   s->written += n;
   return 0;
 }
@@ -71,12 +71,12 @@ sink_free (void *opaque)
 }
 
 struct result {
-  int ok;               /* feed reached XVA_EOF or finish said XVA_OK */
+  int ok; /* feed reached XVA_EOF or finish said XVA_OK */
   int status;
   uint64_t digest;
   uint64_t written;
-  size_t used;          /* input bytes taken */
-  int compress;         /* detected */
+  size_t used;  /* input bytes taken */
+  int compress; /* detected */
 };
 
 /* Reads data[0..size) in pieces drawn from *rng (NULL: all at once). */
@@ -117,8 +117,10 @@ run (const uint8_t *data, size_t size, int force, int mode, uint64_t *rng,
 
     if (rng) {
       uint64_t x = fuzz_rng (rng);
-      size_t lim = (x & 3) == 0 ? 16 : (x & 3) == 1 ? 600
-                 : (x & 3) == 2 ? 70000 : size;
+      size_t lim = (x & 3) == 0   ? 16
+                   : (x & 3) == 1 ? 600
+                   : (x & 3) == 2 ? 70000
+                                  : size;
       n = 1 + (size_t) ((x >> 8) % lim);
       if (n > size - pos)
         n = size - pos;
@@ -191,13 +193,14 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
 
   run (data, size, force, mode, &rng, &a);
   run (data, size, force, mode, NULL, &b);
-  if (a.ok != b.ok || (a.ok && (a.digest != b.digest
-                                || a.written != b.written
-                                || (a.compress == XVA_COMPRESS_NONE
-                                    && a.used != b.used)))) {
-    fprintf (stderr, "pieces: ok %d (%s) written %llu used %zu; at once: "
-             "ok %d (%s) written %llu used %zu\n", a.ok,
-             xva_status_name (a.status), (unsigned long long) a.written,
+  if (a.ok != b.ok
+      || (a.ok
+          && (a.digest != b.digest || a.written != b.written
+              || (a.compress == XVA_COMPRESS_NONE && a.used != b.used)))) {
+    fprintf (stderr,
+             "pieces: ok %d (%s) written %llu used %zu; at once: "
+             "ok %d (%s) written %llu used %zu\n",
+             a.ok, xva_status_name (a.status), (unsigned long long) a.written,
              a.used, b.ok, xva_status_name (b.status),
              (unsigned long long) b.written, b.used);
     abort ();

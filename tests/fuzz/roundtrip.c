@@ -20,7 +20,7 @@
 struct layout {
   unsigned ndisks;
   uint64_t size[MAX_DISKS];
-  unsigned char pattern[MAX_DISKS];   /* see seg_has_data */
+  unsigned char pattern[MAX_DISKS]; /* see seg_has_data */
   unsigned char *data[MAX_DISKS];
   int exact_extents;
 };
@@ -33,7 +33,7 @@ seg_has_data (const struct layout *l, unsigned d, uint64_t seg)
   uint64_t chunk = seg * SEG / MIB;
 
   return ((l->pattern[d] >> (chunk % 4)) & 1)
-    && ((l->pattern[d] >> (4 + seg % 4)) & 1);
+         && ((l->pattern[d] >> (4 + seg % 4)) & 1);
 }
 
 static int
@@ -145,7 +145,7 @@ sink_notice (void *opaque, int status, const char *msg)
 {
   (void) opaque;
   fprintf (stderr, "notice %s: %s\n", xva_status_name (status), msg);
-  abort ();                     /* nothing to warn about here */
+  abort (); /* nothing to warn about here */
 }
 
 /* Reads the input's choices. */
@@ -177,13 +177,13 @@ make_layout (struct layout *l, const uint8_t **p, size_t *n, uint64_t *rng)
     switch (v >> 14) {
     case 0:
     case 1:
-      size = v & 0x7fff;                                 /* < 32 KiB */
+      size = v & 0x7fff; /* < 32 KiB */
       break;
     case 2:
       size = MIB * (1 + ((v >> 12) & 1)) + (v & 0xfff) * 128 + (v & 7);
       break;
     default:
-      size = MIB * (1 + (v & 3));                        /* whole MiB */
+      size = MIB * (1 + (v & 3)); /* whole MiB */
       break;
     }
     if (total + size > MAX_TOTAL)
@@ -345,8 +345,9 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
   for (pos = 0; pos < arc.len;) {
     struct xva_in in;
     uint64_t x = fuzz_rng (&rng);
-    size_t k = (feedopts & 2) ? arc.len - pos
-             : 1 + (size_t) ((x >> 2) % ((x & 3) ? 2000 : 300000));
+    size_t k = (feedopts & 2)
+                 ? arc.len - pos
+                 : 1 + (size_t) ((x >> 2) % ((x & 3) ? 2000 : 300000));
 
     if (k > arc.len - pos)
       k = arc.len - pos;

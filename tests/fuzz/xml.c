@@ -48,9 +48,11 @@ same_text (const char *what, const char *a0, size_t na, const char *b,
   while (i < na && i < nb && a[i] == b[i])
     i++;
   from = i > 60 ? i - 60 : 0;
-  fprintf (stderr, "%s: the text changed at byte %zu\nfirst:  %.*s\n"
-           "second: %.*s\n", what, i, (int) (na - from < 160 ? na - from : 160),
-           a + from, (int) (nb - from < 160 ? nb - from : 160), b + from);
+  fprintf (stderr,
+           "%s: the text changed at byte %zu\nfirst:  %.*s\n"
+           "second: %.*s\n",
+           what, i, (int) (na - from < 160 ? na - from : 160), a + from,
+           (int) (nb - from < 160 ? nb - from : 160), b + from);
   abort ();
 }
 
@@ -92,8 +94,8 @@ fuzz_value (const char *data, size_t size)
   /* Tight bounds first: refused with XVA_ELIMIT or XVA_EFORMAT, or
    * accepted as with the defaults. */
   {
-    struct xva_limits lim = { (size & 1) && size > 1 ? size - 1 : size + 1,
-                              4, 40, 24 };
+    struct xva_limits lim = { (size & 1) && size > 1 ? size - 1 : size + 1, 4,
+                              40, 24 };
     int tight = xva_value_from_xml (data, size, &lim, &v, err, sizeof err);
 
     FUZZ_CHECK (tight == XVA_OK || tight == XVA_ELIMIT
@@ -169,8 +171,7 @@ fuzz_meta (const char *data, size_t size)
   s = value_roundtrip (xva_meta_root (m), &n);
   st = xva_meta_parse (s, n, NULL, &m2, err, sizeof err);
   if (st != XVA_OK)
-    fprintf (stderr, "ova.xml re-parse: %s: %s\n", xva_status_name (st),
-             err);
+    fprintf (stderr, "ova.xml re-parse: %s: %s\n", xva_status_name (st), err);
   FUZZ_CHECK (st == XVA_OK);
   FUZZ_CHECK (xva_meta_ndisks (m2) == xva_meta_ndisks (m));
   FUZZ_CHECK (xva_meta_nobjects (m2) == xva_meta_nobjects (m));
