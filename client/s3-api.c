@@ -105,6 +105,47 @@ parse_url (const char *url, int need_key, struct Xva_s3_url *u,
   return XVA_OK;
 }
 
+/* The start of a call on url: checks o and url (with need_key, a key is
+ * required), makes the layer's config *c from o and clears *e.  XVA_OK,
+ * or the status with the message in out. */
+static int
+call_begin (const struct xva_s3_opts *o, const char *url, int need_key,
+            const char *api, struct Xva_s3_url *u, struct Xva_s3_config *c,
+            struct Xva_s3_err *e, char *out, size_t outsize)
+{
+  int status;
+
+  if (o == NULL)
+    return set_msg (out, outsize, XVA_EINVAL, api, "no options");
+  status = parse_url (url, need_key, u, api, out, outsize);
+  if (status != XVA_OK)
+    return status;
+  to_config (o, c);
+  Xva_s3_err_clear (e);
+  return XVA_OK;
+}
+
+/* The end of a call: the message of a failure (the layer's, in e) into
+ * out.  Returns status. */
+static int
+call_end (int status, const struct Xva_s3_err *e, const char *api, char *out,
+          size_t outsize)
+{
+  if (status != XVA_OK)
+    put_msg (out, outsize, api, e->msg);
+  return status;
+}
+
+/* A constructor's failure: st into *status (when given).  Returns
+ * NULL. */
+static void *
+new_failed (int *status, int st)
+{
+  if (status != NULL)
+    *status = st;
+  return NULL;
+}
+
 /* ---- Options and addresses ---------------------------------------------- */
 
 void
@@ -175,17 +216,13 @@ xva_s3_bucket_check (const struct xva_s3_opts *o, const char *url, char *err,
   xmlDocPtr doc = NULL;
   int status;
 
-  if (o == NULL)
-    return set_msg (err, errlen, XVA_EINVAL, api, "no options");
-  status = parse_url (url, 0, &u, api, err, errlen);
+  status = call_begin (o, url, 0, api, &u, &c, &e, err, errlen);
   if (status != XVA_OK)
     return status;
-  Xva_s3_err_clear (&e);
-  to_config (o, &c);
   status = Xva_s3_conf_copy (&conf, &c, "Xva_s3_bucket_check", &e);
   if (status != XVA_OK)
-    return set_msg (err, errlen, status, api, e.msg);
-  memset (&r, 0, sizeof r);
+    return call_end (status, &e, api, err, errlen);
+  Xva_s3_req_init (&r, "Xva_s3_bucket_check", "GET", u.bucket, NULL, NULL);
   params[0].name = "list-type";
   params[0].value = "2";
   params[1].name = "max-keys";
@@ -202,9 +239,6 @@ xva_s3_bucket_check (const struct xva_s3_opts *o, const char *url, char *err,
     status = Xva_s3_set_err (&e, XVA_ENOMEM, api, "out of memory");
     goto out;
   }
-  r.api = "Xva_s3_bucket_check";
-  r.method = "GET";
-  r.bucket = u.bucket;
   r.query = query;
   r.what = "(listing)";
   status = Xva_s3_perform_retry (&conn, &r, &e);
@@ -219,9 +253,7 @@ out:
   Xva_s3_req_clear (&r);
   Xva_s3_conn_close (&conn);
   Xva_s3_conf_free (&conf);
-  if (status != XVA_OK)
-    set_msg (err, errlen, status, api, e.msg);
-  return status;
+  return call_end (status, &e, api, err, errlen);
 }
 
 int
@@ -234,17 +266,11 @@ xva_s3_delete (const struct xva_s3_opts *o, const char *url, char *err,
   struct Xva_s3_err e;
   int status;
 
-  if (o == NULL)
-    return set_msg (err, errlen, XVA_EINVAL, api, "no options");
-  status = parse_url (url, 1, &u, api, err, errlen);
+  status = call_begin (o, url, 1, api, &u, &c, &e, err, errlen);
   if (status != XVA_OK)
     return status;
-  to_config (o, &c);
-  Xva_s3_err_clear (&e);
   status = Xva_s3_delete (&c, u.bucket, u.key, &e);
-  if (status != XVA_OK)
-    set_msg (err, errlen, status, api, e.msg);
-  return status;
+  return call_end (status, &e, api, err, errlen);
 }
 
 int
@@ -257,19 +283,13 @@ xva_s3_abort_pending (const struct xva_s3_opts *o, const char *url,
   struct Xva_s3_err e;
   int status;
 
-  if (o == NULL)
-    return set_msg (err, errlen, XVA_EINVAL, api, "no options");
-  status = parse_url (url, 1, &u, api, err, errlen);
+  status = call_begin (o, url, 1, api, &u, &c, &e, err, errlen);
   if (status != XVA_OK)
     return status;
-  to_config (o, &c);
-  Xva_s3_err_clear (&e);
   status = Xva_s3_abort_pending (&c, u.bucket, u.key, upload_id, &e);
   if (status == XVA_ENOTFOUND && strcmp (e.code, "NoSuchUpload") == 0)
     status = XVA_OK;
-  if (status != XVA_OK)
-    set_msg (err, errlen, status, api, e.msg);
-  return status;
+  return call_end (status, &e, api, err, errlen);
 }
 
 /* ---- Upload ------------------------------------------------------------- */
@@ -289,39 +309,28 @@ xva_s3_upload_new (const struct xva_s3_opts *o, const char *url,
   size_t i;
   int st;
 
-  if (o == NULL || status == NULL || (nmeta > 0 && meta == NULL)) {
-    if (status != NULL)
-      *status = XVA_EINVAL;
-    set_msg (err, errlen, XVA_EINVAL, api, "NULL argument");
-    return NULL;
-  }
-  if (nmeta > XVA_S3_META_MAX) {
-    *status = set_msg (err, errlen, XVA_EINVAL, api,
-                       "too many metadata pairs");
-    return NULL;
-  }
-  st = parse_url (url, 1, &u, api, err, errlen);
-  if (st != XVA_OK) {
-    *status = st;
-    return NULL;
-  }
+  if (o == NULL || status == NULL || (nmeta > 0 && meta == NULL))
+    return new_failed (status, set_msg (err, errlen, XVA_EINVAL, api,
+                                        "NULL argument"));
+  if (nmeta > XVA_S3_META_MAX)
+    return new_failed (status, set_msg (err, errlen, XVA_EINVAL, api,
+                                        "too many metadata pairs"));
+  st = call_begin (o, url, 1, api, &u, &c, &e, err, errlen);
+  if (st != XVA_OK)
+    return new_failed (status, st);
   for (i = 0; i < nmeta; i++) {
     pairs[i].name = meta[i].name;
     pairs[i].value = meta[i].value;
   }
   h = calloc (1, sizeof *h);
-  if (h == NULL) {
-    *status = set_msg (err, errlen, XVA_ENOMEM, api, "out of memory");
-    return NULL;
-  }
-  to_config (o, &c);
-  Xva_s3_err_clear (&e);
+  if (h == NULL)
+    return new_failed (status, set_msg (err, errlen, XVA_ENOMEM, api,
+                                        "out of memory"));
   h->u = Xva_s3_upload_new (&c, u.bucket, u.key, pairs, nmeta, expected_size,
                             &st, &e);
   if (h->u == NULL) {
     free (h);
-    *status = set_msg (err, errlen, st, api, e.msg);
-    return NULL;
+    return new_failed (status, set_msg (err, errlen, st, api, e.msg));
   }
   *status = XVA_OK;
   return h;
@@ -407,29 +416,20 @@ xva_s3_download_new (const struct xva_s3_opts *o, const char *url, int *status,
   struct Xva_s3_err e;
   int st;
 
-  if (o == NULL || status == NULL) {
-    if (status != NULL)
-      *status = XVA_EINVAL;
-    set_msg (err, errlen, XVA_EINVAL, api, "NULL argument");
-    return NULL;
-  }
-  st = parse_url (url, 1, &u, api, err, errlen);
-  if (st != XVA_OK) {
-    *status = st;
-    return NULL;
-  }
+  if (o == NULL || status == NULL)
+    return new_failed (status, set_msg (err, errlen, XVA_EINVAL, api,
+                                        "NULL argument"));
+  st = call_begin (o, url, 1, api, &u, &c, &e, err, errlen);
+  if (st != XVA_OK)
+    return new_failed (status, st);
   h = calloc (1, sizeof *h);
-  if (h == NULL) {
-    *status = set_msg (err, errlen, XVA_ENOMEM, api, "out of memory");
-    return NULL;
-  }
-  to_config (o, &c);
-  Xva_s3_err_clear (&e);
+  if (h == NULL)
+    return new_failed (status, set_msg (err, errlen, XVA_ENOMEM, api,
+                                        "out of memory"));
   h->d = Xva_s3_download_new (&c, u.bucket, u.key, &st, &e);
   if (h->d == NULL) {
     free (h);
-    *status = set_msg (err, errlen, st, api, e.msg);
-    return NULL;
+    return new_failed (status, set_msg (err, errlen, st, api, e.msg));
   }
   *status = XVA_OK;
   return h;
@@ -587,11 +587,9 @@ xva_s3_list (const struct xva_s3_opts *o, const char *url, unsigned flags,
   if (out == NULL || o == NULL)
     return set_msg (err, errlen, XVA_EINVAL, api, "NULL argument");
   *out = NULL;
-  status = parse_url (url, 0, &u, api, err, errlen);
+  status = call_begin (o, url, 0, api, &u, &c, &e, err, errlen);
   if (status != XVA_OK)
     return status;
-  to_config (o, &c);
-  Xva_s3_err_clear (&e);
   l = calloc (1, sizeof *l);
   if (l == NULL)
     return set_msg (err, errlen, XVA_ENOMEM, api, "out of memory");
@@ -612,7 +610,7 @@ xva_s3_list (const struct xva_s3_opts *o, const char *url, unsigned flags,
   Xva_s3_pending_free (pend);
   if (status != XVA_OK) {
     xva_s3_listing_free (l);
-    return set_msg (err, errlen, status, api, e.msg);
+    return call_end (status, &e, api, err, errlen);
   }
   *out = l;
   return XVA_OK;

@@ -76,88 +76,104 @@ range_sink (void *opaque, const char *data, size_t n)
   return n;
 }
 
+/* The tries of one range: each asks for the bytes still missing. */
+struct range_try {
+  struct dworker *w;
+  struct slot *s;
+  uint64_t start;         /* the range's first byte */
+  struct curl_slist *hdr; /* this try's headers */
+  size_t before;          /* bytes received before this try */
+};
+
+static int
+range_before (void *opaque, struct Xva_s3_req *r, struct Xva_s3_err *err)
+{
+  struct range_try *rt = opaque;
+  struct Xva_s3_download *d = rt->w->d;
+  struct slot *s = rt->s;
+  uint64_t from = rt->start + s->got, to = rt->start + s->len - 1;
+  char range[96], ifmatch[XVA_S3_ETAG_MAX + 16];
+  struct curl_slist *l;
+
+  rt->before = s->got;
+  curl_slist_free_all (rt->hdr);
+  snprintf (range, sizeof range, "Range: bytes=%" PRIu64 "-%" PRIu64, from,
+            to);
+  rt->hdr = curl_slist_append (NULL, range);
+  if (rt->hdr != NULL && d->info.etag[0] != '\0') {
+    snprintf (ifmatch, sizeof ifmatch, "If-Match: %s", d->info.etag);
+    l = curl_slist_append (rt->hdr, ifmatch);
+    if (l == NULL) {
+      curl_slist_free_all (rt->hdr);
+      rt->hdr = NULL;
+    }
+  }
+  if (rt->hdr == NULL)
+    return Xva_s3_set_err (err, XVA_ENOMEM, r->api, "out of memory");
+  r->headers = rt->hdr;
+  return XVA_OK;
+}
+
+static int
+range_after (void *opaque, struct Xva_s3_req *r, int status,
+             struct Xva_s3_err *err)
+{
+  struct range_try *rt = opaque;
+  struct Xva_s3_download *d = rt->w->d;
+  struct slot *s = rt->s;
+
+  if (status == XVA_OK && r->http != 206
+      && !(r->http == 200 && rt->start == 0 && s->len == d->info.size))
+    status = Xva_s3_set_err (err, XVA_ESERVER, r->api,
+                             "GET s3://%s/%.300s %s: HTTP %ld instead of "
+                             "206 Partial Content",
+                             d->bucket, d->key, r->what, r->http);
+  else if (status == XVA_OK && s->got != s->len) {
+    /* The answer ended early: go on from there. */
+    status = Xva_s3_set_err (err, XVA_ENET, r->api,
+                             "GET s3://%s/%.300s %s: %zu of %zu bytes",
+                             d->bucket, d->key, r->what, s->got, s->len);
+  }
+  return status;
+}
+
+/* Progress made: the retry budget counts from here again. */
+static int
+range_more (void *opaque, unsigned attempt)
+{
+  struct range_try *rt = opaque;
+
+  return rt->s->got > rt->before && attempt < 4 * rt->w->d->conf.c.retries;
+}
+
 /* GETs range i into s, resuming after failures. */
 static int
 fetch_range (struct dworker *w, uint64_t i, struct slot *s)
 {
-  static const char api[] = "Xva_s3_download_read";
   struct Xva_s3_download *d = w->d;
-  uint64_t start = i * d->range_size;
-  char range[96], ifmatch[XVA_S3_ETAG_MAX + 16], what[64];
-  struct curl_slist *hdr = NULL, *l;
+  char what[64];
   struct sink_state st = { s };
+  struct range_try rt = { w, s, i * d->range_size, NULL, 0 };
+  struct Xva_s3_tries t = {
+    .before = range_before,
+    .after = range_after,
+    .more = range_more,
+    .opaque = &rt,
+    .transfers = &d->transfers,
+    .retries = &d->retries,
+    .note_tries = 1,
+  };
   struct Xva_s3_req r;
-  unsigned attempt, nth;
-  int status = XVA_OK;
+  int status;
 
-  memset (&r, 0, sizeof r);
   snprintf (what, sizeof what, "range %" PRIu64, i);
-  r.api = api;
-  r.method = "GET";
-  r.bucket = d->bucket;
-  r.key = d->key;
+  Xva_s3_req_init (&r, "Xva_s3_download_read", "GET", d->bucket, d->key, NULL);
   r.what = what;
   r.sink = range_sink;
   r.sink_opaque = &st;
-  for (attempt = 0;; attempt++) {
-    uint64_t from = start + s->got, to = start + s->len - 1;
-    size_t before = s->got;
-
-    curl_slist_free_all (hdr);
-    hdr = NULL;
-    snprintf (range, sizeof range, "Range: bytes=%" PRIu64 "-%" PRIu64, from,
-              to);
-    hdr = curl_slist_append (NULL, range);
-    if (hdr != NULL && d->info.etag[0] != '\0') {
-      snprintf (ifmatch, sizeof ifmatch, "If-Match: %s", d->info.etag);
-      l = curl_slist_append (hdr, ifmatch);
-      if (l == NULL) {
-        curl_slist_free_all (hdr);
-        hdr = NULL;
-      }
-    }
-    if (hdr == NULL) {
-      status = Xva_s3_set_err (&w->err, XVA_ENOMEM, api, "out of memory");
-      break;
-    }
-    r.headers = hdr;
-    nth = atomic_fetch_add (&d->transfers, 1) + 1;
-    r.fault = d->conf.c.fault_every != 0 && nth % d->conf.c.fault_every == 0;
-    Xva_s3_req_clear (&r);
-    status = Xva_s3_perform (&w->conn, &r, &w->err);
-    if (status == XVA_OK && r.http != 206
-        && !(r.http == 200 && start == 0 && s->len == d->info.size))
-      status = Xva_s3_set_err (&w->err, XVA_ESERVER, api,
-                               "GET s3://%s/%.300s %s: HTTP %ld instead of "
-                               "206 Partial Content",
-                               d->bucket, d->key, what, r.http);
-    else if (status == XVA_OK && s->got != s->len) {
-      /* The answer ended early: go on from there. */
-      status = Xva_s3_set_err (&w->err, XVA_ENET, api,
-                               "GET s3://%s/%.300s %s: %zu of %zu bytes",
-                               d->bucket, d->key, what, s->got, s->len);
-    }
-    if (status == XVA_OK)
-      break;
-    if (attempt >= d->conf.c.retries || !Xva_s3_retryable (&w->err)) {
-      /* Progress made: the retry budget counts from here again. */
-      if (s->got > before && Xva_s3_retryable (&w->err)
-          && attempt < 4 * d->conf.c.retries)
-        goto again;
-      break;
-    }
-  again:
-    atomic_fetch_add (&d->retries, 1);
-    if (Xva_s3_backoff (attempt < d->conf.c.retries ? attempt : 0, &d->cancel))
-      break;
-  }
-  if (status != XVA_OK && attempt > 0) {
-    size_t n = strlen (w->err.msg);
-    snprintf (w->err.msg + n, sizeof w->err.msg - n, " (after %u tries)",
-              attempt + 1);
-  }
+  status = Xva_s3_perform_tries (&w->conn, &r, &w->err, &t);
   Xva_s3_req_clear (&r);
-  curl_slist_free_all (hdr);
+  curl_slist_free_all (rt.hdr);
   return status;
 }
 

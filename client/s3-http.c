@@ -589,6 +589,18 @@ out:
 }
 
 void
+Xva_s3_req_init (struct Xva_s3_req *r, const char *api, const char *method,
+                 const char *bucket, const char *key, const char *query)
+{
+  memset (r, 0, sizeof *r);
+  r->api = api;
+  r->method = method;
+  r->bucket = bucket;
+  r->key = key;
+  r->query = query;
+}
+
+void
 Xva_s3_req_clear (struct Xva_s3_req *r)
 {
   free (r->resp);
@@ -637,6 +649,62 @@ Xva_s3_backoff (unsigned attempt, atomic_int *cancel)
     nanosleep (&ts, NULL);
   }
   return cancel != NULL && atomic_load (cancel);
+}
+
+/* ---- Retries -------------------------------------------------------------- */
+
+int
+Xva_s3_perform_tries (struct Xva_s3_conn *conn, struct Xva_s3_req *r,
+                      struct Xva_s3_err *err, const struct Xva_s3_tries *t)
+{
+  static const struct Xva_s3_tries plain;
+  unsigned retries = conn->conf->c.retries, attempt;
+  int status;
+
+  if (t == NULL)
+    t = &plain;
+  for (attempt = 0;; attempt++) {
+    if (t->before != NULL) {
+      status = t->before (t->opaque, r, err);
+      if (status != XVA_OK)
+        break;
+    }
+    if (t->transfers != NULL) {
+      unsigned nth = atomic_fetch_add (t->transfers, 1) + 1;
+      unsigned every = conn->conf->c.fault_every;
+      r->fault = every != 0 && nth % every == 0;
+    }
+    Xva_s3_req_clear (r);
+    status = Xva_s3_perform (conn, r, err);
+    if (t->after != NULL)
+      status = t->after (t->opaque, r, status, err);
+    if (t->gone_is_done && status == XVA_ENOTFOUND && attempt > 0
+        && strcmp (err->code, "NoSuchUpload") == 0)
+      status = XVA_OK;
+    if (status == XVA_OK || !Xva_s3_retryable (err))
+      break;
+    if (attempt >= retries
+        && (t->more == NULL || !t->more (t->opaque, attempt)))
+      break;
+    if (t->retries != NULL)
+      atomic_fetch_add (t->retries, 1);
+    /* Past the retries (progress made): the shortest wait. */
+    if (Xva_s3_backoff (attempt < retries ? attempt : 0, conn->cancel))
+      break;
+  }
+  if (status != XVA_OK && attempt > 0 && t->note_tries) {
+    size_t n = strlen (err->msg);
+    snprintf (err->msg + n, sizeof err->msg - n, " (after %u tries)",
+              attempt + 1);
+  }
+  return status;
+}
+
+int
+Xva_s3_perform_retry (struct Xva_s3_conn *conn, struct Xva_s3_req *r,
+                      struct Xva_s3_err *err)
+{
+  return Xva_s3_perform_tries (conn, r, err, NULL);
 }
 
 /* ---- XML ---------------------------------------------------------------- */

@@ -31,25 +31,6 @@ Xva_s3_info_meta (const struct Xva_s3_info *info, const char *name)
 }
 
 int
-Xva_s3_perform_retry (struct Xva_s3_conn *conn, struct Xva_s3_req *r,
-                      struct Xva_s3_err *err)
-{
-  unsigned attempt;
-  int status = XVA_EINVAL;
-
-  for (attempt = 0;; attempt++) {
-    Xva_s3_req_clear (r);
-    status = Xva_s3_perform (conn, r, err);
-    if (status == XVA_OK || attempt >= conn->conf->c.retries
-        || !Xva_s3_retryable (err))
-      break;
-    if (Xva_s3_backoff (attempt, conn->cancel))
-      break;
-  }
-  return status;
-}
-
-int
 Xva_s3_head_on (struct Xva_s3_conn *conn, const char *api, const char *bucket,
                 const char *key, struct Xva_s3_info *info,
                 struct Xva_s3_err *err)
@@ -58,11 +39,7 @@ Xva_s3_head_on (struct Xva_s3_conn *conn, const char *api, const char *bucket,
   int status;
 
   Xva_s3_info_clear (info);
-  memset (&r, 0, sizeof r);
-  r.api = api;
-  r.method = "HEAD";
-  r.bucket = bucket;
-  r.key = key;
+  Xva_s3_req_init (&r, api, "HEAD", bucket, key, NULL);
   r.want_meta = 1;
   status = Xva_s3_perform_retry (conn, &r, err);
   if (status != XVA_OK)
@@ -99,6 +76,38 @@ Xva_s3_check_names (const char *api, const char *bucket, const char *key,
   return XVA_OK;
 }
 
+/* The start of a one-shot call: checks bucket, key and prefix (NULL:
+ * none), copies c into *conf and opens *conn on it.  XVA_OK (close
+ * with call_close), or the status with err set. */
+static int
+call_open (const struct Xva_s3_config *c, const char *api, const char *bucket,
+           const char *key, const char *prefix, struct Xva_s3_conf *conf,
+           struct Xva_s3_conn *conn, struct Xva_s3_err *err)
+{
+  int status;
+
+  status = Xva_s3_check_names (api, bucket, key, err);
+  if (status != XVA_OK)
+    return status;
+  if (prefix != NULL && strlen (prefix) > XVA_S3_KEY_MAX)
+    return Xva_s3_set_err (err, XVA_EINVAL, api, "prefix too long");
+  status = Xva_s3_conf_copy (conf, c, api, err);
+  if (status != XVA_OK)
+    return status;
+  if (Xva_s3_conn_init (conn, conf, NULL) != XVA_OK) {
+    Xva_s3_conf_free (conf);
+    return Xva_s3_set_err (err, XVA_ENOMEM, api, "out of memory");
+  }
+  return XVA_OK;
+}
+
+static void
+call_close (struct Xva_s3_conn *conn, struct Xva_s3_conf *conf)
+{
+  Xva_s3_conn_close (conn);
+  Xva_s3_conf_free (conf);
+}
+
 int
 Xva_s3_head (const struct Xva_s3_config *c, const char *bucket,
              const char *key, struct Xva_s3_info *info, struct Xva_s3_err *err)
@@ -115,19 +124,11 @@ Xva_s3_head (const struct Xva_s3_config *c, const char *bucket,
   Xva_s3_info_clear (info);
   if (key == NULL)
     return Xva_s3_set_err (err, XVA_EINVAL, api, "no key");
-  status = Xva_s3_check_names (api, bucket, key, err);
+  status = call_open (c, api, bucket, key, NULL, &conf, &conn, err);
   if (status != XVA_OK)
     return status;
-  status = Xva_s3_conf_copy (&conf, c, api, err);
-  if (status != XVA_OK)
-    return status;
-  status = Xva_s3_conn_init (&conn, &conf, NULL);
-  if (status == XVA_OK)
-    status = Xva_s3_head_on (&conn, api, bucket, key, info, err);
-  else
-    Xva_s3_set_err (err, status, api, "out of memory");
-  Xva_s3_conn_close (&conn);
-  Xva_s3_conf_free (&conf);
+  status = Xva_s3_head_on (&conn, api, bucket, key, info, err);
+  call_close (&conn, &conf);
   return status;
 }
 
@@ -147,25 +148,13 @@ Xva_s3_delete (const struct Xva_s3_config *c, const char *bucket,
   Xva_s3_err_clear (err);
   if (key == NULL)
     return Xva_s3_set_err (err, XVA_EINVAL, api, "no key");
-  status = Xva_s3_check_names (api, bucket, key, err);
+  status = call_open (c, api, bucket, key, NULL, &conf, &conn, err);
   if (status != XVA_OK)
     return status;
-  status = Xva_s3_conf_copy (&conf, c, api, err);
-  if (status != XVA_OK)
-    return status;
-  memset (&r, 0, sizeof r);
-  r.api = api;
-  r.method = "DELETE";
-  r.bucket = bucket;
-  r.key = key;
-  status = Xva_s3_conn_init (&conn, &conf, NULL);
-  if (status == XVA_OK)
-    status = Xva_s3_perform_retry (&conn, &r, err);
-  else
-    Xva_s3_set_err (err, status, api, "out of memory");
+  Xva_s3_req_init (&r, api, "DELETE", bucket, key, NULL);
+  status = Xva_s3_perform_retry (&conn, &r, err);
   Xva_s3_req_clear (&r);
-  Xva_s3_conn_close (&conn);
-  Xva_s3_conf_free (&conf);
+  call_close (&conn, &conf);
   return status;
 }
 
@@ -207,51 +196,6 @@ parse_u64 (const char *s, uint64_t *v)
   return 0;
 }
 
-/* Appends the <Contents> of one ListObjectsV2 page to list. */
-static int
-list_page (xmlNodePtr root, struct Xva_s3_list *list, size_t *cap,
-           size_t max_keys, const char *api, struct Xva_s3_err *err)
-{
-  xmlNodePtr c;
-  char num[32], lm[64];
-
-  for (c = root->children; c != NULL; c = c->next) {
-    struct Xva_s3_entry *e;
-    if (c->type != XML_ELEMENT_NODE
-        || xmlStrcmp (c->name, BAD_CAST "Contents") != 0)
-      continue;
-    if (list->n >= max_keys)
-      return Xva_s3_set_err (err, XVA_ELIMIT, api, "more than %zu keys",
-                             max_keys);
-    if (list->n == *cap) {
-      size_t ncap = *cap ? *cap * 2 : 64;
-      struct Xva_s3_entry *v = realloc (list->v, ncap * sizeof *v);
-      if (v == NULL)
-        return Xva_s3_set_err (err, XVA_ENOMEM, api, "out of memory");
-      list->v = v;
-      *cap = ncap;
-    }
-    e = &list->v[list->n];
-    memset (e, 0, sizeof *e);
-    e->mtime = -1;
-    e->info.mtime = -1;
-    e->key = Xva_s3_xml_strdup (c, "Key", XVA_S3_KEY_MAX);
-    if (e->key == NULL)
-      return Xva_s3_set_err (err, XVA_ESERVER, api,
-                             "listing: entry without a valid <Key>");
-    list->n++;
-    if (Xva_s3_xml_text (c, "Size", num, sizeof num) < 0
-        || parse_u64 (num, &e->size) < 0)
-      return Xva_s3_set_err (err, XVA_ESERVER, api,
-                             "listing: bad <Size> for '%.200s'", e->key);
-    if (Xva_s3_xml_text (c, "LastModified", lm, sizeof lm) >= 0)
-      e->mtime = Xva_s3_parse_time (lm);
-    if (Xva_s3_xml_text (c, "ETag", e->etag, sizeof e->etag) < 0)
-      e->etag[0] = '\0';
-  }
-  return XVA_OK;
-}
-
 /* "true" in <IsTruncated>. */
 static int
 truncated (xmlNodePtr root)
@@ -262,6 +206,209 @@ truncated (xmlNodePtr root)
          && strcmp (t, "true") == 0;
 }
 
+/* v, an array of n used of *cap elements of size bytes, with room for
+ * one more: v itself, or v grown (to first, then doubling; *cap
+ * updated).  NULL when out of memory (v is left as it was). */
+static void *
+room_for_one (void *v, size_t n, size_t *cap, size_t size, size_t first)
+{
+  size_t ncap;
+  void *nv;
+
+  if (n < *cap)
+    return v;
+  ncap = *cap ? *cap * 2 : first;
+  nv = realloc (v, ncap * size);
+  if (nv != NULL)
+    *cap = ncap;
+  return nv;
+}
+
+/* What one paged listing (ListObjectsV2, ListMultipartUploads) adds to
+ * the loop of list_pages. */
+struct pager {
+  const char *kind;       /* the first query pair: "list-type" */
+  const char *kind_value; /* "2" */
+  const char *page_param; /* the page size pair: "max-keys" */
+  const char *root_name;  /* the answer's root: "ListBucketResult" */
+  const char *elem;       /* one entry of a page: "Contents" */
+  size_t max_pages;       /* more: XVA_ELIMIT */
+  /* Puts the query pairs that continue the listing (none for the first
+   * page) into p; returns how many (at most 2). */
+  size_t (*markers) (void *opaque, struct Xva_s3_pair *p);
+  /* Takes one entry element. */
+  int (*take) (void *opaque, xmlNodePtr e, const char *api,
+               struct Xva_s3_err *err);
+  /* After a truncated page that gave n entries: keeps where the next
+   * page starts.  XVA_OK, or XVA_ESERVER when the answer does not say. */
+  int (*next) (void *opaque, xmlNodePtr root, size_t n, const char *api,
+               struct Xva_s3_err *err);
+};
+
+/* Lists the entries of bucket under prefix (NULL: all) page by page,
+ * giving each entry to pg->take; opaque goes to pg's functions. */
+static int
+list_pages (const struct Xva_s3_config *c, const char *bucket,
+            const char *prefix, const struct pager *pg, void *opaque,
+            const char *api, struct Xva_s3_err *err)
+{
+  struct Xva_s3_conf conf;
+  struct Xva_s3_conn conn = { NULL, NULL, NULL };
+  struct Xva_s3_req r;
+  struct Xva_s3_pair params[6];
+  char query[XVA_S3_QUERY_MAX], page[16];
+  xmlDocPtr doc = NULL;
+  size_t np, n, pages;
+  int status;
+
+  if (prefix == NULL)
+    prefix = "";
+  status = call_open (c, api, bucket, NULL, prefix, &conf, &conn, err);
+  if (status != XVA_OK)
+    return status;
+  snprintf (page, sizeof page, "%u", conf.c.list_page);
+  for (pages = 0;; pages++) {
+    xmlNodePtr root, e;
+    if (pages > pg->max_pages) {
+      status = Xva_s3_set_err (err, XVA_ELIMIT, api, "too many pages");
+      goto out;
+    }
+    params[0].name = pg->kind;
+    params[0].value = pg->kind_value;
+    params[1].name = pg->page_param;
+    params[1].value = page;
+    np = 2;
+    if (prefix[0] != '\0') {
+      params[np].name = "prefix";
+      params[np++].value = prefix;
+    }
+    np += pg->markers (opaque, params + np);
+    if (Xva_s3_query_build (params, np, query, sizeof query) < 0) {
+      status = Xva_s3_set_err (err, XVA_EINVAL, api, "query too long");
+      goto out;
+    }
+    Xva_s3_req_init (&r, api, "GET", bucket, NULL, query);
+    status = Xva_s3_perform_retry (&conn, &r, err);
+    if (status == XVA_OK)
+      status = Xva_s3_xml_parse (&r, pg->root_name, &doc, err);
+    Xva_s3_req_clear (&r);
+    if (status != XVA_OK)
+      goto out;
+    root = xmlDocGetRootElement (doc);
+    n = 0;
+    for (e = root->children; e != NULL; e = e->next) {
+      if (e->type != XML_ELEMENT_NODE
+          || xmlStrcmp (e->name, (const xmlChar *) pg->elem) != 0)
+        continue;
+      status = pg->take (opaque, e, api, err);
+      if (status != XVA_OK)
+        goto out;
+      n++;
+    }
+    if (!truncated (root))
+      break;
+    status = pg->next (opaque, root, n, api, err);
+    if (status != XVA_OK)
+      goto out;
+    xmlFreeDoc (doc);
+    doc = NULL;
+  }
+  status = XVA_OK;
+out:
+  if (doc != NULL)
+    xmlFreeDoc (doc);
+  call_close (&conn, &conf);
+  return status;
+}
+
+/* ListObjectsV2 into a Xva_s3_list. */
+struct objects {
+  struct Xva_s3_list *list;
+  size_t cap;
+  size_t max_keys;
+  char token[1100]; /* continuation token, or "" */
+};
+
+static size_t
+objects_markers (void *opaque, struct Xva_s3_pair *p)
+{
+  struct objects *o = opaque;
+
+  if (o->token[0] == '\0')
+    return 0;
+  p[0].name = "continuation-token";
+  p[0].value = o->token;
+  return 1;
+}
+
+/* Appends one <Contents> to the list. */
+static int
+objects_take (void *opaque, xmlNodePtr c, const char *api,
+              struct Xva_s3_err *err)
+{
+  struct objects *o = opaque;
+  struct Xva_s3_list *list = o->list;
+  struct Xva_s3_entry *v, *e;
+  char num[32], lm[64];
+
+  if (list->n >= o->max_keys)
+    return Xva_s3_set_err (err, XVA_ELIMIT, api, "more than %zu keys",
+                           o->max_keys);
+  v = room_for_one (list->v, list->n, &o->cap, sizeof *v, 64);
+  if (v == NULL)
+    return Xva_s3_set_err (err, XVA_ENOMEM, api, "out of memory");
+  list->v = v;
+  e = &list->v[list->n];
+  memset (e, 0, sizeof *e);
+  e->mtime = -1;
+  e->info.mtime = -1;
+  e->key = Xva_s3_xml_strdup (c, "Key", XVA_S3_KEY_MAX);
+  if (e->key == NULL)
+    return Xva_s3_set_err (err, XVA_ESERVER, api,
+                           "listing: entry without a valid <Key>");
+  list->n++;
+  if (Xva_s3_xml_text (c, "Size", num, sizeof num) < 0
+      || parse_u64 (num, &e->size) < 0)
+    return Xva_s3_set_err (err, XVA_ESERVER, api,
+                           "listing: bad <Size> for '%.200s'", e->key);
+  if (Xva_s3_xml_text (c, "LastModified", lm, sizeof lm) >= 0)
+    e->mtime = Xva_s3_parse_time (lm);
+  if (Xva_s3_xml_text (c, "ETag", e->etag, sizeof e->etag) < 0)
+    e->etag[0] = '\0';
+  return XVA_OK;
+}
+
+static int
+objects_next (void *opaque, xmlNodePtr root, size_t n, const char *api,
+              struct Xva_s3_err *err)
+{
+  struct objects *o = opaque;
+  char prev[sizeof o->token];
+
+  (void) n;
+  memcpy (prev, o->token, sizeof prev);
+  if (Xva_s3_xml_text (root, "NextContinuationToken", o->token,
+                       sizeof o->token)
+        <= 0
+      || strcmp (prev, o->token) == 0)
+    return Xva_s3_set_err (err, XVA_ESERVER, api,
+                           "listing truncated without a new "
+                           "continuation token");
+  return XVA_OK;
+}
+
+static const struct pager objects_pager = {
+  .kind = "list-type",
+  .kind_value = "2",
+  .page_param = "max-keys",
+  .root_name = "ListBucketResult",
+  .elem = "Contents",
+  .max_pages = SIZE_MAX, /* none: max_keys bounds the list */
+  .markers = objects_markers,
+  .take = objects_take,
+  .next = objects_next,
+};
+
 int
 Xva_s3_list (const struct Xva_s3_config *c, const char *bucket,
              const char *prefix, size_t max_keys, struct Xva_s3_list **out,
@@ -269,98 +416,25 @@ Xva_s3_list (const struct Xva_s3_config *c, const char *bucket,
 {
   struct Xva_s3_err local_err;
   static const char api[] = "Xva_s3_list";
-  struct Xva_s3_conf conf;
-  struct Xva_s3_conn conn = { NULL, NULL, NULL };
-  struct Xva_s3_list *list = NULL;
-  struct Xva_s3_req r;
-  struct Xva_s3_pair params[4];
-  char query[XVA_S3_QUERY_MAX], token[1100], prev[1100], page[16];
-  xmlDocPtr doc = NULL;
-  size_t cap = 0, np;
+  struct objects o;
   int status;
 
   if (err == NULL)
     err = &local_err;
   *out = NULL;
   Xva_s3_err_clear (err);
-  memset (&r, 0, sizeof r);
-  if (prefix == NULL)
-    prefix = "";
-  if (max_keys == 0)
-    max_keys = XVA_S3_LIST_DEFAULT_MAX;
-  status = Xva_s3_check_names (api, bucket, NULL, err);
-  if (status != XVA_OK)
+  memset (&o, 0, sizeof o);
+  o.max_keys = max_keys != 0 ? max_keys : XVA_S3_LIST_DEFAULT_MAX;
+  o.list = calloc (1, sizeof *o.list);
+  if (o.list == NULL)
+    return Xva_s3_set_err (err, XVA_ENOMEM, api, "out of memory");
+  status = list_pages (c, bucket, prefix, &objects_pager, &o, api, err);
+  if (status != XVA_OK) {
+    Xva_s3_list_free (o.list);
     return status;
-  if (strlen (prefix) > XVA_S3_KEY_MAX)
-    return Xva_s3_set_err (err, XVA_EINVAL, api, "prefix too long");
-  status = Xva_s3_conf_copy (&conf, c, api, err);
-  if (status != XVA_OK)
-    return status;
-  list = calloc (1, sizeof *list);
-  if (list == NULL || Xva_s3_conn_init (&conn, &conf, NULL) != XVA_OK) {
-    status = Xva_s3_set_err (err, XVA_ENOMEM, api, "out of memory");
-    goto out;
   }
-  token[0] = '\0';
-  for (;;) {
-    xmlNodePtr root;
-    np = 0;
-    params[np].name = "list-type";
-    params[np++].value = "2";
-    snprintf (page, sizeof page, "%u", conf.c.list_page);
-    params[np].name = "max-keys";
-    params[np++].value = page;
-    if (prefix[0] != '\0') {
-      params[np].name = "prefix";
-      params[np++].value = prefix;
-    }
-    if (token[0] != '\0') {
-      params[np].name = "continuation-token";
-      params[np++].value = token;
-    }
-    if (Xva_s3_query_build (params, np, query, sizeof query) < 0) {
-      status = Xva_s3_set_err (err, XVA_EINVAL, api, "query too long");
-      goto out;
-    }
-    memset (&r, 0, sizeof r);
-    r.api = api;
-    r.method = "GET";
-    r.bucket = bucket;
-    r.query = query;
-    status = Xva_s3_perform_retry (&conn, &r, err);
-    if (status == XVA_OK)
-      status = Xva_s3_xml_parse (&r, "ListBucketResult", &doc, err);
-    Xva_s3_req_clear (&r);
-    if (status != XVA_OK)
-      goto out;
-    root = xmlDocGetRootElement (doc);
-    status = list_page (root, list, &cap, max_keys, api, err);
-    if (status != XVA_OK)
-      goto out;
-    if (!truncated (root))
-      break;
-    memcpy (prev, token, sizeof prev);
-    if (Xva_s3_xml_text (root, "NextContinuationToken", token, sizeof token)
-          <= 0
-        || strcmp (prev, token) == 0) {
-      status = Xva_s3_set_err (err, XVA_ESERVER, api,
-                               "listing truncated without a new "
-                               "continuation token");
-      goto out;
-    }
-    xmlFreeDoc (doc);
-    doc = NULL;
-  }
-  *out = list;
-  list = NULL;
-  status = XVA_OK;
-out:
-  if (doc != NULL)
-    xmlFreeDoc (doc);
-  Xva_s3_list_free (list);
-  Xva_s3_conn_close (&conn);
-  Xva_s3_conf_free (&conf);
-  return status;
+  *out = o.list;
+  return XVA_OK;
 }
 
 int
@@ -377,16 +451,9 @@ Xva_s3_list_fetch_info (const struct Xva_s3_config *c, const char *bucket,
   if (err == NULL)
     err = &local_err;
   Xva_s3_err_clear (err);
-  status = Xva_s3_check_names (api, bucket, NULL, err);
+  status = call_open (c, api, bucket, NULL, NULL, &conf, &conn, err);
   if (status != XVA_OK)
     return status;
-  status = Xva_s3_conf_copy (&conf, c, api, err);
-  if (status != XVA_OK)
-    return status;
-  if (Xva_s3_conn_init (&conn, &conf, NULL) != XVA_OK) {
-    status = Xva_s3_set_err (err, XVA_ENOMEM, api, "out of memory");
-    goto out;
-  }
   while (list != NULL && i < list->n) {
     struct Xva_s3_entry *e = &list->v[i];
     status = Xva_s3_head_on (&conn, api, bucket, e->key, &e->info, err);
@@ -405,8 +472,7 @@ Xva_s3_list_fetch_info (const struct Xva_s3_config *c, const char *bucket,
   Xva_s3_err_clear (err);
   status = XVA_OK;
 out:
-  Xva_s3_conn_close (&conn);
-  Xva_s3_conf_free (&conf);
+  call_close (&conn, &conf);
   return status;
 }
 
@@ -427,46 +493,89 @@ Xva_s3_pending_free (struct Xva_s3_pending_list *list)
 
 #define PENDING_MAX 100000u
 
-static int
-pending_page (xmlNodePtr root, struct Xva_s3_pending_list *list, size_t *cap,
-              const char *api, struct Xva_s3_err *err)
-{
-  xmlNodePtr c;
+/* ListMultipartUploads into a Xva_s3_pending_list. */
+struct uploads {
+  struct Xva_s3_pending_list *list;
+  size_t cap;
+  char key_marker[XVA_S3_KEY_MAX + 1]; /* "" on the first page */
+  char id_marker[XVA_S3_UPLOAD_ID_MAX + 1];
+};
 
-  for (c = root->children; c != NULL; c = c->next) {
-    struct Xva_s3_pending *p;
-    if (c->type != XML_ELEMENT_NODE
-        || xmlStrcmp (c->name, BAD_CAST "Upload") != 0)
-      continue;
-    if (list->n >= PENDING_MAX)
-      return Xva_s3_set_err (err, XVA_ELIMIT, api,
-                             "more than %u pending uploads", PENDING_MAX);
-    if (list->n == *cap) {
-      size_t ncap = *cap ? *cap * 2 : 16;
-      struct Xva_s3_pending *v = realloc (list->v, ncap * sizeof *v);
-      if (v == NULL)
-        return Xva_s3_set_err (err, XVA_ENOMEM, api, "out of memory");
-      list->v = v;
-      *cap = ncap;
-    }
-    p = &list->v[list->n];
-    memset (p, 0, sizeof *p);
-    p->key = Xva_s3_xml_strdup (c, "Key", XVA_S3_KEY_MAX);
-    if (p->key == NULL)
-      return Xva_s3_set_err (err, XVA_ESERVER, api,
-                             "upload listing: entry without a valid <Key>");
-    list->n++;
-    if (Xva_s3_xml_text (c, "UploadId", p->upload_id, sizeof p->upload_id)
-        <= 0)
-      return Xva_s3_set_err (err, XVA_ESERVER, api,
-                             "upload listing: bad <UploadId> for '%.200s'",
-                             p->key);
-    if (Xva_s3_xml_text (c, "Initiated", p->initiated, sizeof p->initiated)
-        < 0)
-      p->initiated[0] = '\0';
-  }
+static size_t
+uploads_markers (void *opaque, struct Xva_s3_pair *p)
+{
+  struct uploads *u = opaque;
+
+  if (u->key_marker[0] == '\0')
+    return 0;
+  p[0].name = "key-marker";
+  p[0].value = u->key_marker;
+  p[1].name = "upload-id-marker";
+  p[1].value = u->id_marker;
+  return 2;
+}
+
+/* Appends one <Upload> to the list. */
+static int
+uploads_take (void *opaque, xmlNodePtr c, const char *api,
+              struct Xva_s3_err *err)
+{
+  struct uploads *u = opaque;
+  struct Xva_s3_pending_list *list = u->list;
+  struct Xva_s3_pending *v, *p;
+
+  if (list->n >= PENDING_MAX)
+    return Xva_s3_set_err (err, XVA_ELIMIT, api,
+                           "more than %u pending uploads", PENDING_MAX);
+  v = room_for_one (list->v, list->n, &u->cap, sizeof *v, 16);
+  if (v == NULL)
+    return Xva_s3_set_err (err, XVA_ENOMEM, api, "out of memory");
+  list->v = v;
+  p = &list->v[list->n];
+  memset (p, 0, sizeof *p);
+  p->key = Xva_s3_xml_strdup (c, "Key", XVA_S3_KEY_MAX);
+  if (p->key == NULL)
+    return Xva_s3_set_err (err, XVA_ESERVER, api,
+                           "upload listing: entry without a valid <Key>");
+  list->n++;
+  if (Xva_s3_xml_text (c, "UploadId", p->upload_id, sizeof p->upload_id) <= 0)
+    return Xva_s3_set_err (err, XVA_ESERVER, api,
+                           "upload listing: bad <UploadId> for '%.200s'",
+                           p->key);
+  if (Xva_s3_xml_text (c, "Initiated", p->initiated, sizeof p->initiated) < 0)
+    p->initiated[0] = '\0';
   return XVA_OK;
 }
+
+static int
+uploads_next (void *opaque, xmlNodePtr root, size_t n, const char *api,
+              struct Xva_s3_err *err)
+{
+  struct uploads *u = opaque;
+
+  if (n == 0
+      || Xva_s3_xml_text (root, "NextKeyMarker", u->key_marker,
+                          sizeof u->key_marker)
+           <= 0
+      || Xva_s3_xml_text (root, "NextUploadIdMarker", u->id_marker,
+                          sizeof u->id_marker)
+           < 0)
+    return Xva_s3_set_err (err, XVA_ESERVER, api,
+                           "upload listing truncated without markers");
+  return XVA_OK;
+}
+
+static const struct pager uploads_pager = {
+  .kind = "uploads",
+  .kind_value = "",
+  .page_param = "max-uploads",
+  .root_name = "ListMultipartUploadsResult",
+  .elem = "Upload",
+  .max_pages = PENDING_MAX,
+  .markers = uploads_markers,
+  .take = uploads_take,
+  .next = uploads_next,
+};
 
 int
 Xva_s3_list_uploads (const struct Xva_s3_config *c, const char *bucket,
@@ -475,108 +584,24 @@ Xva_s3_list_uploads (const struct Xva_s3_config *c, const char *bucket,
 {
   struct Xva_s3_err local_err;
   static const char api[] = "Xva_s3_list_uploads";
-  struct Xva_s3_conf conf;
-  struct Xva_s3_conn conn = { NULL, NULL, NULL };
-  struct Xva_s3_pending_list *list = NULL;
-  struct Xva_s3_req r;
-  struct Xva_s3_pair params[6];
-  char query[XVA_S3_QUERY_MAX];
-  char key_marker[XVA_S3_KEY_MAX + 1], id_marker[XVA_S3_UPLOAD_ID_MAX + 1];
-  char page[16];
-  xmlDocPtr doc = NULL;
-  size_t cap = 0, np, pages;
+  struct uploads u;
   int status;
 
   if (err == NULL)
     err = &local_err;
   *out = NULL;
   Xva_s3_err_clear (err);
-  memset (&r, 0, sizeof r);
-  if (prefix == NULL)
-    prefix = "";
-  status = Xva_s3_check_names (api, bucket, NULL, err);
-  if (status != XVA_OK)
+  memset (&u, 0, sizeof u);
+  u.list = calloc (1, sizeof *u.list);
+  if (u.list == NULL)
+    return Xva_s3_set_err (err, XVA_ENOMEM, api, "out of memory");
+  status = list_pages (c, bucket, prefix, &uploads_pager, &u, api, err);
+  if (status != XVA_OK) {
+    Xva_s3_pending_free (u.list);
     return status;
-  if (strlen (prefix) > XVA_S3_KEY_MAX)
-    return Xva_s3_set_err (err, XVA_EINVAL, api, "prefix too long");
-  status = Xva_s3_conf_copy (&conf, c, api, err);
-  if (status != XVA_OK)
-    return status;
-  list = calloc (1, sizeof *list);
-  if (list == NULL || Xva_s3_conn_init (&conn, &conf, NULL) != XVA_OK) {
-    status = Xva_s3_set_err (err, XVA_ENOMEM, api, "out of memory");
-    goto out;
   }
-  key_marker[0] = '\0';
-  id_marker[0] = '\0';
-  for (pages = 0;; pages++) {
-    xmlNodePtr root;
-    size_t before = list->n;
-    if (pages > PENDING_MAX) {
-      status = Xva_s3_set_err (err, XVA_ELIMIT, api, "too many pages");
-      goto out;
-    }
-    np = 0;
-    snprintf (page, sizeof page, "%u", conf.c.list_page);
-    params[np].name = "uploads";
-    params[np++].value = "";
-    params[np].name = "max-uploads";
-    params[np++].value = page;
-    if (prefix[0] != '\0') {
-      params[np].name = "prefix";
-      params[np++].value = prefix;
-    }
-    if (key_marker[0] != '\0') {
-      params[np].name = "key-marker";
-      params[np++].value = key_marker;
-      params[np].name = "upload-id-marker";
-      params[np++].value = id_marker;
-    }
-    if (Xva_s3_query_build (params, np, query, sizeof query) < 0) {
-      status = Xva_s3_set_err (err, XVA_EINVAL, api, "query too long");
-      goto out;
-    }
-    memset (&r, 0, sizeof r);
-    r.api = api;
-    r.method = "GET";
-    r.bucket = bucket;
-    r.query = query;
-    status = Xva_s3_perform_retry (&conn, &r, err);
-    if (status == XVA_OK)
-      status = Xva_s3_xml_parse (&r, "ListMultipartUploadsResult", &doc, err);
-    Xva_s3_req_clear (&r);
-    if (status != XVA_OK)
-      goto out;
-    root = xmlDocGetRootElement (doc);
-    status = pending_page (root, list, &cap, api, err);
-    if (status != XVA_OK)
-      goto out;
-    if (!truncated (root))
-      break;
-    if (list->n == before
-        || Xva_s3_xml_text (root, "NextKeyMarker", key_marker,
-                            sizeof key_marker)
-             <= 0
-        || Xva_s3_xml_text (root, "NextUploadIdMarker", id_marker,
-                            sizeof id_marker)
-             < 0) {
-      status = Xva_s3_set_err (err, XVA_ESERVER, api,
-                               "upload listing truncated without markers");
-      goto out;
-    }
-    xmlFreeDoc (doc);
-    doc = NULL;
-  }
-  *out = list;
-  list = NULL;
-  status = XVA_OK;
-out:
-  if (doc != NULL)
-    xmlFreeDoc (doc);
-  Xva_s3_pending_free (list);
-  Xva_s3_conn_close (&conn);
-  Xva_s3_conf_free (&conf);
-  return status;
+  *out = u.list;
+  return XVA_OK;
 }
 
 int
@@ -595,18 +620,11 @@ Xva_s3_abort_pending (const struct Xva_s3_config *c, const char *bucket,
   Xva_s3_err_clear (err);
   if (key == NULL || upload_id == NULL || upload_id[0] == '\0')
     return Xva_s3_set_err (err, XVA_EINVAL, api, "no key or upload id");
-  status = Xva_s3_check_names (api, bucket, key, err);
+  status = call_open (c, api, bucket, key, NULL, &conf, &conn, err);
   if (status != XVA_OK)
     return status;
-  status = Xva_s3_conf_copy (&conf, c, api, err);
-  if (status != XVA_OK)
-    return status;
-  if (Xva_s3_conn_init (&conn, &conf, NULL) != XVA_OK)
-    status = Xva_s3_set_err (err, XVA_ENOMEM, api, "out of memory");
-  else
-    status = Xva_s3_abort_on (&conn, api, bucket, key, upload_id, err);
-  Xva_s3_conn_close (&conn);
-  Xva_s3_conf_free (&conf);
+  status = Xva_s3_abort_on (&conn, api, bucket, key, upload_id, err);
+  call_close (&conn, &conf);
   return status;
 }
 
@@ -618,31 +636,15 @@ Xva_s3_abort_on (struct Xva_s3_conn *conn, const char *api, const char *bucket,
   struct Xva_s3_pair p = { "uploadId", upload_id };
   char query[XVA_S3_QUERY_MAX];
   struct Xva_s3_req r;
-  unsigned attempt;
-  int status = XVA_OK;
+  /* A retry that finds the upload gone: the first try did it. */
+  struct Xva_s3_tries t = { .gone_is_done = 1 };
+  int status;
 
   if (Xva_s3_query_build (&p, 1, query, sizeof query) < 0)
     return Xva_s3_set_err (err, XVA_EINVAL, api, "upload id too long");
-  memset (&r, 0, sizeof r);
-  r.api = api;
-  r.method = "DELETE";
-  r.bucket = bucket;
-  r.key = key;
-  r.query = query;
+  Xva_s3_req_init (&r, api, "DELETE", bucket, key, query);
   r.what = "(abort multipart upload)";
-  for (attempt = 0;; attempt++) {
-    Xva_s3_req_clear (&r);
-    status = Xva_s3_perform (conn, &r, err);
-    /* A retry that finds the upload gone: the first try did it. */
-    if (status == XVA_ENOTFOUND && attempt > 0
-        && strcmp (err->code, "NoSuchUpload") == 0)
-      status = XVA_OK;
-    if (status == XVA_OK || attempt >= conn->conf->c.retries
-        || !Xva_s3_retryable (err))
-      break;
-    if (Xva_s3_backoff (attempt, conn->cancel))
-      break;
-  }
+  status = Xva_s3_perform_tries (conn, &r, err, &t);
   Xva_s3_req_clear (&r);
   return status;
 }

@@ -83,6 +83,11 @@ struct Xva_s3_req {
   uint64_t sent; /* request body bytes read by libcurl */
 };
 
+/* Clears r and sets its first inputs (key and query may be NULL). */
+void Xva_s3_req_init (struct Xva_s3_req *r, const char *api,
+                      const char *method, const char *bucket, const char *key,
+                      const char *query);
+
 /* Performs r once on conn.  A 2xx answer is XVA_OK (with an XML body
  * still to check with Xva_s3_xml_parse, which finds <Error>); any other
  * outcome is mapped to a status with the message in err.  Call
@@ -92,8 +97,35 @@ int Xva_s3_perform (struct Xva_s3_conn *conn, struct Xva_s3_req *r,
 /* Frees the results of r (resp, meta) and zeroes them. */
 void Xva_s3_req_clear (struct Xva_s3_req *r);
 
-/* Xva_s3_perform, again after a backoff while the failure is worth
- * another try, up to the configured retries. */
+/* What Xva_s3_perform_tries adds to each try of one request.  Every
+ * member may be NULL or 0. */
+struct Xva_s3_tries {
+  /* Before each try: sets r's inputs for it.  A status other than
+   * XVA_OK (err set) ends the tries with it. */
+  int (*before) (void *opaque, struct Xva_s3_req *r, struct Xva_s3_err *err);
+  /* After each try: judges the answer; returns the try's status (the
+   * given one, or another with err set). */
+  int (*after) (void *opaque, struct Xva_s3_req *r, int status,
+                struct Xva_s3_err *err);
+  /* When the configured retries are used up after try attempt (0-based):
+   * 1 to try again all the same (the last try made progress). */
+  int (*more) (void *opaque, unsigned attempt);
+  void *opaque;
+  atomic_uint *transfers; /* counts every try, for the config's
+                             fault_every (tests) */
+  atomic_uint *retries;   /* counts every retry */
+  int gone_is_done;       /* NoSuchUpload on a retry: an earlier try did it */
+  int note_tries;         /* a failure after retries ends " (after N tries)" */
+};
+
+/* Performs r on conn, again after a backoff (Xva_s3_backoff, woken by
+ * conn's cancel flag) while the failure is worth another try
+ * (Xva_s3_retryable), up to the configured retries; t (NULL: nothing)
+ * adds to each try.  Call Xva_s3_req_clear afterwards. */
+int Xva_s3_perform_tries (struct Xva_s3_conn *conn, struct Xva_s3_req *r,
+                          struct Xva_s3_err *err,
+                          const struct Xva_s3_tries *t);
+/* Xva_s3_perform_tries with nothing added. */
 int Xva_s3_perform_retry (struct Xva_s3_conn *conn, struct Xva_s3_req *r,
                           struct Xva_s3_err *err);
 

@@ -127,15 +127,41 @@ part_free (struct part *p)
 
 /* ---- Workers ------------------------------------------------------------- */
 
+/* One part's tries: an answer without an ETag is a failure. */
+struct part_try {
+  struct Xva_s3_upload *u;
+  const struct part *p;
+};
+
+static int
+part_after (void *opaque, struct Xva_s3_req *r, int status,
+            struct Xva_s3_err *err)
+{
+  struct part_try *pt = opaque;
+
+  if (status == XVA_OK && r->etag[0] == '\0')
+    status = Xva_s3_set_err (err, XVA_ESERVER, r->api,
+                             "PUT s3://%s/%.300s part %u: no ETag",
+                             pt->u->bucket, pt->u->key, pt->p->number);
+  return status;
+}
+
 static int
 send_part (struct worker *w, struct part *p, char *etag, size_t etagsize)
 {
   struct Xva_s3_upload *u = w->u;
   struct Xva_s3_pair q[2];
   char query[XVA_S3_QUERY_MAX], num[16], what[32];
+  struct part_try pt = { u, p };
+  struct Xva_s3_tries t = {
+    .after = part_after,
+    .opaque = &pt,
+    .transfers = &u->transfers,
+    .retries = &u->retries,
+    .note_tries = 1,
+  };
   struct Xva_s3_req r;
-  unsigned attempt, nth;
-  int status = XVA_OK;
+  int status;
 
   snprintf (num, sizeof num, "%u", p->number);
   snprintf (what, sizeof what, "part %u", p->number);
@@ -146,39 +172,14 @@ send_part (struct worker *w, struct part *p, char *etag, size_t etagsize)
   if (Xva_s3_query_build (q, 2, query, sizeof query) < 0)
     return Xva_s3_set_err (&w->err, XVA_EINVAL, "Xva_s3_upload_write",
                            "upload id too long");
-  memset (&r, 0, sizeof r);
-  r.api = "Xva_s3_upload_write";
-  r.method = "PUT";
-  r.bucket = u->bucket;
-  r.key = u->key;
-  r.query = query;
+  Xva_s3_req_init (&r, "Xva_s3_upload_write", "PUT", u->bucket, u->key, query);
   r.what = what;
   r.body = p->buf;
   r.body_len = p->len;
   r.unsigned_payload = u->conf.c.unsigned_payload;
-  for (attempt = 0;; attempt++) {
-    nth = atomic_fetch_add (&u->transfers, 1) + 1;
-    r.fault = u->conf.c.fault_every != 0 && nth % u->conf.c.fault_every == 0;
-    Xva_s3_req_clear (&r);
-    status = Xva_s3_perform (&w->conn, &r, &w->err);
-    if (status == XVA_OK && r.etag[0] == '\0')
-      status = Xva_s3_set_err (&w->err, XVA_ESERVER, r.api,
-                               "PUT s3://%s/%.300s part %u: no ETag",
-                               u->bucket, u->key, p->number);
-    if (status == XVA_OK || attempt >= u->conf.c.retries
-        || !Xva_s3_retryable (&w->err))
-      break;
-    atomic_fetch_add (&u->retries, 1);
-    if (Xva_s3_backoff (attempt, &u->cancel))
-      break;
-  }
+  status = Xva_s3_perform_tries (&w->conn, &r, &w->err, &t);
   if (status == XVA_OK)
     Xva_s3_copy_text (etag, etagsize, r.etag, strlen (r.etag));
-  else if (attempt > 0) {
-    size_t n = strlen (w->err.msg);
-    snprintf (w->err.msg + n, sizeof w->err.msg - n, " (after %u tries)",
-              attempt + 1);
-  }
   Xva_s3_req_clear (&r);
   return status;
 }
@@ -325,12 +326,8 @@ create_upload (struct Xva_s3_upload *u)
   int status;
 
   Xva_s3_query_build (&q, 1, query, sizeof query);
-  memset (&r, 0, sizeof r);
-  r.api = "Xva_s3_upload_write";
-  r.method = "POST";
-  r.bucket = u->bucket;
-  r.key = u->key;
-  r.query = query;
+  Xva_s3_req_init (&r, "Xva_s3_upload_write", "POST", u->bucket, u->key,
+                   query);
   r.what = "(create multipart upload)";
   r.headers = u->meta;
   r.xml_max = (size_t) 64 << 10;
@@ -579,17 +576,26 @@ put_single (struct Xva_s3_upload *u)
   struct Xva_s3_req r;
   int status;
 
-  memset (&r, 0, sizeof r);
-  r.api = "Xva_s3_upload_complete";
-  r.method = "PUT";
-  r.bucket = u->bucket;
-  r.key = u->key;
+  Xva_s3_req_init (&r, "Xva_s3_upload_complete", "PUT", u->bucket, u->key,
+                   NULL);
   r.headers = u->meta;
   r.body = u->cur != NULL ? u->cur->buf : NULL;
   r.body_len = u->cur != NULL ? u->cur->len : 0;
   r.unsigned_payload = u->conf.c.unsigned_payload;
   status = Xva_s3_perform_retry (&u->main, &r, &u->err);
   Xva_s3_req_clear (&r);
+  return status;
+}
+
+/* 200 may still carry <Error>: check the body, not the ETag.  The
+ * document goes to *opaque. */
+static int
+complete_after (void *opaque, struct Xva_s3_req *r, int status,
+                struct Xva_s3_err *err)
+{
+  if (status == XVA_OK)
+    status = Xva_s3_xml_parse (r, "CompleteMultipartUploadResult", opaque,
+                               err);
   return status;
 }
 
@@ -605,10 +611,17 @@ complete_multipart (struct Xva_s3_upload *u)
   xmlDocPtr doc = NULL;
   size_t cap = 128 + (size_t) u->queued * (XVA_S3_ETAG_MAX * 6 + 64), o;
   char *body = malloc (cap);
-  unsigned i, attempt;
+  /* A retry that finds the upload gone: the earlier try may have
+   * completed it; the HEAD that follows tells. */
+  struct Xva_s3_tries t = {
+    .after = complete_after,
+    .opaque = &doc,
+    .gone_is_done = 1,
+  };
+  unsigned i;
   int status, w;
 
-  memset (&r, 0, sizeof r);
+  Xva_s3_req_init (&r, api, "POST", u->bucket, u->key, NULL);
   if (body == NULL || Xva_s3_query_build (&q, 1, query, sizeof query) < 0
       || (hdr = curl_slist_append (NULL, "Content-Type: application/xml"))
            == NULL) {
@@ -654,34 +667,13 @@ complete_multipart (struct Xva_s3_upload *u)
     goto overflow;
   o += (size_t) w;
 
-  r.api = api;
-  r.method = "POST";
-  r.bucket = u->bucket;
-  r.key = u->key;
   r.query = query;
   r.what = "(complete multipart upload)";
   r.headers = hdr;
   r.body = body;
   r.body_len = o;
   r.xml_max = (size_t) 64 << 10;
-  for (attempt = 0;; attempt++) {
-    Xva_s3_req_clear (&r);
-    status = Xva_s3_perform (&u->main, &r, &u->err);
-    /* 200 may still carry <Error>: check the body, not the ETag. */
-    if (status == XVA_OK)
-      status = Xva_s3_xml_parse (&r, "CompleteMultipartUploadResult", &doc,
-                                 &u->err);
-    /* A retry that finds the upload gone: the earlier try may have
-     * completed it; the HEAD that follows tells. */
-    if (status == XVA_ENOTFOUND && attempt > 0
-        && strcmp (u->err.code, "NoSuchUpload") == 0)
-      status = XVA_OK;
-    if (status == XVA_OK || attempt >= u->conf.c.retries
-        || !Xva_s3_retryable (&u->err))
-      break;
-    if (Xva_s3_backoff (attempt, NULL))
-      break;
-  }
+  status = Xva_s3_perform_tries (&u->main, &r, &u->err, &t);
   goto out;
 overflow:
   status = Xva_s3_set_err (&u->err, XVA_ELIMIT, api,

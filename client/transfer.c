@@ -141,6 +141,25 @@ open_host (const struct Xva_client_host *h, struct glue *g,
   return x;
 }
 
+/* The start of a transfer: res cleared, g calling back into cb (may be
+ * NULL). */
+static void
+transfer_start (struct Xva_client_result *res, struct glue *g,
+                const struct Xva_client_cb *cb)
+{
+  Xva_client_result_init (res);
+  memset (g, 0, sizeof *g);
+  if (cb != NULL)
+    g->cb = *cb;
+}
+
+/* Seconds to wait for a host's task after the transfer. */
+static unsigned
+host_task_wait (const struct Xva_client_host *h)
+{
+  return h->task_wait ? h->task_wait : 600;
+}
+
 /* Ends a transfer's use of a host: logs out (keeping a first error). */
 static void
 close_host (struct Xva_xapi *x)
@@ -440,19 +459,24 @@ task_end (struct task_ctl *tc)
 }
 
 /* ------------------------------------------------------------------ */
-/* Export                                                               */
+/* Jobs                                                                 */
 
-struct exp_job {
+/* What an export and an import share: the host, the task that follows
+ * the transfer, the reader that watches the bytes, the first failure of
+ * the job's own and the byte count. */
+struct job {
   struct Xva_xapi *x;
   struct glue *g;
-  struct task_ctl *tc;
-  struct Xva_sink *sink;
-  struct xva_reader *r;
+  struct task_ctl tc;
+  int have_task;        /* tc begun: ended by job_end */
+  struct xva_reader *r; /* NULL: not watched here */
   int r_eof;
-  int fail;
+  int fail; /* the job's own failure, with msg */
   char msg[1024];
   uint64_t bytes;
-  int show; /* this job reports progress */
+  int show;                 /* this job reports progress */
+  struct Xva_task_state st; /* the task at its end */
+  double t0;
 };
 
 static void
@@ -488,34 +512,173 @@ task_failed_meanwhile (struct task_ctl *tc)
   return st == XVA_TASK_FAILURE || st == XVA_TASK_CANCELLED;
 }
 
+/* Starts j (zeroed by the caller): the reader that watches the bytes
+ * (none when ro is NULL; io is taken over) and the task (task_id, or a
+ * new one named label).  XVA_OK, or res says why. */
+static int
+job_begin (struct job *j, struct Xva_xapi *x, struct glue *g, int show,
+           const struct xva_reader_opts *ro, struct xva_sink_io io,
+           const char *task_id, const char *label,
+           struct Xva_client_result *res)
+{
+  int s;
+
+  j->t0 = now_s ();
+  j->x = x;
+  j->g = g;
+  j->show = show;
+  if (ro != NULL) {
+    j->r = xva_reader_new (ro, io, &s);
+    if (j->r == NULL)
+      return res_fail (res, s, "cannot start a reader: %s", xva_strerror (s));
+  }
+  s = task_begin (&j->tc, x, g, task_id, label, res);
+  j->have_task = 1;
+  return s;
+}
+
+/* Gives n bytes to the reader while it watches.  XVA_OK, or the
+ * reader's error. */
+static int
+job_feed (struct job *j, const void *buf, size_t n)
+{
+  struct xva_in in;
+  int s;
+
+  if (j->r == NULL || j->r_eof)
+    return XVA_OK;
+  in.src = buf;
+  in.size = n;
+  in.pos = 0;
+  s = xva_reader_feed (j->r, &in);
+  if (s == XVA_EOF)
+    j->r_eof = 1;
+  return s < 0 ? s : XVA_OK;
+}
+
+/* A tick of the transfer of size bytes (0: unknown): the progress, and
+ * 1 (stop) when the task failed meanwhile ("the <what> task failed
+ * during the <during>"). */
+static int
+job_tick (struct job *j, uint64_t size, const char *what, const char *during)
+{
+  if (j->show)
+    job_progress (j->g, &j->tc, j->r, j->bytes, size);
+  if (task_failed_meanwhile (&j->tc)) {
+    j->fail = XVA_ESERVER;
+    snprintf (j->msg, sizeof j->msg, "the %s task failed during the %s", what,
+              during);
+    return 1;
+  }
+  return 0;
+}
+
+/* After the transfer (status s): the last progress and the byte count;
+ * on failure res (the job's own failure first) and the task's error.
+ * keep_status: a failure of the transfer itself keeps its status ahead
+ * of the task's.  XVA_OK, or the failure. */
+static int
+job_transferred (struct job *j, int s, uint64_t size, const char *what,
+                 int keep_status, struct Xva_client_result *res)
+{
+  if (j->show)
+    job_progress (j->g, &j->tc, j->r, j->bytes, size);
+  res->bytes = j->bytes;
+  if (s == XVA_ECANCELLED && j->fail != 0) {
+    res_fail (res, j->fail, "%s", j->msg);
+    task_after_failure (&j->tc, res, what, j->fail != XVA_ESERVER);
+    return j->fail;
+  }
+  if (s != XVA_OK) {
+    res_fail (res, s, "%s", Xva_xapi_errmsg (j->x));
+    if (s != XVA_ECANCELLED)
+      task_after_failure (&j->tc, res, what, keep_status);
+    return s;
+  }
+  return XVA_OK;
+}
+
+/* Waits (at most wait s) for the task of the finished transfer (named
+ * after) to end.  XVA_OK when it succeeded; else res says why: a failed
+ * task's error is followed by note (may be NULL). */
+static int
+job_task_result (struct job *j, unsigned wait, const char *what,
+                 const char *after, const char *note,
+                 struct Xva_client_result *res)
+{
+  size_t l;
+  int s;
+
+  s = task_wait_end (&j->tc, wait, &j->st);
+  if (s == XVA_EOF)
+    return res_fail (res, XVA_ESERVER,
+                     "the %s task %s is still pending %u s "
+                     "after the %s",
+                     what, j->tc.ref, wait, after);
+  if (s != XVA_OK)
+    return res_fail (res, s, "cannot read the %s task: %s", what,
+                     Xva_xapi_errmsg (j->x));
+  if (j->st.status != XVA_TASK_SUCCESS) {
+    s = task_error (res, what, &j->st);
+    if (note != NULL) {
+      l = strlen (res->msg);
+      snprintf (res->msg + l, sizeof res->msg - l, "%s", note);
+    }
+    return s;
+  }
+  return XVA_OK;
+}
+
+/* Ends j: the reader's findings (the checksum mismatches with
+ * mismatches) and the time into res; the task ended, the reader freed.
+ * Returns res->status. */
+static int
+job_end (struct job *j, int mismatches, struct Xva_client_result *res)
+{
+  struct xva_reader_stats rs;
+
+  if (j->r != NULL) {
+    xva_reader_stats (j->r, &rs);
+    res->checksum_kinds = rs.checksum_kinds;
+    if (mismatches)
+      res->mismatches = rs.mismatches;
+  }
+  res->seconds = now_s () - j->t0;
+  if (j->have_task)
+    task_end (&j->tc);
+  Xva_task_state_clear (&j->st);
+  xva_reader_free (j->r);
+  return res->status;
+}
+
+/* ------------------------------------------------------------------ */
+/* Export                                                               */
+
+struct exp_job {
+  struct job c;
+  struct Xva_sink *sink;
+};
+
 static int
 exp_data (void *opaque, const void *buf, size_t n)
 {
   struct exp_job *j = opaque;
-  struct xva_in in;
   int s;
 
-  j->bytes += n;
-  if (!j->r_eof) {
-    in.src = buf;
-    in.size = n;
-    in.pos = 0;
-    s = xva_reader_feed (j->r, &in);
-    if (s == XVA_EOF)
-      j->r_eof = 1;
-    else if (s < 0) {
-      j->fail = s;
-      snprintf (j->msg, sizeof j->msg,
-                "the archive from %.200s is not valid: "
-                "%s",
-                Xva_xapi_get_url (j->x)->base, xva_reader_errmsg (j->r));
-      return -1;
-    }
+  j->c.bytes += n;
+  s = job_feed (&j->c, buf, n);
+  if (s < 0) {
+    j->c.fail = s;
+    snprintf (j->c.msg, sizeof j->c.msg,
+              "the archive from %.200s is not valid: "
+              "%s",
+              Xva_xapi_get_url (j->c.x)->base, xva_reader_errmsg (j->c.r));
+    return -1;
   }
   s = Xva_sink_write (j->sink, buf, n);
   if (s != XVA_OK) {
-    j->fail = s;
-    snprintf (j->msg, sizeof j->msg, "%s", Xva_sink_errmsg (j->sink));
+    j->c.fail = s;
+    snprintf (j->c.msg, sizeof j->c.msg, "%s", Xva_sink_errmsg (j->sink));
     return -1;
   }
   return 0;
@@ -526,16 +689,7 @@ exp_tick (void *opaque)
 {
   struct exp_job *j = opaque;
 
-  if (j->show)
-    job_progress (j->g, j->tc, j->r, j->bytes, 0);
-  if (task_failed_meanwhile (j->tc)) {
-    j->fail = XVA_ESERVER;
-    snprintf (j->msg, sizeof j->msg,
-              "the export task failed during the "
-              "transfer");
-    return 1;
-  }
-  return 0;
+  return job_tick (&j->c, 0, "export", "transfer");
 }
 
 struct export_args {
@@ -559,33 +713,24 @@ export_stream (struct export_args *a)
 {
   struct Xva_client_result *res = a->res;
   struct xva_reader_opts ro;
-  struct xva_reader_stats rs;
   struct Xva_http_reply reply;
   struct Xva_http_get_cb gcb;
-  struct Xva_task_state st;
   struct xva_sink_io io;
-  struct task_ctl tc;
+  struct task_ctl *tc;
   struct exp_job j;
   char q[QUERY_MAX], pq[QUERY_MAX + 32];
   const char *comp;
-  double t0 = now_s ();
-  int s, have_task = 0;
+  int s;
 
   memset (&j, 0, sizeof j);
-  memset (&st, 0, sizeof st);
+  tc = &j.c.tc;
   xva_reader_opts_init (&ro);
   ro.force = 0;
   ro.mode = a->metadata ? XVA_READ_ANY : XVA_READ_FULL;
   ro.require_end = 1; /* a kept export must end with its end marker */
   memset (&io, 0, sizeof io);
-  j.r = xva_reader_new (&ro, io, &s);
-  if (j.r == NULL) {
-    res_fail (res, s, "cannot start a reader: %s", xva_strerror (s));
-    goto out;
-  }
-  s = task_begin (&tc, a->x, a->g, a->task_id,
-                  a->metadata ? "xva export_metadata" : "xva export", res);
-  have_task = 1;
+  s = job_begin (&j.c, a->x, a->g, a->show, &ro, io, a->task_id,
+                 a->metadata ? "xva export_metadata" : "xva export", res);
   if (s != XVA_OK)
     goto out;
   q[0] = '\0';
@@ -594,7 +739,7 @@ export_stream (struct export_args *a)
   else
     s = Xva_xapi_query_add (q, sizeof q, "ref", a->vm_ref);
   s |= Xva_xapi_query_add (q, sizeof q, "session_id", Xva_xapi_session (a->x));
-  s |= Xva_xapi_query_add (q, sizeof q, "task_id", tc.ref);
+  s |= Xva_xapi_query_add (q, sizeof q, "task_id", tc->ref);
   comp = a->compress == XVA_COMPRESS_GZIP   ? "gzip"
          : a->compress == XVA_COMPRESS_ZSTD ? "zstd"
                                             : NULL;
@@ -606,61 +751,32 @@ export_stream (struct export_args *a)
   }
   snprintf (pq, sizeof pq, "/%s?%s",
             a->metadata ? "export_metadata" : "export", q);
-  j.x = a->x;
-  j.g = a->g;
-  j.tc = &tc;
   j.sink = a->sink;
-  j.show = a->show;
   gcb.data = exp_data;
   gcb.tick = exp_tick;
   gcb.opaque = &j;
-  monitor_start (&tc);
+  monitor_start (tc);
   s = Xva_xapi_get (a->x, pq, &gcb, &reply);
-  monitor_stop (&tc);
-  if (j.show)
-    job_progress (a->g, &tc, j.r, j.bytes, 0);
-  res->bytes = j.bytes;
-  if (s == XVA_ECANCELLED && j.fail != 0) {
-    res_fail (res, j.fail, "%s", j.msg);
-    task_after_failure (&tc, res, "export", j.fail != XVA_ESERVER);
+  monitor_stop (tc);
+  s = job_transferred (&j.c, s, 0, "export",
+                       reply.status == 0 || s == XVA_ENET, res);
+  if (s != XVA_OK)
     goto out;
-  }
-  if (s != XVA_OK) {
-    res_fail (res, s, "%s", Xva_xapi_errmsg (a->x));
-    if (s != XVA_ECANCELLED)
-      task_after_failure (&tc, res, "export",
-                          reply.status == 0 || s == XVA_ENET);
-    goto out;
-  }
-  if (!j.r_eof) {
+  if (!j.c.r_eof) {
     /* A stored archive is judged by its end marker: without it, the
      * stream was cut even if every disk looks complete. */
-    s = xva_reader_finish (j.r);
+    s = xva_reader_finish (j.c.r);
     res_fail (res, s == XVA_OK ? XVA_ETRUNCATED : s,
               "the export from %s "
               "ended before the archive did (%" PRIu64 " bytes): %s",
-              Xva_xapi_get_url (a->x)->base, j.bytes,
-              s == XVA_OK ? "no end marker" : xva_reader_errmsg (j.r));
-    task_after_failure (&tc, res, "export", 1);
+              Xva_xapi_get_url (a->x)->base, j.c.bytes,
+              s == XVA_OK ? "no end marker" : xva_reader_errmsg (j.c.r));
+    task_after_failure (tc, res, "export", 1);
     goto out;
   }
-  s = task_wait_end (&tc, a->task_wait, &st);
-  if (s == XVA_EOF) {
-    res_fail (res, XVA_ESERVER,
-              "the export task %s is still pending %u s "
-              "after the transfer",
-              tc.ref, a->task_wait);
+  if (job_task_result (&j.c, a->task_wait, "export", "transfer", NULL, res)
+      != XVA_OK)
     goto out;
-  }
-  if (s != XVA_OK) {
-    res_fail (res, s, "cannot read the export task: %s",
-              Xva_xapi_errmsg (a->x));
-    goto out;
-  }
-  if (st.status != XVA_TASK_SUCCESS) {
-    task_error (res, "export", &st);
-    goto out;
-  }
   s = Xva_sink_commit (a->sink);
   if (s != XVA_OK) {
     res_fail (res, s, "%s", Xva_sink_errmsg (a->sink));
@@ -670,16 +786,7 @@ export_stream (struct export_args *a)
 out:
   if (res->status != XVA_OK)
     Xva_sink_abort (a->sink);
-  if (j.r != NULL) {
-    xva_reader_stats (j.r, &rs);
-    res->checksum_kinds = rs.checksum_kinds;
-  }
-  res->seconds = now_s () - t0;
-  if (have_task)
-    task_end (&tc);
-  Xva_task_state_clear (&st);
-  xva_reader_free (j.r);
-  return res->status;
+  return job_end (&j.c, 0, res);
 }
 
 int
@@ -697,10 +804,7 @@ Xva_client_export (const struct Xva_export_req *req,
   unsigned removed = 0;
   int s;
 
-  Xva_client_result_init (res);
-  memset (&g, 0, sizeof g);
-  if (cb != NULL)
-    g.cb = *cb;
+  transfer_start (res, &g, cb);
   x = open_host (&req->host, &g, res);
   if (x == NULL)
     goto out;
@@ -743,7 +847,7 @@ Xva_client_export (const struct Xva_export_req *req,
   a.all = req->all;
   a.compress = req->compress;
   a.task_id = req->task_id;
-  a.task_wait = req->host.task_wait ? req->host.task_wait : 600;
+  a.task_wait = host_task_wait (&req->host);
   a.sink = sink;
   a.show = 1;
   a.res = res;
@@ -770,63 +874,49 @@ out:
 /* Import                                                               */
 
 struct imp_job {
-  struct Xva_xapi *x;
-  struct glue *g;
-  struct task_ctl *tc;
+  struct job c;
   struct Xva_source *src;
-  struct xva_reader *r; /* NULL: not watched here */
-  int r_eof;
   int r_bad; /* the reader's error: stopped watching */
   char r_msg[512];
   int force; /* report mismatches as kept */
-  int fail;
-  char msg[1024];
-  uint64_t bytes;
   uint64_t mismatches;
-  int show;
 };
 
 static ssize_t
 imp_read (void *opaque, void *buf, size_t n)
 {
   struct imp_job *j = opaque;
-  struct xva_in in;
   ssize_t got;
   int s;
 
   got = Xva_source_read (j->src, buf, n);
   if (got < 0) {
-    j->fail = j->src->status != 0 ? j->src->status : XVA_EIO;
-    snprintf (j->msg, sizeof j->msg, "%s", Xva_source_errmsg (j->src));
+    j->c.fail = j->src->status != 0 ? j->src->status : XVA_EIO;
+    snprintf (j->c.msg, sizeof j->c.msg, "%s", Xva_source_errmsg (j->src));
     return -1;
   }
   /* The reader only watches: the host judges the archive (it may take
    * what this reader would not), and its verdict is the task's. */
   if (got == 0) {
-    if (j->r != NULL && !j->r_eof && !j->r_bad) {
-      s = xva_reader_finish (j->r);
+    if (j->c.r != NULL && !j->c.r_eof && !j->r_bad) {
+      s = xva_reader_finish (j->c.r);
       if (s != XVA_OK) {
         j->r_bad = s;
-        snprintf (j->r_msg, sizeof j->r_msg, "%s", xva_reader_errmsg (j->r));
+        snprintf (j->r_msg, sizeof j->r_msg, "%s", xva_reader_errmsg (j->c.r));
       }
       else
-        j->r_eof = 1;
+        j->c.r_eof = 1;
     }
     return 0;
   }
-  if (j->r != NULL && !j->r_eof && !j->r_bad) {
-    in.src = buf;
-    in.size = (size_t) got;
-    in.pos = 0;
-    s = xva_reader_feed (j->r, &in);
-    if (s == XVA_EOF)
-      j->r_eof = 1;
-    else if (s < 0) {
+  if (!j->r_bad) {
+    s = job_feed (&j->c, buf, (size_t) got);
+    if (s < 0) {
       j->r_bad = s;
-      snprintf (j->r_msg, sizeof j->r_msg, "%s", xva_reader_errmsg (j->r));
+      snprintf (j->r_msg, sizeof j->r_msg, "%s", xva_reader_errmsg (j->c.r));
     }
   }
-  j->bytes += (uint64_t) got;
+  j->c.bytes += (uint64_t) got;
   return got;
 }
 
@@ -836,16 +926,7 @@ imp_tick (void *opaque)
   struct imp_job *j = opaque;
   int64_t size = Xva_source_size (j->src);
 
-  if (j->show)
-    job_progress (j->g, j->tc, j->r, j->bytes, size > 0 ? (uint64_t) size : 0);
-  if (task_failed_meanwhile (j->tc)) {
-    j->fail = XVA_ESERVER;
-    snprintf (j->msg, sizeof j->msg,
-              "the import task failed during the "
-              "upload");
-    return 1;
-  }
-  return 0;
+  return job_tick (&j->c, size > 0 ? (uint64_t) size : 0, "import", "upload");
 }
 
 static void
@@ -858,11 +939,11 @@ imp_notice (void *opaque, int status, const char *msg)
     if (j->r_msg[0] == '\0')
       snprintf (j->r_msg, sizeof j->r_msg, "%s", msg != NULL ? msg : "?");
     if (j->force)
-      notice (j->g, "kept despite a checksum mismatch (--force): %s",
+      notice (j->c.g, "kept despite a checksum mismatch (--force): %s",
               msg != NULL ? msg : "?");
   }
   else if (j->force)
-    notice (j->g, "%s", msg != NULL ? msg : "?");
+    notice (j->c.g, "%s", msg != NULL ? msg : "?");
 }
 
 /* The VM refs of an import task's result. */
@@ -982,117 +1063,66 @@ import_stream (struct import_args *a)
 {
   struct Xva_client_result *res = a->res;
   struct xva_reader_opts ro;
-  struct xva_reader_stats rs;
   struct Xva_http_put_src ps;
   struct Xva_http_reply reply;
-  struct Xva_task_state st;
   struct xva_sink_io io;
-  struct task_ctl tc;
   struct imp_job j;
-  char pq[QUERY_MAX + 32];
-  double t0 = now_s ();
-  int s, have_task = 0;
+  char pq[QUERY_MAX + 32], note[sizeof j.r_msg + 64];
+  int s;
 
   memset (&j, 0, sizeof j);
-  memset (&st, 0, sizeof st);
-  j.x = a->x;
-  j.g = a->g;
   j.src = a->src;
-  j.show = a->show;
-  if (a->check) {
-    xva_reader_opts_init (&ro);
-    ro.force = 1;
-    j.force = a->force;
-    ro.mode = a->metadata ? XVA_READ_ANY : XVA_READ_FULL;
-    memset (&io, 0, sizeof io);
-    io.notice = imp_notice;
-    io.opaque = &j;
-    j.r = xva_reader_new (&ro, io, &s);
-    if (j.r == NULL) {
-      res_fail (res, s, "cannot start a reader: %s", xva_strerror (s));
-      goto out;
-    }
-  }
-  s = task_begin (&tc, a->x, a->g, a->task_id,
-                  a->metadata ? "xva import_metadata" : "xva import", res);
-  have_task = 1;
+  j.force = a->force;
+  xva_reader_opts_init (&ro);
+  ro.force = 1;
+  ro.mode = a->metadata ? XVA_READ_ANY : XVA_READ_FULL;
+  memset (&io, 0, sizeof io);
+  io.notice = imp_notice;
+  io.opaque = &j;
+  s = job_begin (&j.c, a->x, a->g, a->show, a->check ? &ro : NULL, io,
+                 a->task_id,
+                 a->metadata ? "xva import_metadata" : "xva import", res);
   if (s != XVA_OK)
     goto out;
-  if (import_query (a, tc.ref, pq, sizeof pq) != 0) {
+  if (import_query (a, j.c.tc.ref, pq, sizeof pq) != 0) {
     res_fail (res, XVA_EINVAL,
               "the request is too long or a --vdi is "
               "malformed");
     goto out;
   }
-  j.tc = &tc;
   ps.read = imp_read;
   ps.tick = imp_tick;
   ps.opaque = &j;
   ps.size = Xva_source_size (a->src);
-  monitor_start (&tc);
+  monitor_start (&j.c.tc);
   s = Xva_xapi_put (a->x, pq, &ps, &reply);
-  monitor_stop (&tc);
-  if (j.show)
-    job_progress (a->g, &tc, j.r, j.bytes,
-                  ps.size > 0 ? (uint64_t) ps.size : 0);
-  res->bytes = j.bytes;
-  if (s == XVA_ECANCELLED && j.fail != 0) {
-    res_fail (res, j.fail, "%s", j.msg);
-    task_after_failure (&tc, res, "import", j.fail != XVA_ESERVER);
+  monitor_stop (&j.c.tc);
+  s = job_transferred (&j.c, s, ps.size > 0 ? (uint64_t) ps.size : 0, "import",
+                       s == XVA_ENET || s == XVA_EIO, res);
+  if (s != XVA_OK)
     goto out;
-  }
-  if (s != XVA_OK) {
-    res_fail (res, s, "%s", Xva_xapi_errmsg (a->x));
-    if (s != XVA_ECANCELLED)
-      task_after_failure (&tc, res, "import", s == XVA_ENET || s == XVA_EIO);
+  note[0] = '\0';
+  if (j.r_bad != 0 || j.mismatches > 0)
+    snprintf (note, sizeof note, " (the archive %s: %s)",
+              j.r_bad != 0 ? "is damaged" : "has a checksum mismatch",
+              j.r_msg);
+  if (job_task_result (&j.c, a->task_wait, "import", "upload", note, res)
+      != XVA_OK)
     goto out;
-  }
-  s = task_wait_end (&tc, a->task_wait, &st);
-  if (s == XVA_EOF) {
-    res_fail (res, XVA_ESERVER,
-              "the import task %s is still pending %u s "
-              "after the upload",
-              tc.ref, a->task_wait);
-    goto out;
-  }
-  if (s != XVA_OK) {
-    res_fail (res, s, "cannot read the import task: %s",
-              Xva_xapi_errmsg (a->x));
-    goto out;
-  }
-  if (st.status != XVA_TASK_SUCCESS) {
-    task_error (res, "import", &st);
-    if (j.r_bad != 0 || j.mismatches > 0) {
-      size_t l = strlen (res->msg);
-      snprintf (res->msg + l, sizeof res->msg - l, " (the archive %s: %s)",
-                j.r_bad != 0 ? "is damaged" : "has a checksum mismatch",
-                j.r_msg);
-    }
-    goto out;
-  }
   if (j.r_bad != 0)
     notice (a->g,
             "the host accepted an archive that looks damaged here: "
             "%s",
             j.r_msg);
   if (!a->dry_run) {
-    s = result_uuids (a->x, st.result != NULL ? st.result : "", res, a->g);
+    s = result_uuids (a->x, j.c.st.result != NULL ? j.c.st.result : "", res,
+                      a->g);
     if (s != XVA_OK)
       goto out;
   }
   res->status = XVA_OK;
 out:
-  if (j.r != NULL) {
-    xva_reader_stats (j.r, &rs);
-    res->checksum_kinds = rs.checksum_kinds;
-    res->mismatches = rs.mismatches;
-  }
-  res->seconds = now_s () - t0;
-  if (have_task)
-    task_end (&tc);
-  Xva_task_state_clear (&st);
-  xva_reader_free (j.r);
-  return res->status;
+  return job_end (&j.c, 1, res);
 }
 
 int
@@ -1107,10 +1137,7 @@ Xva_client_import (const struct Xva_import_req *req,
   char err[1024];
   int s;
 
-  Xva_client_result_init (res);
-  memset (&g, 0, sizeof g);
-  if (cb != NULL)
-    g.cb = *cb;
+  transfer_start (res, &g, cb);
   err[0] = '\0';
   s = Xva_source_open (req->input, &src, err, sizeof err);
   if (s != XVA_OK) {
@@ -1134,7 +1161,7 @@ Xva_client_import (const struct Xva_import_req *req,
   a.vdi_map = req->vdi_map;
   a.nvdi_map = req->nvdi_map;
   a.task_id = req->task_id;
-  a.task_wait = req->host.task_wait ? req->host.task_wait : 600;
+  a.task_wait = host_task_wait (&req->host);
   a.show = 1;
   a.res = res;
   import_stream (&a);
@@ -1169,11 +1196,8 @@ Xva_client_copy (const struct Xva_copy_req *req,
   char vref[XVA_XAPI_REF_MAX + 1], vname[XVA_XAPI_REF_MAX + 1];
   int s, started = 0;
 
-  Xva_client_result_init (res);
+  transfer_start (res, &g, cb);
   Xva_client_result_init (&eres);
-  memset (&g, 0, sizeof g);
-  if (cb != NULL)
-    g.cb = *cb;
   from = open_host (&req->from, &g, res);
   if (from == NULL)
     goto out;
@@ -1193,7 +1217,7 @@ Xva_client_copy (const struct Xva_copy_req *req,
   ea.g = &g;
   ea.vm_ref = vref;
   ea.compress = req->compress;
-  ea.task_wait = req->from.task_wait ? req->from.task_wait : 600;
+  ea.task_wait = host_task_wait (&req->from);
   ea.sink = sink;
   ea.show = 1;
   ea.res = &eres;
@@ -1208,7 +1232,7 @@ Xva_client_copy (const struct Xva_copy_req *req,
   ia.src = src;
   ia.check = 0; /* the export side checks every byte */
   ia.sr_uuid = req->sr_uuid;
-  ia.task_wait = req->to.task_wait ? req->to.task_wait : 600;
+  ia.task_wait = host_task_wait (&req->to);
   ia.show = 0;
   ia.res = res;
   import_stream (&ia);

@@ -381,6 +381,9 @@ Xva_http_export_begin (struct Xva_http_req *r)
       if (strlen (ref) > XVA_HTTP_REF_MAX)
         return fail_early (r, MHD_HTTP_NOT_FOUND, "HANDLE_INVALID", "VM",
                            "(too long)", NULL);
+      if (!Xva_srv_text_ok (ref))
+        return fail_early (r, MHD_HTTP_NOT_FOUND, "HANDLE_INVALID", "VM",
+                           "(not text)", NULL);
       snprintf (vm, sizeof vm, "%s", ref);
     }
     else if (uuid != NULL && uuid[0] != '\0') {

@@ -16,7 +16,6 @@
 
 #define NULL_REF "OpaqueRef:NULL"
 #define STAGING_PREFIX ".import-"
-#define IMG_SUFFIX ".img"
 
 static void problem (struct Xva_store_check_report *rep, const char *fmt, ...)
   XVA_STORE_PRINTF (2, 3);
@@ -151,20 +150,6 @@ check_graph (struct lists *L, struct Xva_store_check_report *rep)
   }
 }
 
-/* 1 if name is "<uuid>.img" (uuid copied out). */
-static int
-image_name (const char *name, char *uuid)
-{
-  size_t len = strlen (name);
-
-  if (len != XVA_STORE_UUID_LEN + sizeof IMG_SUFFIX - 1
-      || strcmp (name + XVA_STORE_UUID_LEN, IMG_SUFFIX) != 0)
-    return 0;
-  memcpy (uuid, name, XVA_STORE_UUID_LEN);
-  uuid[XVA_STORE_UUID_LEN] = '\0';
-  return Xva_store_uuid_valid (uuid);
-}
-
 /* Whether some VDI record of SR sr_ref has image uuid. */
 static int
 image_named (const struct lists *L, const char *sr_ref, const char *uuid)
@@ -217,7 +202,7 @@ check_sr_dir (struct Xva_store *s, const struct lists *L, size_t si,
       rep->staging_dirs++;
       problem (rep, "staging left: %s/%s", dir, de->d_name);
     }
-    else if (image_name (de->d_name, uuid)) {
+    else if (Xva_store_image_name (de->d_name, uuid)) {
       rep->images++;
       if (!image_named (L, sr_ref, uuid)) {
         rep->orphan_images++;

@@ -53,24 +53,28 @@ Xva_store_fsync_dir (const char *path)
 }
 
 int
+Xva_store_is_dir (const char *path, int follow)
+{
+  struct stat sb;
+
+  if ((follow ? stat (path, &sb) : lstat (path, &sb)) == -1)
+    return -1;
+  if (!S_ISDIR (sb.st_mode)) {
+    errno = ENOTDIR;
+    return -1;
+  }
+  return 0;
+}
+
+int
 Xva_store_mkdir (const char *path)
 {
   char parent[PATH_MAX];
-  struct stat sb;
   size_t n;
   char *slash;
 
-  if (mkdir (path, 0700) == -1) {
-    if (errno != EEXIST)
-      return -1;
-    if (lstat (path, &sb) == -1)
-      return -1;
-    if (!S_ISDIR (sb.st_mode)) {
-      errno = ENOTDIR;
-      return -1;
-    }
-    return 0;
-  }
+  if (mkdir (path, 0700) == -1)
+    return errno == EEXIST ? Xva_store_is_dir (path, 0) : -1;
   n = strlen (path);
   if (n >= sizeof parent) {
     errno = ENAMETOOLONG;
@@ -546,9 +550,8 @@ tell (struct sweep *sw, const char *srdir, const char *name, int removed)
   sw->fn (sw->opaque, path, removed);
 }
 
-/* 1 if name is "<uuid>.img"; the uuid goes to uuid. */
-static int
-image_name (const char *name, char *uuid)
+int
+Xva_store_image_name (const char *name, char *uuid)
 {
   size_t len = strlen (name);
 
@@ -605,7 +608,7 @@ sweep_sr (struct sweep *sw, int rootfd, const char *sr_uuid)
       left++;
       continue;
     }
-    if (image_name (name, uuid)) {
+    if (Xva_store_image_name (name, uuid)) {
       r = Xva_store_find_uuid (sw->s, NULL, "VDI", uuid, ref, NULL);
       if (r == XVA_ENOTFOUND) {
         r = XVA_OK;

@@ -85,6 +85,12 @@ int Xva_store_fsync_dir (const char *path);
 /* Creates a directory (mode 0700) and fsyncs its parent; an existing
  * directory is fine.  0 or -1 and errno. */
 int Xva_store_mkdir (const char *path);
+/* 0 if path is a directory (with follow, a link to one counts), else -1
+ * and errno (ENOTDIR when it is something else). */
+int Xva_store_is_dir (const char *path, int follow);
+/* 1 if name is "<uuid>.img" (the uuid copied into uuid, which holds
+ * XVA_STORE_UUID_LEN + 1 bytes), else 0. */
+int Xva_store_image_name (const char *name, char *uuid);
 /* Removes name (a file, or a directory and what it holds, up to depth
  * levels) under dirfd without following links.  0 or -1 and errno. */
 int Xva_store_rmtree_at (int dirfd, const char *name, unsigned depth);

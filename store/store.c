@@ -224,23 +224,13 @@ rollback:
   return r;
 }
 
-/* mkdir that accepts an existing directory. */
+/* mkdir that accepts an existing directory (or a link to one). */
 static int
 ensure_dir (const char *path)
 {
-  struct stat sb;
-
   if (mkdir (path, 0700) == 0)
     return 0;
-  if (errno != EEXIST)
-    return -1;
-  if (stat (path, &sb) == -1)
-    return -1;
-  if (!S_ISDIR (sb.st_mode)) {
-    errno = ENOTDIR;
-    return -1;
-  }
-  return 0;
+  return errno == EEXIST ? Xva_store_is_dir (path, 1) : -1;
 }
 
 int
@@ -647,6 +637,42 @@ bind_text (sqlite3 *db, sqlite3_stmt *st, int i, const char *v, const char *fn)
   return XVA_OK;
 }
 
+/* Ends a statement of stmt_begin: finalizes st and gives the
+ * connection back.  Returns the final status (Xva_store_conn_put). */
+static int
+stmt_end (struct Xva_store *s, struct Xva_store_conn *c, sqlite3_stmt *st,
+          int status)
+{
+  sqlite3_finalize (st);
+  return Xva_store_conn_put (s, c, status);
+}
+
+/* Starts a call's statement: borrows a connection (Xva_store_conn_get),
+ * prepares sql into *st and binds the n text parameters args (a NULL one
+ * as SQL NULL).  XVA_OK (end with stmt_end), or the status with the
+ * connection given back. */
+static int
+stmt_begin (struct Xva_store *s, struct Xva_store_txn *t, int write,
+            const char *sql, const char *const *args, int n,
+            struct Xva_store_conn *c, sqlite3_stmt **st, const char *fn)
+{
+  int i, r;
+
+  *st = NULL;
+  r = Xva_store_conn_get (s, t, write, c, fn);
+  if (r < 0)
+    return r;
+  r = prepare (c->db, sql, st, fn);
+  for (i = 0; r == XVA_OK && i < n; i++)
+    r = bind_text (c->db, *st, i + 1, args[i], fn);
+  if (r < 0) {
+    stmt_end (s, c, *st, r);
+    *st = NULL;
+    return r;
+  }
+  return XVA_OK;
+}
+
 /* Parses the record text of column col. */
 static int
 parse_record (sqlite3_stmt *st, int col, const char *ref,
@@ -686,7 +712,7 @@ Xva_store_get (struct Xva_store *s, struct Xva_store_txn *t, const char *ref,
 {
   static const char fn[] = "Xva_store_get";
   struct Xva_store_conn c;
-  sqlite3_stmt *st = NULL;
+  sqlite3_stmt *st;
   int rc, r;
 
   if (rec)
@@ -694,18 +720,12 @@ Xva_store_get (struct Xva_store *s, struct Xva_store_txn *t, const char *ref,
   r = Xva_store_check_ref (ref, fn);
   if (r < 0)
     return r;
-  r = Xva_store_conn_get (s, t, 0, &c, fn);
+  r = stmt_begin (s, t, 0,
+                  rec ? "SELECT class, record FROM objects WHERE ref = ?1"
+                      : "SELECT class FROM objects WHERE ref = ?1",
+                  &ref, 1, &c, &st, fn);
   if (r < 0)
     return r;
-  r = prepare (c.db,
-               rec ? "SELECT class, record FROM objects WHERE ref = ?1"
-                   : "SELECT class FROM objects WHERE ref = ?1",
-               &st, fn);
-  if (r < 0)
-    goto out;
-  r = bind_text (c.db, st, 1, ref, fn);
-  if (r < 0)
-    goto out;
   rc = sqlite3_step (st);
   if (rc == SQLITE_DONE) {
     r = Xva_store_error (XVA_ENOTFOUND, "%s: no object %s", fn, ref);
@@ -721,8 +741,7 @@ Xva_store_get (struct Xva_store *s, struct Xva_store_txn *t, const char *ref,
     r = parse_record (st, 1, ref, rec, fn);
 
 out:
-  sqlite3_finalize (st);
-  return Xva_store_conn_put (s, &c, r);
+  return stmt_end (s, &c, st, r);
 }
 
 int
@@ -732,8 +751,8 @@ Xva_store_find_uuid (struct Xva_store *s, struct Xva_store_txn *t,
 {
   static const char fn[] = "Xva_store_find_uuid";
   struct Xva_store_conn c;
-  sqlite3_stmt *st = NULL;
-  const char *v;
+  sqlite3_stmt *st;
+  const char *v, *args[2];
   int rc, r;
 
   if (ref_out)
@@ -743,23 +762,17 @@ Xva_store_find_uuid (struct Xva_store *s, struct Xva_store_txn *t,
   r = check_text (uuid, XVA_STORE_UUID_MAX, "uuid", fn);
   if (r < 0)
     return r;
-  r = Xva_store_conn_get (s, t, 0, &c, fn);
+  args[0] = uuid;
+  args[1] = cls;
+  r = stmt_begin (s, t, 0,
+                  cls ? "SELECT ref, class FROM objects"
+                        " WHERE uuid = ?1 AND class = ?2"
+                        " ORDER BY rowid LIMIT 1"
+                      : "SELECT ref, class FROM objects WHERE uuid = ?1"
+                        " ORDER BY rowid LIMIT 1",
+                  args, cls ? 2 : 1, &c, &st, fn);
   if (r < 0)
     return r;
-  r = prepare (c.db,
-               cls ? "SELECT ref, class FROM objects"
-                     " WHERE uuid = ?1 AND class = ?2"
-                     " ORDER BY rowid LIMIT 1"
-                   : "SELECT ref, class FROM objects WHERE uuid = ?1"
-                     " ORDER BY rowid LIMIT 1",
-               &st, fn);
-  if (r < 0)
-    goto out;
-  r = bind_text (c.db, st, 1, uuid, fn);
-  if (r == XVA_OK && cls)
-    r = bind_text (c.db, st, 2, cls, fn);
-  if (r < 0)
-    goto out;
   rc = sqlite3_step (st);
   if (rc == SQLITE_DONE) {
     r = Xva_store_error (XVA_ENOTFOUND, "%s: no %s with uuid %s", fn,
@@ -777,8 +790,7 @@ Xva_store_find_uuid (struct Xva_store *s, struct Xva_store_txn *t,
     copy_class (st, 1, cls_out);
 
 out:
-  sqlite3_finalize (st);
-  return Xva_store_conn_put (s, &c, r);
+  return stmt_end (s, &c, st, r);
 }
 
 void
@@ -859,8 +871,8 @@ list_query (struct Xva_store *s, struct Xva_store_txn *t, const char *cls,
             const char *fn)
 {
   struct Xva_store_conn c;
-  sqlite3_stmt *st = NULL;
-  const char *sql;
+  sqlite3_stmt *st;
+  const char *sql, *args[2];
   int r;
 
   if (out == NULL)
@@ -881,22 +893,13 @@ list_query (struct Xva_store *s, struct Xva_store_txn *t, const char *cls,
     sql = with_records
             ? "SELECT ref, record FROM objects WHERE class = ?1 ORDER BY rowid"
             : "SELECT ref FROM objects WHERE class = ?1 ORDER BY rowid";
-  r = Xva_store_conn_get (s, t, 0, &c, fn);
+  args[0] = cls;
+  args[1] = name;
+  r = stmt_begin (s, t, 0, sql, args, name ? 2 : 1, &c, &st, fn);
   if (r < 0)
     return r;
-  r = prepare (c.db, sql, &st, fn);
-  if (r < 0)
-    goto out;
-  r = bind_text (c.db, st, 1, cls, fn);
-  if (r == XVA_OK && name)
-    r = bind_text (c.db, st, 2, name, fn);
-  if (r < 0)
-    goto out;
   r = collect (c.db, st, with_records, out, fn);
-
-out:
-  sqlite3_finalize (st);
-  r = Xva_store_conn_put (s, &c, r);
+  r = stmt_end (s, &c, st, r);
   if (r < 0)
     Xva_store_list_free (out);
   return r;
@@ -928,7 +931,7 @@ Xva_store_count (struct Xva_store *s, struct Xva_store_txn *t, const char *cls,
 {
   static const char fn[] = "Xva_store_count";
   struct Xva_store_conn c;
-  sqlite3_stmt *st = NULL;
+  sqlite3_stmt *st;
   sqlite3_int64 v;
   int rc, r;
 
@@ -938,26 +941,18 @@ Xva_store_count (struct Xva_store *s, struct Xva_store_txn *t, const char *cls,
   r = Xva_store_check_class (cls, fn);
   if (r < 0)
     return r;
-  r = Xva_store_conn_get (s, t, 0, &c, fn);
+  r = stmt_begin (s, t, 0, "SELECT count(*) FROM objects WHERE class = ?1",
+                  &cls, 1, &c, &st, fn);
   if (r < 0)
     return r;
-  r = prepare (c.db, "SELECT count(*) FROM objects WHERE class = ?1", &st, fn);
-  if (r < 0)
-    goto out;
-  r = bind_text (c.db, st, 1, cls, fn);
-  if (r < 0)
-    goto out;
   rc = sqlite3_step (st);
-  if (rc != SQLITE_ROW) {
+  if (rc != SQLITE_ROW)
     r = Xva_store_sqlite_error (c.db, rc, fn, cls);
-    goto out;
+  else {
+    v = sqlite3_column_int64 (st, 0);
+    *n = v > 0 ? (size_t) v : 0;
   }
-  v = sqlite3_column_int64 (st, 0);
-  *n = v > 0 ? (size_t) v : 0;
-
-out:
-  sqlite3_finalize (st);
-  return Xva_store_conn_put (s, &c, r);
+  return stmt_end (s, &c, st, r);
 }
 
 int
@@ -966,8 +961,8 @@ Xva_store_put (struct Xva_store *s, struct Xva_store_txn *t, const char *ref,
 {
   static const char fn[] = "Xva_store_put";
   struct Xva_store_conn c;
-  sqlite3_stmt *st = NULL;
-  const char *uuid, *name;
+  sqlite3_stmt *st;
+  const char *uuid, *name, *args[4];
   char *xml = NULL;
   size_t len = 0;
   int rc, r;
@@ -999,48 +994,33 @@ Xva_store_put (struct Xva_store *s, struct Xva_store_txn *t, const char *ref,
                             "%s: %s: record of %zu bytes exceeds %zu", fn, ref,
                             len, XVA_STORE_RECORD_MAX);
   }
-  r = Xva_store_conn_get (s, t, 1, &c, fn);
+  args[0] = ref;
+  args[1] = cls;
+  args[2] = uuid;
+  args[3] = name;
+  /* An upsert keeps the rowid, so listings keep insertion order. */
+  r = stmt_begin (s, t, 1,
+                  "INSERT INTO objects (ref, class, uuid, name_label, record)"
+                  " VALUES (?1, ?2, ?3, ?4, ?5)"
+                  " ON CONFLICT (ref) DO UPDATE SET uuid = excluded.uuid,"
+                  " name_label = excluded.name_label, record = excluded.record"
+                  " WHERE objects.class = excluded.class",
+                  args, 4, &c, &st, fn);
   if (r < 0) {
     free (xml);
     return r;
   }
-  /* An upsert keeps the rowid, so listings keep insertion order. */
-  r = prepare (c.db,
-               "INSERT INTO objects (ref, class, uuid, name_label, record)"
-               " VALUES (?1, ?2, ?3, ?4, ?5)"
-               " ON CONFLICT (ref) DO UPDATE SET uuid = excluded.uuid,"
-               " name_label = excluded.name_label, record = excluded.record"
-               " WHERE objects.class = excluded.class",
-               &st, fn);
-  if (r < 0)
-    goto out;
-  r = bind_text (c.db, st, 1, ref, fn);
-  if (r == XVA_OK)
-    r = bind_text (c.db, st, 2, cls, fn);
-  if (r == XVA_OK)
-    r = bind_text (c.db, st, 3, uuid, fn);
-  if (r == XVA_OK)
-    r = bind_text (c.db, st, 4, name, fn);
-  if (r < 0)
-    goto out;
   rc = sqlite3_bind_text (st, 5, xml, (int) len, SQLITE_STATIC);
-  if (rc != SQLITE_OK) {
+  if (rc != SQLITE_OK)
     r = Xva_store_sqlite_error (c.db, rc, fn, "bind");
-    goto out;
-  }
-  rc = sqlite3_step (st);
-  if (rc != SQLITE_DONE) {
+  else if ((rc = sqlite3_step (st)) != SQLITE_DONE)
     r = Xva_store_sqlite_error (c.db, rc, fn, ref);
-    goto out;
-  }
-  if (sqlite3_changes (c.db) == 0)
+  else if (sqlite3_changes (c.db) == 0)
     r = Xva_store_error (XVA_EEXIST, "%s: %s exists with another class", fn,
                          ref);
-
-out:
-  sqlite3_finalize (st);
+  r = stmt_end (s, &c, st, r);
   free (xml);
-  return Xva_store_conn_put (s, &c, r);
+  return r;
 }
 
 int
@@ -1049,32 +1029,22 @@ Xva_store_delete (struct Xva_store *s, struct Xva_store_txn *t,
 {
   static const char fn[] = "Xva_store_delete";
   struct Xva_store_conn c;
-  sqlite3_stmt *st = NULL;
+  sqlite3_stmt *st;
   int rc, r;
 
   r = Xva_store_check_ref (ref, fn);
   if (r < 0)
     return r;
-  r = Xva_store_conn_get (s, t, 1, &c, fn);
+  r = stmt_begin (s, t, 1, "DELETE FROM objects WHERE ref = ?1", &ref, 1, &c,
+                  &st, fn);
   if (r < 0)
     return r;
-  r = prepare (c.db, "DELETE FROM objects WHERE ref = ?1", &st, fn);
-  if (r < 0)
-    goto out;
-  r = bind_text (c.db, st, 1, ref, fn);
-  if (r < 0)
-    goto out;
   rc = sqlite3_step (st);
-  if (rc != SQLITE_DONE) {
+  if (rc != SQLITE_DONE)
     r = Xva_store_sqlite_error (c.db, rc, fn, ref);
-    goto out;
-  }
-  if (sqlite3_changes (c.db) == 0)
+  else if (sqlite3_changes (c.db) == 0)
     r = Xva_store_error (XVA_ENOTFOUND, "%s: no object %s", fn, ref);
-
-out:
-  sqlite3_finalize (st);
-  return Xva_store_conn_put (s, &c, r);
+  return stmt_end (s, &c, st, r);
 }
 
 /* ---- Meta ------------------------------------------------------------ */
@@ -1084,15 +1054,13 @@ Xva_store_initialised (struct Xva_store *s)
 {
   static const char fn[] = "Xva_store_initialised";
   struct Xva_store_conn c;
-  sqlite3_stmt *st = NULL;
+  sqlite3_stmt *st;
   int rc, r;
 
-  r = Xva_store_conn_get (s, NULL, 0, &c, fn);
+  r = stmt_begin (s, NULL, 0, "SELECT 1 FROM meta WHERE key = 'initialised'",
+                  NULL, 0, &c, &st, fn);
   if (r < 0)
     return r;
-  r = prepare (c.db, "SELECT 1 FROM meta WHERE key = 'initialised'", &st, fn);
-  if (r < 0)
-    goto out;
   rc = sqlite3_step (st);
   if (rc == SQLITE_ROW)
     r = 1;
@@ -1100,10 +1068,7 @@ Xva_store_initialised (struct Xva_store *s)
     r = 0;
   else
     r = Xva_store_sqlite_error (c.db, rc, fn, "meta");
-
-out:
-  sqlite3_finalize (st);
-  Xva_store_conn_put (s, &c, XVA_OK); /* a reader: nothing to fail */
+  stmt_end (s, &c, st, XVA_OK); /* a reader: nothing to fail */
   return r;
 }
 
