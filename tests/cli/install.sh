@@ -28,7 +28,8 @@ flags=$(PKG_CONFIG_PATH="$pcdir" pkg-config --define-variable=prefix="$tmp/prefi
         --cflags --libs xva)
 # A library built with sanitizers needs them in the program too.
 san=""
-if ldd "$libdir"/libxva.so* 2>/dev/null | grep -q libasan; then
+libs=$(ldd "$libdir"/libxva.so* 2>/dev/null || true)
+if grep -q libasan <<<"$libs"; then
   san="-fsanitize=address,undefined"
 fi
 # shellcheck disable=SC2086

@@ -17,7 +17,8 @@ RATE=${XVA_LOAD_RATE:-200}
 SECONDS_=${XVA_LOAD_SECONDS:-10}
 CHECKER="$BUILDDIR/tests/test-harden-check"
 EXTRA=()
-if ldd "$XVA" 2>/dev/null | grep -q libasan; then
+libs=$(ldd "$XVA" 2>/dev/null || true)
+if grep -q libasan <<<"$libs"; then
   # ASan's quarantine holds freed memory back on purpose: the RSS says
   # nothing about leaks there (LeakSanitizer does, at exit).
   note "AddressSanitizer build: the RSS bound is not applied"
