@@ -66,20 +66,6 @@ static struct {
   unsigned long runs;
 } g;
 
-static void
-log_line (void *opaque, const char *line)
-{
-  size_t i;
-
-  (void) opaque;
-  FUZZ_CHECK (line != NULL);
-  for (i = 0; line[i] != '\0'; i++)
-    if ((unsigned char) line[i] < 0x20 || line[i] == 0x7f) {
-      fprintf (stderr, "log line with a control character: %s\n", line);
-      abort ();
-    }
-}
-
 static char *
 subst_slot (char key)
 {
@@ -185,7 +171,7 @@ state_new (void)
   o.listen = listen;
   o.nlisten = 1;
   o.timeout_s = 5;
-  o.log = log_line;
+  o.log = fz_log_line;
   if (Xva_serve_start (&o, &g.sv, err, sizeof err) != XVA_OK) {
     fprintf (stderr, "fuzz setup: serve: %s\n", err);
     abort ();

@@ -56,6 +56,22 @@ struct fz_buf {
   size_t len, cap;
 };
 
+/* The server's log sink in the targets: a log line never holds a
+ * control character (one line per event, nothing forged). */
+static inline void
+fz_log_line (void *opaque, const char *line)
+{
+  size_t i;
+
+  (void) opaque;
+  FUZZ_CHECK (line != NULL);
+  for (i = 0; line[i] != '\0'; i++)
+    if ((unsigned char) line[i] < 0x20 || line[i] == 0x7f) {
+      fprintf (stderr, "log line with a control character: %s\n", line);
+      abort ();
+    }
+}
+
 static inline void
 fz_put (struct fz_buf *b, const void *p, size_t n)
 {

@@ -24,26 +24,23 @@ h_port (const struct Xva_serve *sv)
   return port;
 }
 
-/* Sends req[0..n) on a new connection to 127.0.0.1:port, closes the
- * sending side and reads until the server closes (10 s at most).  The
- * bytes read go to reply (NUL-terminated, cut at cap - 1).  0 or -1. */
+/* Connects a new stream socket of family to sa, sends req[0..n),
+ * closes the sending side and reads until the server closes (10 s at
+ * most).  The bytes read go to reply (NUL-terminated, cut at cap - 1).
+ * 0, or -1 when the connection failed. */
 static inline int
-h_exchange (unsigned port, const char *req, size_t n, char *reply, size_t cap)
+h_talk (int family, const struct sockaddr *sa, socklen_t salen,
+        const char *req, size_t n, char *reply, size_t cap)
 {
-  struct sockaddr_in sa;
   struct timeval tv = { 10, 0 };
   size_t got = 0, off = 0;
   int fd;
 
-  fd = socket (AF_INET, SOCK_STREAM, 0);
+  fd = socket (family, SOCK_STREAM, 0);
   if (fd < 0)
     return -1;
   setsockopt (fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-  memset (&sa, 0, sizeof sa);
-  sa.sin_family = AF_INET;
-  sa.sin_port = htons ((uint16_t) port);
-  sa.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
-  if (connect (fd, (struct sockaddr *) &sa, sizeof sa) != 0) {
+  if (connect (fd, sa, salen) != 0) {
     close (fd);
     return -1;
   }
@@ -65,6 +62,20 @@ h_exchange (unsigned port, const char *req, size_t n, char *reply, size_t cap)
   reply[got] = '\0';
   close (fd);
   return 0;
+}
+
+/* h_talk to 127.0.0.1:port. */
+static inline int
+h_exchange (unsigned port, const char *req, size_t n, char *reply, size_t cap)
+{
+  struct sockaddr_in sa;
+
+  memset (&sa, 0, sizeof sa);
+  sa.sin_family = AF_INET;
+  sa.sin_port = htons ((uint16_t) port);
+  sa.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
+  return h_talk (AF_INET, (const struct sockaddr *) &sa, sizeof sa, req, n,
+                 reply, cap);
 }
 
 /* Starts a server over a fresh data directory dir (root's password

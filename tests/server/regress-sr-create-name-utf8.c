@@ -14,34 +14,12 @@ static int
 ctl_exchange (const char *dir, const char *req, char *reply, size_t cap)
 {
   struct sockaddr_un sa;
-  struct timeval tv = { 10, 0 };
-  size_t got = 0, n = strlen (req);
-  int fd;
 
-  fd = socket (AF_UNIX, SOCK_STREAM, 0);
-  if (fd < 0)
-    return -1;
-  setsockopt (fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
   memset (&sa, 0, sizeof sa);
   sa.sun_family = AF_UNIX;
   snprintf (sa.sun_path, sizeof sa.sun_path, "%s/xva.sock", dir);
-  if (connect (fd, (struct sockaddr *) &sa, sizeof sa) != 0
-      || send (fd, req, n, MSG_NOSIGNAL) != (ssize_t) n) {
-    close (fd);
-    return -1;
-  }
-  shutdown (fd, SHUT_WR);
-  for (;;) {
-    ssize_t k = recv (fd, reply + got, cap - 1 - got, 0);
-    if (k <= 0)
-      break;
-    got += (size_t) k;
-    if (got == cap - 1)
-      break;
-  }
-  reply[got] = '\0';
-  close (fd);
-  return 0;
+  return h_talk (AF_UNIX, (const struct sockaddr *) &sa, sizeof sa, req,
+                 strlen (req), reply, cap);
 }
 
 /* Every SR record of dir can be read; returns how many there are. */
