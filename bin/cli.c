@@ -481,6 +481,7 @@ Xva_cli_progress_end (struct xva_cli_progress *pg)
 
 static const char *volatile map_lo;
 static const char *volatile map_hi;
+static uintptr_t map_page; /* page size, read before the handler runs */
 static volatile sig_atomic_t map_cut;
 static struct sigaction old_bus;
 
@@ -491,10 +492,9 @@ on_sigbus (int sig, siginfo_t *si, void *ctx)
 
   (void) ctx;
   if (a != NULL && map_lo != NULL && a >= map_lo && a < map_hi) {
-    uintptr_t pg = (uintptr_t) sysconf (_SC_PAGESIZE);
-    void *page = (void *) ((uintptr_t) a & ~(pg - 1));
+    void *page = (void *) ((uintptr_t) a & ~(map_page - 1));
 
-    if (mmap (page, (size_t) pg, PROT_READ,
+    if (mmap (page, (size_t) map_page, PROT_READ,
               MAP_FIXED | MAP_PRIVATE | MAP_ANONYMOUS, -1, 0)
         != MAP_FAILED) {
       map_cut = 1;
@@ -534,6 +534,7 @@ read_mapped (int fd, uint64_t size, struct xva_reader *r,
   sa.sa_flags = SA_SIGINFO;
   sigemptyset (&sa.sa_mask);
   map_cut = 0;
+  map_page = (uintptr_t) sysconf (_SC_PAGESIZE);
   map_lo = (const char *) base;
   map_hi = (const char *) base + len;
   if (sigaction (SIGBUS, &sa, &old_bus) != 0) {

@@ -74,6 +74,7 @@ struct Xva_export {
   int *fds;
   unsigned nfds;
   struct emap *maps; /* one per fd; base NULL: not mapped */
+  size_t page;       /* page size, for letting pages go */
   char **busy;       /* refs held in the busy set */
   size_t nbusy;
   char *filename;
@@ -110,7 +111,7 @@ emap_done (void *opaque, unsigned disk, uint64_t off, size_t n)
 {
   struct Xva_export *e = opaque;
   const struct emap *m;
-  size_t pg = (size_t) sysconf (_SC_PAGESIZE), a, b;
+  size_t pg = e->page, a, b;
 
   if (disk >= e->nfds)
     return;
@@ -131,6 +132,7 @@ emap_open (struct Xva_export *e)
   e->maps = calloc (e->nfds ? e->nfds : 1, sizeof *e->maps);
   if (e->maps == NULL)
     return;
+  e->page = (size_t) sysconf (_SC_PAGESIZE);
   for (i = 0; i < e->nfds; i++) {
     struct stat st;
     void *p;
