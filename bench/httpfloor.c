@@ -1,20 +1,26 @@
 /* The machine's own limit for an HTTP download: libmicrohttpd serving
- * SIZE bytes from one buffer in memory (a copy into its block per
- * call, chunked as `xva serve` answers an export) to whatever client
- * connects.  `make bench` times curl against it to show how far the
- * export is from what the transport alone allows.
+ * a file that is in the page cache, mapped and copied into its block
+ * per call, chunked and with the per-connection memory `xva serve`
+ * uses, to whatever client connects.  That is the export without the
+ * archive: no headers, no hashing, no store.  `make bench` times curl
+ * against it to show how far the export is from what the transport
+ * alone allows.
  *
- *   httpfloor MIB   prints "listening on http://127.0.0.1:PORT" */
+ *   httpfloor FILE   prints "listening on http://127.0.0.1:PORT" */
+#include <fcntl.h>
 #include <microhttpd.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #define BLOCK ((size_t) 1 << 20)
+#define MEMORY ((size_t) 512 << 10) /* as XVA_HTTP_MEMORY_LIMIT */
 
-static unsigned char src[BLOCK];
+static const unsigned char *src;
 static uint64_t total;
 
 static ssize_t
@@ -27,7 +33,7 @@ body (void *cls, uint64_t pos, char *buf, size_t max)
     return MHD_CONTENT_READER_END_OF_STREAM;
   if (n > total - pos)
     n = (size_t) (total - pos);
-  memcpy (buf, src, n);
+  memcpy (buf, src + pos, n);
   return (ssize_t) n;
 }
 
@@ -46,7 +52,7 @@ handle (void *cls, struct MHD_Connection *c, const char *url,
   (void) data;
   (void) size;
   if (*state == NULL) {
-    *state = src;
+    *state = &total;
     return MHD_YES;
   }
   r = MHD_create_response_from_callback (MHD_SIZE_UNKNOWN, BLOCK, body, NULL,
@@ -63,18 +69,29 @@ main (int argc, char **argv)
 {
   struct MHD_Daemon *d;
   const union MHD_DaemonInfo *info;
-  size_t i;
+  struct stat st;
+  int fd;
 
   if (argc != 2) {
-    fprintf (stderr, "usage: httpfloor MIB\n");
+    fprintf (stderr, "usage: httpfloor FILE\n");
     return 2;
   }
-  total = (uint64_t) strtoull (argv[1], NULL, 10) << 20;
-  for (i = 0; i < BLOCK; i++)
-    src[i] = (unsigned char) (i * 2654435761u >> 24);
+  fd = open (argv[1], O_RDONLY);
+  if (fd == -1 || fstat (fd, &st) == -1 || st.st_size == 0) {
+    perror (argv[1]);
+    return 1;
+  }
+  total = (uint64_t) st.st_size;
+  src = mmap (NULL, (size_t) total, PROT_READ, MAP_SHARED, fd, 0);
+  if (src == MAP_FAILED) {
+    perror ("mmap");
+    return 1;
+  }
   d = MHD_start_daemon (MHD_USE_THREAD_PER_CONNECTION
                           | MHD_USE_INTERNAL_POLLING_THREAD,
-                        0, NULL, NULL, handle, NULL, MHD_OPTION_END);
+                        0, NULL, NULL, handle, NULL,
+                        MHD_OPTION_CONNECTION_MEMORY_LIMIT, MEMORY,
+                        MHD_OPTION_END);
   if (d == NULL)
     return 1;
   info = MHD_get_daemon_info (d, MHD_DAEMON_INFO_BIND_PORT);

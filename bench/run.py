@@ -123,16 +123,16 @@ def rpc(url, method, params):
     return json.loads(r.stdout)["result"]
 
 
-def http_floor(work, mib):
-    """Builds and starts bench/httpfloor.c: libmicrohttpd serving bytes
-    from memory, the transport's own limit.  None if it cannot."""
+def http_floor(work, path):
+    """Builds and starts bench/httpfloor.c: libmicrohttpd serving a file
+    from the page cache, the transport's own limit.  None if it cannot."""
     exe = os.path.join(work, "httpfloor")
     src = os.path.join(os.path.dirname(os.path.abspath(__file__)),
                        "httpfloor.c")
     if subprocess.run(["cc", "-O2", "-o", exe, src, "-lmicrohttpd"],
                       stderr=subprocess.DEVNULL).returncode != 0:
         return None, None
-    p = subprocess.Popen([exe, str(mib)], stdout=subprocess.PIPE, text=True)
+    p = subprocess.Popen([exe, path], stdout=subprocess.PIPE, text=True)
     line = p.stdout.readline().strip()
     if "listening on" not in line:
         p.kill()
@@ -174,12 +174,12 @@ def bench_http(xva, srv, url, disk, arch, out, clean, work, a, row):
                         url + "/import?" + q], a.repeat)
     row("6b", "HTTP import (curl -T) / local extract --sync", ex_t, imp_t,
         peak_kib(srv.pid))
-    fl, furl = http_floor(work, os.path.getsize(arch) >> 20)
+    fl, furl = http_floor(work, arch)
     if fl:
         try:
             f_t, _ = measure(["curl", "-sSf", "-o", "/dev/null", furl],
                              a.repeat)
-            row("L6a", "limit: libmicrohttpd->curl from memory / export",
+            row("L6a", "limit: libmicrohttpd->curl of the archive / export",
                 f_t, exp_t, 0)
         finally:
             fl.kill()
