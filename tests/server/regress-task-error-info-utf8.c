@@ -11,8 +11,8 @@ int
 main (void)
 {
   static const char *const bad[] = {
-    "\xff\xff~ )A\x13"
-    "3x",
+    ("\xff\xff~ )A\x13"
+     "3x"), /* one string: \x13 then "3x" */
     "a\xc3",
     "\xed\xa0\x80",
     "\xf4\x90\x80\x80",

@@ -150,6 +150,10 @@ t_err_param (size_t i)
  * formatting (NULL fmt: no params array at all).  Returns the result
  * (the caller frees it) or NULL; code (64 bytes, may be NULL) gets the
  * error code, "" on success. */
+static inline struct xva_value *t_call_v (struct Xva_srv *srv, int trusted,
+                                          char *code, const char *method,
+                                          const char *fmt, va_list ap)
+  __attribute__ ((format (printf, 5, 0)));
 static inline struct xva_value *
 t_call_v (struct Xva_srv *srv, int trusted, char *code, const char *method,
           const char *fmt, va_list ap)
@@ -179,6 +183,10 @@ t_call_v (struct Xva_srv *srv, int trusted, char *code, const char *method,
   return res;
 }
 
+static inline struct xva_value *t_call (struct Xva_srv *srv, char *code,
+                                        const char *method, const char *fmt,
+                                        ...)
+  __attribute__ ((format (printf, 4, 5)));
 static inline struct xva_value *
 t_call (struct Xva_srv *srv, char *code, const char *method, const char *fmt,
         ...)
@@ -192,6 +200,10 @@ t_call (struct Xva_srv *srv, char *code, const char *method, const char *fmt,
   return res;
 }
 
+static inline struct xva_value *t_call_trusted (struct Xva_srv *srv,
+                                                char *code, const char *method,
+                                                const char *fmt, ...)
+  __attribute__ ((format (printf, 4, 5)));
 static inline struct xva_value *
 t_call_trusted (struct Xva_srv *srv, char *code, const char *method,
                 const char *fmt, ...)
@@ -206,6 +218,9 @@ t_call_trusted (struct Xva_srv *srv, char *code, const char *method,
 }
 
 /* A call that must succeed with a STRING; its text copied to out. */
+static inline int t_call_str (struct Xva_srv *srv, char *out, size_t len,
+                              const char *method, const char *fmt, ...)
+  __attribute__ ((format (printf, 5, 6)));
 static inline int
 t_call_str (struct Xva_srv *srv, char *out, size_t len, const char *method,
             const char *fmt, ...)
@@ -250,6 +265,8 @@ t_sleep_ms (long ms)
 }
 
 /* A record from a JSON object (printf formatting); exits on error. */
+static inline struct xva_value *t_json (const char *fmt, ...)
+  __attribute__ ((format (printf, 1, 2)));
 static inline struct xva_value *
 t_json (const char *fmt, ...)
 {
