@@ -66,8 +66,8 @@ test_xmlrpc (struct t_env *e)
     "<methodCall><methodName>VM.get_all</methodName><params><param>"
     "<value><struct><member><name>x</name></member></struct></value>"
     "</param></params></methodCall>",
-    "<!DOCTYPE x [<!ENTITY a \"aaaa\">]><methodCall><methodName>&a;"
-    "</methodName></methodCall>",
+    ("<!DOCTYPE x [<!ENTITY a \"aaaa\">]><methodCall><methodName>&a;"
+     "</methodName></methodCall>"),
     "{\"method\": \"VM.get_all\"}",
   };
   char json[512], session[XVA_SRV_REF_MAX + 1], *body = NULL;
@@ -182,6 +182,8 @@ json_run_text (struct t_env *e, const char *body, int trusted)
   return out;
 }
 
+static struct xva_value *json_run (struct t_env *e, const char *fmt, ...)
+  __attribute__ ((format (printf, 2, 3)));
 static struct xva_value *
 json_run (struct t_env *e, const char *fmt, ...)
 {

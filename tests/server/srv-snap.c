@@ -76,6 +76,8 @@ new_ref (char *out)
     exit (1);
 }
 
+static void put (struct t_env *e, const char *ref, const char *cls,
+                 const char *fmt, ...) __attribute__ ((format (printf, 4, 5)));
 static void
 put (struct t_env *e, const char *ref, const char *cls, const char *fmt, ...)
 {
