@@ -252,21 +252,6 @@ Xva_cli_meta_decode (const char *s, char *out, size_t outsize)
 /* ------------------------------------------------------------------ */
 /* Retention on object storage                                          */
 
-int
-Xva_cli_s3_bucket_url (const char *url, char *out, size_t outsize)
-{
-  size_t n;
-
-  if (!xva_s3_is_url (url))
-    return -1;
-  n = 5 + strcspn (url + 5, "/");
-  if (n >= outsize)
-    return -1;
-  memcpy (out, url, n);
-  out[n] = '\0';
-  return 0;
-}
-
 static int
 is_hex (char c)
 {

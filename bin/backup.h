@@ -76,7 +76,4 @@ int Xva_cli_local_keep (const char *cmd, const char *tmpl,
                         const char *new_path, const char *name, unsigned keep,
                         int quiet);
 
-/* "s3://bucket" of an s3:// address into out; 0 or -1 (too long). */
-int Xva_cli_s3_bucket_url (const char *url, char *out, size_t outsize);
-
 #endif /* XVA_BIN_BACKUP_H */

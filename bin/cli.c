@@ -65,6 +65,18 @@ Xva_cli_usage_hint (const char *cmd)
 }
 
 int
+Xva_cli_usage_error (const char *cmd, const char *fmt, ...)
+{
+  va_list ap;
+
+  va_start (ap, fmt);
+  vmessage (cmd, "", fmt, ap);
+  va_end (ap);
+  Xva_cli_usage_hint (cmd);
+  return XVA_EXIT_USAGE;
+}
+
+int
 Xva_cli_bad_option (const char *cmd, int c, int argc, char **argv)
 {
   const char *arg = NULL;
@@ -302,6 +314,23 @@ Xva_cli_threads_option (const char *cmd, const char *arg, unsigned *out)
 }
 
 int
+Xva_cli_parse_name (const char *s, const char *(*name) (int), int last,
+                    int *out)
+{
+  const char *n;
+  int v;
+
+  for (v = 0; v <= last; v++) {
+    n = name (v);
+    if (n != NULL && strcmp (s, n) == 0) {
+      *out = v;
+      return 0;
+    }
+  }
+  return -1;
+}
+
+int
 Xva_cli_parse_size (const char *s, uint64_t *out)
 {
   unsigned long long v;
@@ -404,32 +433,62 @@ format_duration (double secs, char *buf, size_t len)
     snprintf (buf, len, "%u:%02u", (unsigned) (s / 60), (unsigned) (s % 60));
 }
 
-void
-Xva_cli_progress_update (struct xva_cli_progress *pg, uint64_t bytes,
-                         const struct xva_progress *p)
+int
+Xva_cli_progress_due (struct xva_cli_progress *pg, double *elapsed)
 {
-  char line[160], size[32], rate[32], eta[32];
-  double t, elapsed;
-  size_t n, used;
-  int w;
+  double t;
 
   if (!pg->enabled)
-    return;
+    return 0;
   t = now_seconds ();
   if (pg->shown && t - pg->last < 0.2)
-    return;
+    return 0;
   pg->last = t;
-  elapsed = t - pg->start;
+  *elapsed = t - pg->start;
+  return 1;
+}
+
+size_t
+Xva_cli_progress_head (char *line, size_t len, uint64_t bytes, double elapsed)
+{
+  char size[32], rate[32];
+  int w;
+
   Xva_cli_human_bytes (bytes, size, sizeof size);
   if (elapsed > 0.0)
     Xva_cli_human_bytes ((uint64_t) ((double) bytes / elapsed), rate,
                          sizeof rate);
   else
     snprintf (rate, sizeof rate, "-");
-  w = snprintf (line, sizeof line, "%s  %s/s", size, rate);
-  used = w > 0 ? (size_t) w : 0;
-  if (used >= sizeof line)
-    used = sizeof line - 1;
+  w = snprintf (line, len, "%s  %s/s", size, rate);
+  if (w <= 0)
+    return 0;
+  return (size_t) w < len ? (size_t) w : len - 1;
+}
+
+void
+Xva_cli_progress_show (struct xva_cli_progress *pg, const char *line, size_t n)
+{
+  fprintf (stderr, "\r%s", line);
+  if (n < pg->width)
+    fprintf (stderr, "%*s", (int) (pg->width - n), "");
+  fflush (stderr);
+  pg->width = n;
+  pg->shown = 1;
+}
+
+void
+Xva_cli_progress_update (struct xva_cli_progress *pg, uint64_t bytes,
+                         const struct xva_progress *p)
+{
+  char line[160], eta[32];
+  double elapsed;
+  size_t used;
+  int w;
+
+  if (!Xva_cli_progress_due (pg, &elapsed))
+    return;
+  used = Xva_cli_progress_head (line, sizeof line, bytes, elapsed);
   if (p != NULL && p->total > 0) {
     uint64_t done = p->done < p->total ? p->done : p->total;
     unsigned pct = (unsigned) ((double) done * 100.0 / (double) p->total);
@@ -445,13 +504,7 @@ Xva_cli_progress_update (struct xva_cli_progress *pg, uint64_t bytes,
     if (used >= sizeof line)
       used = sizeof line - 1;
   }
-  n = used;
-  fprintf (stderr, "\r%s", line);
-  if (n < pg->width)
-    fprintf (stderr, "%*s", (int) (pg->width - n), "");
-  fflush (stderr);
-  pg->width = n;
-  pg->shown = 1;
+  Xva_cli_progress_show (pg, line, used);
 }
 
 void
@@ -583,62 +636,94 @@ read_mapped (int fd, uint64_t size, struct xva_reader *r,
 }
 
 int
-Xva_cli_read_archive (int fd, struct xva_reader *r,
-                      struct xva_cli_progress *pg, int *read_errno,
-                      uint64_t *bytes_read)
+Xva_cli_feed (struct xva_reader *r, struct xva_cli_progress *pg,
+              int (*read_fn) (void *opaque, void *buf, size_t len,
+                              size_t *got),
+              void *opaque, uint64_t *total)
 {
   struct xva_progress p;
   struct xva_in in;
-  struct stat sb;
-  uint64_t total = 0;
   unsigned char *buf;
-  ssize_t n;
+  size_t got;
   int s;
 
-  *read_errno = 0;
-  if (fstat (fd, &sb) == 0 && S_ISREG (sb.st_mode)
-      && lseek (fd, 0, SEEK_CUR) == 0
-      && read_mapped (fd, (uint64_t) sb.st_size, r, pg, read_errno, &total,
-                      &s))
-    goto out;
   buf = aligned_alloc (4096, XVA_CLI_READ_SIZE); /* aligned: faster reads */
-  if (buf == NULL) {
-    s = XVA_ENOMEM;
-    goto out;
-  }
+  if (buf == NULL)
+    return XVA_ENOMEM;
   for (;;) {
     if (Xva_cli_interrupted ()) {
       s = XVA_ECANCELLED;
-      goto out_free;
+      goto out;
     }
-    n = read (fd, buf, XVA_CLI_READ_SIZE);
-    if (n < 0) {
-      if (errno == EINTR)
-        continue;
-      *read_errno = errno;
-      s = XVA_EIO;
-      goto out_free;
-    }
-    if (n == 0)
+    got = 0;
+    s = read_fn (opaque, buf, XVA_CLI_READ_SIZE, &got);
+    if (s < 0)
+      goto out;
+    if (s == XVA_EOF || got == 0)
       break;
-    total += (uint64_t) n;
+    *total += got;
     in.src = buf;
-    in.size = (size_t) n;
+    in.size = got;
     in.pos = 0;
     s = xva_reader_feed (r, &in);
     if (pg != NULL) {
       xva_reader_progress (r, &p);
-      Xva_cli_progress_update (pg, total, &p);
+      Xva_cli_progress_update (pg, *total, &p);
     }
     if (s == XVA_EOF)
       break;
     if (s < 0)
-      goto out_free;
+      goto out;
   }
   s = xva_reader_finish (r);
-out_free:
-  free (buf);
 out:
+  free (buf);
+  return s;
+}
+
+/* A file descriptor for Xva_cli_feed; read errors go to *read_errno. */
+struct fd_source {
+  int fd;
+  int *read_errno;
+};
+
+static int
+read_fd (void *opaque, void *buf, size_t len, size_t *got)
+{
+  struct fd_source *src = opaque;
+  ssize_t n;
+
+  while ((n = read (src->fd, buf, len)) < 0) {
+    if (errno != EINTR) {
+      *src->read_errno = errno;
+      return XVA_EIO;
+    }
+    if (Xva_cli_interrupted ())
+      return XVA_ECANCELLED;
+  }
+  *got = (size_t) n;
+  return XVA_OK;
+}
+
+int
+Xva_cli_read_archive (int fd, struct xva_reader *r,
+                      struct xva_cli_progress *pg, int *read_errno,
+                      uint64_t *bytes_read)
+{
+  struct fd_source src;
+  struct stat sb;
+  uint64_t total = 0;
+  int s;
+
+  *read_errno = 0;
+  if (fstat (fd, &sb) != 0 || !S_ISREG (sb.st_mode)
+      || lseek (fd, 0, SEEK_CUR) != 0
+      || !read_mapped (fd, (uint64_t) sb.st_size, r, pg, read_errno, &total,
+                       &s)) {
+    src.fd = fd;
+    src.read_errno = read_errno;
+    s = Xva_cli_feed (r, pg, read_fd, &src, &total);
+  }
   if (bytes_read != NULL)
     *bytes_read = total;
   return s;

@@ -50,6 +50,9 @@ void Xva_cli_warn (const char *cmd, const char *fmt, ...)
   XVA_CLI_PRINTF (2, 3);
 /* "Try 'xva <cmd> --help'." */
 void Xva_cli_usage_hint (const char *cmd);
+/* Xva_cli_error, then Xva_cli_usage_hint; returns XVA_EXIT_USAGE. */
+int Xva_cli_usage_error (const char *cmd, const char *fmt, ...)
+  XVA_CLI_PRINTF (2, 3);
 /* Reports getopt_long's '?' or ':' result (opterr must be 0 and the
  * option string must start with ':') and returns XVA_EXIT_USAGE. */
 int Xva_cli_bad_option (const char *cmd, int c, int argc, char **argv);
@@ -85,12 +88,17 @@ char *Xva_cli_path_join (const char *dir, const char *name);
 /* Parses a byte count: digits with an optional K, M, G, T or P suffix
  * (powers of 1024; "KiB"/"KB"/"k" forms accepted).  0 or -1. */
 int Xva_cli_parse_size (const char *s, uint64_t *out);
-/* Parses a decimal integer in [min, max].  0 or -1. */
 /* --threads=N (0 to 1024; 0: one per core) into *out; on a bad value
  * says so with a usage hint and returns -1. */
 int Xva_cli_threads_option (const char *cmd, const char *arg, unsigned *out);
+/* Parses a decimal integer in [min, max].  0 or -1. */
 int Xva_cli_parse_uint (const char *s, uint64_t min, uint64_t max,
                         uint64_t *out);
+/* For an option that takes one of an enum's names (xva_compress_name,
+ * xva_checksum_name): the value v in [0, last] whose name (v) is s, into
+ * *out.  0, or -1 when no name matches. */
+int Xva_cli_parse_name (const char *s, const char *(*name) (int), int last,
+                        int *out);
 
 /* ---- progress on a terminal ---- */
 
@@ -112,6 +120,18 @@ void Xva_cli_progress_update (struct xva_cli_progress *pg, uint64_t bytes,
 void Xva_cli_progress_end (struct xva_cli_progress *pg);
 /* Seconds since pg was started. */
 double Xva_cli_progress_elapsed (const struct xva_cli_progress *pg);
+/* The parts of a progress line, for a display of its own: */
+/* 1 when a line is due (the display is on, and it is the first line or
+ * the last is 0.2 s old), with *elapsed set to the seconds since the
+ * start; else 0. */
+int Xva_cli_progress_due (struct xva_cli_progress *pg, double *elapsed);
+/* Writes "SIZE  RATE/s" for bytes moved in elapsed seconds into
+ * line[0..len) and returns its length. */
+size_t Xva_cli_progress_head (char *line, size_t len, uint64_t bytes,
+                              double elapsed);
+/* Shows line (n bytes long), blanking the rest of the last one. */
+void Xva_cli_progress_show (struct xva_cli_progress *pg, const char *line,
+                            size_t n);
 
 /* ---- reading an archive ---- */
 
@@ -125,6 +145,16 @@ double Xva_cli_progress_elapsed (const struct xva_cli_progress *pg);
 int Xva_cli_read_archive (int fd, struct xva_reader *r,
                           struct xva_cli_progress *pg, int *read_errno,
                           uint64_t *bytes_read);
+/* Feeds r with what read_fn reads into buf[0..len) (XVA_OK with *got
+ * bytes; XVA_EOF or *got == 0 at the end; < 0 on failure, the reason
+ * kept by read_fn) until the end, then calls xva_reader_finish.
+ * Returns XVA_OK, the reader's or read_fn's status, XVA_ENOMEM, or
+ * XVA_ECANCELLED on a signal.  *total (counted from its value) gets
+ * the bytes read. */
+int Xva_cli_feed (struct xva_reader *r, struct xva_cli_progress *pg,
+                  int (*read_fn) (void *opaque, void *buf, size_t len,
+                                  size_t *got),
+                  void *opaque, uint64_t *total);
 
 /* ---- formatting ---- */
 

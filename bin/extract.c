@@ -20,46 +20,39 @@ static const struct option long_options[] = {
   { "directory", required_argument, NULL, 'C' },
   { "force", no_argument, NULL, 'f' },
   { "sync", no_argument, NULL, 's' },
-  { "quiet", no_argument, NULL, 'q' },
-  { "threads", required_argument, NULL, 'T' },
-  { "help", no_argument, NULL, 'h' },
-  XVA_CLI_S3_OPTIONS,
+  XVA_CLI_READ_OPTIONS,
   { NULL, 0, NULL, 0 },
 };
 
-static void
-usage (FILE *f)
-{
-  /* clang-format off */
-  fprintf (f,
-    "Usage: xva extract [OPTIONS] [FILE|-|s3://BUCKET/KEY]\n"
-    "\n"
-    "Reads an XVA archive (default: standard input) and writes, in DIR,\n"
-    "its ova.xml and one sparse raw image per disk, named\n"
-    "<userdevice>-<VDI name>.img.  Every chunk is checked before it is\n"
-    "written.  On any failure every file this run created is removed.\n"
-    "The files written are listed on standard output.\n"
-    "\n"
-    "Options:\n"
-    "  -C, --directory=DIR  write into DIR (default: .); created if\n"
-    "                       missing\n"
-    "  -f, --force          overwrite existing files, and keep going past\n"
-    "                       checksum mismatches (reported as warnings)\n"
-    "  -s, --sync           flush the files to the disk (fsync) before\n"
-    "                       exiting, so that they survive a crash\n"
-    "  -q, --quiet          no progress display and no list of files\n"
-    "      --threads=N      threads checking chunks (default: one per\n"
-    "                       core)\n"
-    "  -h, --help           show this help\n"
-    "\n"
-    XVA_CLI_S3_HELP
-    "\n"
-    "Exit status: 0 success, 1 failure (a file exists, without --force),\n"
-    "2 bad usage, 3 invalid, corrupt or truncated archive, 4 local I/O\n"
-    "error, 5 S3 credentials refused, 6 no such bucket or object, 7\n"
-    "network failure, 8 other S3 failure.\n");
-  /* clang-format on */
-}
+/* clang-format off */
+static const char usage_text[] =
+  "Usage: xva extract [OPTIONS] [FILE|-|s3://BUCKET/KEY]\n"
+  "\n"
+  "Reads an XVA archive (default: standard input) and writes, in DIR,\n"
+  "its ova.xml and one sparse raw image per disk, named\n"
+  "<userdevice>-<VDI name>.img.  Every chunk is checked before it is\n"
+  "written.  On any failure every file this run created is removed.\n"
+  "The files written are listed on standard output.\n"
+  "\n"
+  "Options:\n"
+  "  -C, --directory=DIR  write into DIR (default: .); created if\n"
+  "                       missing\n"
+  "  -f, --force          overwrite existing files, and keep going past\n"
+  "                       checksum mismatches (reported as warnings)\n"
+  "  -s, --sync           flush the files to the disk (fsync) before\n"
+  "                       exiting, so that they survive a crash\n"
+  "  -q, --quiet          no progress display and no list of files\n"
+  "      --threads=N      threads checking chunks (default: one per\n"
+  "                       core)\n"
+  "  -h, --help           show this help\n"
+  "\n"
+  XVA_CLI_S3_HELP
+  "\n"
+  "Exit status: 0 success, 1 failure (a file exists, without --force),\n"
+  "2 bad usage, 3 invalid, corrupt or truncated archive, 4 local I/O\n"
+  "error, 5 S3 credentials refused, 6 no such bucket or object, 7\n"
+  "network failure, 8 other S3 failure.\n";
+/* clang-format on */
 
 struct out_file {
   char *path;
@@ -375,33 +368,22 @@ int
 Xva_cmd_extract (int argc, char **argv)
 {
   struct extract_ctx ctx;
-  struct xva_reader_opts ro;
   struct xva_sink_io io;
-  struct xva_reader *r = NULL;
-  struct xva_cli_progress pg;
-  struct xva_cli_input in;
-  struct xva_cli_s3 s3;
-  const char *shown;
-  char msg[1200];
-  int quiet = 0, c, status, src_exit = 0, s3r;
-  int rc = XVA_EXIT_FAIL;
-  unsigned i, threads = 0;
+  struct xva_cli_read rd;
+  int c, rc;
+  unsigned i;
 
-  Xva_cli_s3_init (&s3);
-  memset (&in, 0, sizeof in);
-  in.fd = -1;
+  Xva_cli_read_init (&rd, CMD, usage_text);
   memset (&ctx, 0, sizeof ctx);
   ctx.dir = ".";
   ctx.xml.fd = -1;
-  opterr = 0;
-  while ((c = getopt_long (argc, argv, ":C:fsqh", long_options, NULL)) != -1) {
+  while ((c = Xva_cli_read_getopt (&rd, argc, argv, ":C:fsqh", long_options,
+                                   &rc))
+         != -1) {
     switch (c) {
     case 'C':
-      if (optarg[0] == '\0') {
-        Xva_cli_error (CMD, "empty directory name");
-        Xva_cli_usage_hint (CMD);
-        return XVA_EXIT_USAGE;
-      }
+      if (optarg[0] == '\0')
+        return Xva_cli_usage_error (CMD, "empty directory name");
       ctx.dir = optarg;
       break;
     case 'f':
@@ -410,51 +392,28 @@ Xva_cmd_extract (int argc, char **argv)
     case 's':
       ctx.sync = 1;
       break;
-    case 'q':
-      quiet = 1;
-      break;
-    case 'T':
-      if (Xva_cli_threads_option (CMD, optarg, &threads) != 0)
-        return XVA_EXIT_USAGE;
-      break;
-    case 'h':
-      usage (stdout);
-      return XVA_EXIT_OK;
-    default:
-      s3r = Xva_cli_input_option (CMD, &s3, c, argc, argv);
-      if (s3r >= 0)
-        return s3r;
     }
   }
-  rc = Xva_cli_input_operand (CMD, argc, argv, &s3, &in);
-  if (rc != XVA_EXIT_OK)
-    goto out;
-  shown = in.shown;
-  rc = XVA_EXIT_FAIL;
-
-  xva_reader_opts_init (&ro);
-  ro.force = ctx.force;
-  ro.mode = XVA_READ_ANY;
-  ro.threads = threads;
+  if (rc != -1)
+    return rc;
   memset (&io, 0, sizeof io);
   io.begin = on_begin;
   io.pwrite = on_pwrite;
   io.notice = on_notice;
   io.opaque = &ctx;
-  r = Xva_cli_reader_new (CMD, &ro, io, &rc);
-  if (r == NULL)
+  rc = Xva_cli_read_start (&rd, argc, argv, ctx.force ? XVA_CLI_READ_FORCE : 0,
+                           io);
+  if (rc != XVA_EXIT_OK)
     goto out;
 
-  Xva_cli_progress_start (&pg, !quiet);
-  status = Xva_cli_input_read (&in, r, &pg, &src_exit, msg, sizeof msg);
-  Xva_cli_progress_end (&pg);
-  if (status == XVA_OK && xva_reader_meta (r) == NULL) {
-    Xva_cli_error (CMD, "%s: no ova.xml was read", shown);
+  Xva_cli_read_run (&rd);
+  if (rd.status == XVA_OK && xva_reader_meta (rd.r) == NULL) {
+    Xva_cli_error (CMD, "%s: no ova.xml was read", rd.in.shown);
     rc = XVA_EXIT_ARCHIVE;
     goto fail;
   }
-  if (status == XVA_OK && finish_files (&ctx) == 0) {
-    if (!quiet) {
+  if (rd.status == XVA_OK && finish_files (&ctx) == 0) {
+    if (!rd.quiet) {
       Xva_cli_print_safe (stdout, ctx.xml.path);
       fputc ('\n', stdout);
       for (i = 0; i < ctx.nimg; i++) {
@@ -467,7 +426,8 @@ Xva_cmd_extract (int argc, char **argv)
                     "%s: %" PRIu64
                     " checksum mismatch%s kept "
                     "(--force)",
-                    shown, ctx.mismatches, ctx.mismatches == 1 ? "" : "es");
+                    rd.in.shown, ctx.mismatches,
+                    ctx.mismatches == 1 ? "" : "es");
     rc = XVA_EXIT_OK;
     goto out;
   }
@@ -476,30 +436,12 @@ Xva_cmd_extract (int argc, char **argv)
     Xva_cli_error (CMD, "%s", ctx.fail_msg);
     rc = ctx.fail_exit;
   }
-  else if (src_exit != 0) {
-    if (in.dl != NULL)
-      rc = Xva_cli_s3_fail (CMD, status, msg);
-    else {
-      Xva_cli_error (CMD, "%s", msg);
-      rc = src_exit;
-    }
-  }
-  else if (status == XVA_ECANCELLED && Xva_cli_interrupted ()) {
-    Xva_cli_error (CMD, "interrupted");
-    rc = XVA_EXIT_FAIL;
-  }
-  else {
-    Xva_cli_error (CMD, "%s: %s", shown, xva_reader_errmsg (r));
-    rc = Xva_cli_exit_code (status);
-    if (rc == XVA_EXIT_OK)
-      rc = XVA_EXIT_FAIL;
-  }
+  else
+    rc = Xva_cli_read_fail (&rd, XVA_EXIT_FAIL);
 fail:
   remove_files (&ctx);
 out:
-  xva_reader_free (r);
-  Xva_cli_input_close (&in);
-  Xva_cli_s3_free (&s3);
+  Xva_cli_read_free (&rd);
   for (i = 0; i < ctx.nimg; i++) {
     if (ctx.img[i].fd != -1)
       close (ctx.img[i].fd);

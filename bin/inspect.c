@@ -17,31 +17,27 @@ static const struct option long_options[] = {
   { NULL, 0, NULL, 0 },
 };
 
-static void
-usage (FILE *f)
-{
-  /* clang-format off */
-  fprintf (f,
-    "Usage: xva inspect [OPTIONS] [FILE|-|s3://BUCKET/KEY]\n"
-    "\n"
-    "Reads a whole XVA archive (default: standard input), checking every\n"
-    "chunk but writing nothing, and describes it: the version header,\n"
-    "every VM record, every disk with its chunks and checksums, the\n"
-    "compression, and whether the archive is complete.\n"
-    "\n"
-    "Options:\n"
-    "      --json    print one JSON object (see README.md for its fields)\n"
-    "  -h, --help    show this help\n"
-    "\n"
-    XVA_CLI_S3_HELP
-    "\n"
-    "Exit status: 0 the archive is complete with no checksum mismatch,\n"
-    "2 bad usage, 3 the archive is incomplete, invalid or has\n"
-    "mismatches (what was found is still printed), 4 local I/O error,\n"
-    "5 S3 credentials refused, 6 no such bucket or object, 7 network\n"
-    "failure, 8 other S3 failure.\n");
-  /* clang-format on */
-}
+/* clang-format off */
+static const char usage_text[] =
+  "Usage: xva inspect [OPTIONS] [FILE|-|s3://BUCKET/KEY]\n"
+  "\n"
+  "Reads a whole XVA archive (default: standard input), checking every\n"
+  "chunk but writing nothing, and describes it: the version header,\n"
+  "every VM record, every disk with its chunks and checksums, the\n"
+  "compression, and whether the archive is complete.\n"
+  "\n"
+  "Options:\n"
+  "      --json    print one JSON object (see README.md for its fields)\n"
+  "  -h, --help    show this help\n"
+  "\n"
+  XVA_CLI_S3_HELP
+  "\n"
+  "Exit status: 0 the archive is complete with no checksum mismatch,\n"
+  "2 bad usage, 3 the archive is incomplete, invalid or has\n"
+  "mismatches (what was found is still printed), 4 local I/O error,\n"
+  "5 S3 credentials refused, 6 no such bucket or object, 7 network\n"
+  "failure, 8 other S3 failure.\n";
+/* clang-format on */
 
 static const char *const version_strings[] = {
   "hostname", "date", "product_version", "product_brand", "build_number",
@@ -50,6 +46,22 @@ static const char *const version_ints[] = {
   "xapi_major",
   "xapi_minor",
   "export_vsn",
+};
+
+/* What is shown of each VM: the label, the record's field and, for
+ * JSON, its type. */
+static const struct {
+  const char *label;
+  const char *field;
+  enum xva_type type;
+} vm_fields[] = {
+  { "name", "name_label", XVA_TYPE_STRING },
+  { "uuid", "uuid", XVA_TYPE_STRING },
+  { "memory", "memory_static_max", XVA_TYPE_INT },
+  { "vcpus", "VCPUs_max", XVA_TYPE_INT },
+  { "power_state", "power_state", XVA_TYPE_STRING },
+  { "is_a_template", "is_a_template", XVA_TYPE_BOOL },
+  { "is_a_snapshot", "is_a_snapshot", XVA_TYPE_BOOL },
 };
 
 #define NELEMS(a) (sizeof (a) / sizeof ((a)[0]))
@@ -166,11 +178,11 @@ static void
 print_json (const struct report *rep)
 {
   const struct xva_meta *m = rep->m;
-  const struct xva_value *ver, *rec;
+  const struct xva_value *ver, *rec, *v;
   const struct xva_disk *d;
   struct xva_disk_stats ds;
   const char *cname;
-  size_t i, n;
+  size_t i, j, n;
   unsigned k;
 
   fputs ("{\"version\":", stdout);
@@ -201,20 +213,17 @@ print_json (const struct report *rep)
     if (!is_class (m, i, "VM"))
       continue;
     rec = object_record (m, i);
-    fputs (n++ > 0 ? ",{\"name\":" : "{\"name\":", stdout);
-    json_text_member (xva_value_get (rec, "name_label"));
-    fputs (",\"uuid\":", stdout);
-    json_text_member (xva_value_get (rec, "uuid"));
-    fputs (",\"memory\":", stdout);
-    json_int_member (xva_value_get (rec, "memory_static_max"));
-    fputs (",\"vcpus\":", stdout);
-    json_int_member (xva_value_get (rec, "VCPUs_max"));
-    fputs (",\"power_state\":", stdout);
-    json_text_member (xva_value_get (rec, "power_state"));
-    fputs (",\"is_a_template\":", stdout);
-    json_bool_member (xva_value_get (rec, "is_a_template"));
-    fputs (",\"is_a_snapshot\":", stdout);
-    json_bool_member (xva_value_get (rec, "is_a_snapshot"));
+    fputs (n++ > 0 ? ",{" : "{", stdout);
+    for (j = 0; j < NELEMS (vm_fields); j++) {
+      printf ("%s\"%s\":", j > 0 ? "," : "", vm_fields[j].label);
+      v = xva_value_get (rec, vm_fields[j].field);
+      if (vm_fields[j].type == XVA_TYPE_INT)
+        json_int_member (v);
+      else if (vm_fields[j].type == XVA_TYPE_BOOL)
+        json_bool_member (v);
+      else
+        json_text_member (v);
+    }
     fputc ('}', stdout);
   }
   fputc (']', stdout);
@@ -286,15 +295,6 @@ line_u64 (int indent, const char *label, uint64_t v)
 static void
 print_human (const struct report *rep)
 {
-  static const char *const vm_fields[][2] = {
-    { "name", "name_label" },
-    { "uuid", "uuid" },
-    { "memory", "memory_static_max" },
-    { "vcpus", "VCPUs_max" },
-    { "power_state", "power_state" },
-    { "is_a_template", "is_a_template" },
-    { "is_a_snapshot", "is_a_snapshot" },
-  };
   const struct xva_meta *m = rep->m;
   const struct xva_value *ver, *rec;
   const struct xva_disk *d;
@@ -325,7 +325,8 @@ print_human (const struct report *rep)
       snprintf (label, sizeof label, "VM %zu", n++);
       printf ("%s:\n", label);
       for (j = 0; j < NELEMS (vm_fields); j++)
-        line_value (2, vm_fields[j][0], xva_value_get (rec, vm_fields[j][1]));
+        line_value (2, vm_fields[j].label,
+                    xva_value_get (rec, vm_fields[j].field));
     }
     for (k = 0; k < xva_meta_ndisks (m); k++) {
       d = xva_meta_disk (m, k);
@@ -353,75 +354,47 @@ int
 Xva_cmd_inspect (int argc, char **argv)
 {
   struct report rep;
-  struct xva_reader_opts ro;
   struct xva_sink_io io;
-  struct xva_reader *r = NULL;
-  struct xva_cli_progress pg;
-  struct xva_cli_input in;
-  struct xva_cli_s3 s3;
+  struct xva_cli_read rd;
   uint64_t notices = 0;
-  char msg[1200];
-  int json = 0, c, status, src_exit = 0, s3r;
-  int rc = XVA_EXIT_FAIL;
+  int json = 0, c, rc;
 
-  Xva_cli_s3_init (&s3);
-  memset (&in, 0, sizeof in);
-  in.fd = -1;
-  opterr = 0;
-  while ((c = getopt_long (argc, argv, ":h", long_options, NULL)) != -1) {
-    switch (c) {
-    case 'j':
+  Xva_cli_read_init (&rd, CMD, usage_text);
+  while ((c = Xva_cli_read_getopt (&rd, argc, argv, ":h", long_options, &rc))
+         != -1)
+    if (c == 'j')
       json = 1;
-      break;
-    case 'h':
-      usage (stdout);
-      return XVA_EXIT_OK;
-    default:
-      s3r = Xva_cli_input_option (CMD, &s3, c, argc, argv);
-      if (s3r >= 0)
-        return s3r;
-    }
-  }
-  rc = Xva_cli_input_operand (CMD, argc, argv, &s3, &in);
-  if (rc != XVA_EXIT_OK)
-    goto out;
-  rc = XVA_EXIT_FAIL;
-
-  xva_reader_opts_init (&ro);
-  ro.force = 1;
-  ro.mode = XVA_READ_ANY;
-  ro.require_end = 1; /* a stored archive ends with its marker */
+  if (rc != -1)
+    return rc;
   memset (&io, 0, sizeof io);
   io.notice = on_notice;
   io.opaque = &notices;
-  r = Xva_cli_reader_new (CMD, &ro, io, &rc);
-  if (r == NULL)
+  rc = Xva_cli_read_start (&rd, argc, argv,
+                           XVA_CLI_READ_FORCE | XVA_CLI_READ_WHOLE, io);
+  if (rc != XVA_EXIT_OK)
     goto out;
-
-  Xva_cli_progress_start (&pg, 1);
-  status = Xva_cli_input_read (&in, r, &pg, &src_exit, msg, sizeof msg);
-  Xva_cli_progress_end (&pg);
+  Xva_cli_read_run (&rd);
 
   memset (&rep, 0, sizeof rep);
-  rep.r = r;
-  rep.m = xva_reader_meta (r);
-  xva_reader_stats (r, &rep.st);
+  rep.r = rd.r;
+  rep.m = xva_reader_meta (rd.r);
+  xva_reader_stats (rd.r, &rep.st);
   rep.mismatches = rep.st.mismatches > notices ? rep.st.mismatches : notices;
-  rep.complete = status == XVA_OK;
-  if (src_exit != 0)
-    rep.error = msg;
-  else if (status == XVA_ECANCELLED && Xva_cli_interrupted ())
+  rep.complete = rd.status == XVA_OK;
+  if (rd.src_exit != 0)
+    rep.error = rd.msg;
+  else if (rd.status == XVA_ECANCELLED && Xva_cli_interrupted ())
     rep.error = "interrupted";
   else if (!rep.complete)
-    rep.error = xva_reader_errmsg (r);
+    rep.error = xva_reader_errmsg (rd.r);
 
   if (json)
     print_json (&rep);
   else
     print_human (&rep);
 
-  if (src_exit != 0)
-    rc = src_exit;
+  if (rd.src_exit != 0)
+    rc = rd.src_exit;
   else if (Xva_cli_interrupted ())
     rc = XVA_EXIT_FAIL;
   else if (!rep.complete || rep.mismatches > 0)
@@ -429,8 +402,6 @@ Xva_cmd_inspect (int argc, char **argv)
   else
     rc = XVA_EXIT_OK;
 out:
-  xva_reader_free (r);
-  Xva_cli_input_close (&in);
-  Xva_cli_s3_free (&s3);
+  Xva_cli_read_free (&rd);
   return rc;
 }

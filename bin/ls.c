@@ -32,39 +32,35 @@ static const struct option long_options[] = {
   { NULL, 0, NULL, 0 },
 };
 
-static void
-usage (FILE *f)
-{
-  /* clang-format off */
-  fprintf (f,
-    "Usage: xva ls [OPTIONS] s3://BUCKET[/PREFIX]\n"
-    "\n"
-    "Lists the backups (archives written by xva) whose key starts with\n"
-    "PREFIX, one per line: the date of the backup, the archive's size,\n"
-    "the VM's name and the object's address.  What is shown comes from\n"
-    "each object's metadata (one HEAD request each); nothing is\n"
-    "downloaded.  Unfinished uploads (of a pack that was killed) are\n"
-    "never objects; a warning tells when some exist.\n"
-    "\n"
-    "Options:\n"
-    "      --json            print one JSON array (see README.md)\n"
-    "      --all             also list objects that are not complete\n"
-    "                        backups (their name is shown as '-')\n"
-    "      --pending         list the unfinished multipart uploads\n"
-    "                        instead: start time, address, upload id\n"
-    "      --abort-pending   abort the unfinished uploads started more\n"
-    "                        than --older-than ago, freeing their space\n"
-    "      --older-than=SECS with --abort-pending (default 3600; 0 also\n"
-    "                        aborts uploads that may still be running)\n"
-    "  -q, --quiet           no warnings\n"
-    "  -h, --help            show this help\n"
-    "\n"
-    XVA_CLI_S3_HELP
-    "\n"
-    "Exit status: 0 success, 2 bad usage, 5 S3 credentials refused,\n"
-    "6 no such bucket, 7 network failure, 8 other S3 failure.\n");
-  /* clang-format on */
-}
+/* clang-format off */
+static const char usage_text[] =
+  "Usage: xva ls [OPTIONS] s3://BUCKET[/PREFIX]\n"
+  "\n"
+  "Lists the backups (archives written by xva) whose key starts with\n"
+  "PREFIX, one per line: the date of the backup, the archive's size,\n"
+  "the VM's name and the object's address.  What is shown comes from\n"
+  "each object's metadata (one HEAD request each); nothing is\n"
+  "downloaded.  Unfinished uploads (of a pack that was killed) are\n"
+  "never objects; a warning tells when some exist.\n"
+  "\n"
+  "Options:\n"
+  "      --json            print one JSON array (see README.md)\n"
+  "      --all             also list objects that are not complete\n"
+  "                        backups (their name is shown as '-')\n"
+  "      --pending         list the unfinished multipart uploads\n"
+  "                        instead: start time, address, upload id\n"
+  "      --abort-pending   abort the unfinished uploads started more\n"
+  "                        than --older-than ago, freeing their space\n"
+  "      --older-than=SECS with --abort-pending (default 3600; 0 also\n"
+  "                        aborts uploads that may still be running)\n"
+  "  -q, --quiet           no warnings\n"
+  "  -h, --help            show this help\n"
+  "\n"
+  XVA_CLI_S3_HELP
+  "\n"
+  "Exit status: 0 success, 2 bad usage, 5 S3 credentials refused,\n"
+  "6 no such bucket, 7 network failure, 8 other S3 failure.\n";
+/* clang-format on */
 
 struct ls_options {
   const char *url;
@@ -290,7 +286,7 @@ Xva_cmd_ls (int argc, char **argv)
   struct ls_options o;
   struct xva_s3_listing *l = NULL;
   char err[1200];
-  int c, s3r, rc, status;
+  int c, rc, status;
 
   memset (&o, 0, sizeof o);
   Xva_cli_s3_init (&o.s3);
@@ -312,44 +308,33 @@ Xva_cmd_ls (int argc, char **argv)
       break;
     case OPT_OLDER_THAN:
       if (Xva_cli_parse_uint (optarg, 0, (uint64_t) INT32_MAX, &o.older_than)
-          != 0) {
-        Xva_cli_error (CMD, "bad --older-than '%s' (seconds)", optarg);
-        goto usage_error;
-      }
+          != 0)
+        return Xva_cli_usage_error (CMD, "bad --older-than '%s' (seconds)",
+                                    optarg);
       break;
     case 'q':
       o.quiet = 1;
       break;
     case 'h':
-      usage (stdout);
+      fputs (usage_text, stdout);
       return XVA_EXIT_OK;
     default:
-      s3r = Xva_cli_s3_option (&o.s3, CMD, c, optarg);
-      if (s3r == 1)
-        break;
-      if (s3r == -1)
-        goto usage_error;
-      return Xva_cli_bad_option (CMD, c, argc, argv);
+      rc = Xva_cli_s3_last_option (&o.s3, CMD, c, argc, argv);
+      if (rc != -1)
+        return rc;
     }
   }
-  if (optind >= argc) {
-    Xva_cli_error (CMD, "no s3://BUCKET[/PREFIX] given");
-    goto usage_error;
-  }
-  if (argc - optind > 1) {
-    Xva_cli_error (CMD, "too many arguments");
-    goto usage_error;
-  }
+  if (optind >= argc)
+    return Xva_cli_usage_error (CMD, "no s3://BUCKET[/PREFIX] given");
+  if (argc - optind > 1)
+    return Xva_cli_usage_error (CMD, "too many arguments");
   o.url = argv[optind];
   err[0] = '\0';
   if (!xva_s3_is_url (o.url)
-      || xva_s3_url_check (o.url, 0, err, sizeof err) != XVA_OK) {
-    Xva_cli_error (CMD, "%s",
-                   err[0] != '\0'
-                     ? err
-                     : "expected an s3://BUCKET[/PREFIX] address");
-    goto usage_error;
-  }
+      || xva_s3_url_check (o.url, 0, err, sizeof err) != XVA_OK)
+    return Xva_cli_usage_error (
+      CMD, "%s",
+      err[0] != '\0' ? err : "expected an s3://BUCKET[/PREFIX] address");
   rc = Xva_cli_s3_setup (&o.s3, CMD);
   if (rc != XVA_EXIT_OK)
     goto out;
@@ -372,9 +357,4 @@ out:
   xva_s3_listing_free (l);
   Xva_cli_s3_free (&o.s3);
   return rc;
-
-usage_error:
-  Xva_cli_usage_hint (CMD);
-  Xva_cli_s3_free (&o.s3);
-  return XVA_EXIT_USAGE;
 }

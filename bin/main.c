@@ -80,6 +80,7 @@ flush_stdout (const char *cmd, int r)
   return r;
 }
 
+/* The command called name, or NULL (said so). */
 static const struct command *
 find_command (const char *name)
 {
@@ -88,6 +89,7 @@ find_command (const char *name)
   for (i = 0; i < NCOMMANDS; i++)
     if (strcmp (commands[i].name, name) == 0)
       return &commands[i];
+  Xva_cli_usage_error (NULL, "unknown command '%s'", name);
   return NULL;
 }
 
@@ -136,27 +138,18 @@ main (int argc, char **argv)
       return XVA_EXIT_USAGE;
     }
     c = find_command (argv[2]);
-    if (c == NULL) {
-      Xva_cli_error (NULL, "unknown command '%s'", argv[2]);
-      Xva_cli_usage_hint (NULL);
+    if (c == NULL)
       return XVA_EXIT_USAGE;
-    }
     help_argv[0] = argv[2];
     help_argv[1] = help_opt;
     help_argv[2] = NULL;
     return run_command (c, 2, help_argv);
   }
-  if (argv[1][0] == '-') {
-    Xva_cli_error (NULL, "unknown option '%s'", argv[1]);
-    Xva_cli_usage_hint (NULL);
-    return XVA_EXIT_USAGE;
-  }
+  if (argv[1][0] == '-')
+    return Xva_cli_usage_error (NULL, "unknown option '%s'", argv[1]);
   c = find_command (argv[1]);
-  if (c == NULL) {
-    Xva_cli_error (NULL, "unknown command '%s'", argv[1]);
-    Xva_cli_usage_hint (NULL);
+  if (c == NULL)
     return XVA_EXIT_USAGE;
-  }
   Xva_cli_signals_init ();
   return run_command (c, argc - 1, argv + 1);
 }

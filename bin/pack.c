@@ -51,60 +51,56 @@ static const struct option long_options[] = {
   { NULL, 0, NULL, 0 },
 };
 
-static void
-usage (FILE *f)
-{
-  /* clang-format off */
-  fprintf (f,
-    "Usage: xva pack [OPTIONS] DISK...\n"
-    "\n"
-    "Writes an XVA archive of a new, halted VM whose disks are the given\n"
-    "raw disk images or block devices (disk 0 first).  The archive goes\n"
-    "to standard output unless -o is given; it is never written to a\n"
-    "terminal.  A disk whose size is not a multiple of 512 bytes is\n"
-    "padded with zeros up to the next multiple (with a warning).\n"
-    "\n"
-    "Options:\n"
-    "  -o, --output=OUT        write the archive to OUT ('-': standard\n"
-    "                          output, the default; s3://BUCKET/KEY: an\n"
-    "                          object); OUT is replaced only once the\n"
-    "                          archive is complete.  {name}, {uuid} and\n"
-    "                          {date} in OUT become the VM's name, uuid\n"
-    "                          and the time (20260102T030405Z, UTC)\n"
-    "      --keep=N            with a -o template holding {date}:\n"
-    "                          afterwards, delete all but the newest N\n"
-    "                          complete backups of this VM name that the\n"
-    "                          template names\n"
-    "      --name=NAME         the VM's name (default: the first DISK's\n"
-    "                          file name)\n"
-    "      --description=TEXT  the VM's description\n"
-    "      --memory=SIZE       memory, bytes or with K/M/G/T suffix\n"
-    "                          (default 1G)\n"
-    "      --vcpus=N           virtual CPUs (default 1)\n"
-    "      --checksum=KIND     xxhash (default) or sha1\n"
-    "      --compress=ALG      none (default), gzip or zstd\n"
-    "      --level=N           compression level (gzip 1-9, zstd 1-19)\n"
-    "      --vif               give the VM one network interface\n"
-    "      --threads=N         worker threads (default: one per core)\n"
-    "  -q, --quiet             no progress display and no warnings\n"
-    "  -v, --verbose           print a summary line when done\n"
-    "  -h, --help              show this help\n"
-    "\n"
-    XVA_CLI_S3_HELP
-    "\n"
-    "Each disk's VDI is named after its file.  An archive written to\n"
-    "object storage goes up as a multipart upload, is read back through\n"
-    "a checker as it is written, and the upload is completed only when\n"
-    "the archive is complete and checks; on any failure or signal it is\n"
-    "aborted and nothing is left.  Its metadata (x-amz-meta-*) holds\n"
-    "vm-name, vm-uuid, date, checksum, size (disk bytes), disks,\n"
-    "compression and complete=true.\n"
-    "\n"
-    "Exit status: 0 success, 1 failure, 2 bad usage, 3 the archive\n"
-    "written does not check, 4 local I/O error, 5 S3 credentials\n"
-    "refused, 6 no such bucket, 7 network failure, 8 other S3 failure.\n");
-  /* clang-format on */
-}
+/* clang-format off */
+static const char usage_text[] =
+  "Usage: xva pack [OPTIONS] DISK...\n"
+  "\n"
+  "Writes an XVA archive of a new, halted VM whose disks are the given\n"
+  "raw disk images or block devices (disk 0 first).  The archive goes\n"
+  "to standard output unless -o is given; it is never written to a\n"
+  "terminal.  A disk whose size is not a multiple of 512 bytes is\n"
+  "padded with zeros up to the next multiple (with a warning).\n"
+  "\n"
+  "Options:\n"
+  "  -o, --output=OUT        write the archive to OUT ('-': standard\n"
+  "                          output, the default; s3://BUCKET/KEY: an\n"
+  "                          object); OUT is replaced only once the\n"
+  "                          archive is complete.  {name}, {uuid} and\n"
+  "                          {date} in OUT become the VM's name, uuid\n"
+  "                          and the time (20260102T030405Z, UTC)\n"
+  "      --keep=N            with a -o template holding {date}:\n"
+  "                          afterwards, delete all but the newest N\n"
+  "                          complete backups of this VM name that the\n"
+  "                          template names\n"
+  "      --name=NAME         the VM's name (default: the first DISK's\n"
+  "                          file name)\n"
+  "      --description=TEXT  the VM's description\n"
+  "      --memory=SIZE       memory, bytes or with K/M/G/T suffix\n"
+  "                          (default 1G)\n"
+  "      --vcpus=N           virtual CPUs (default 1)\n"
+  "      --checksum=KIND     xxhash (default) or sha1\n"
+  "      --compress=ALG      none (default), gzip or zstd\n"
+  "      --level=N           compression level (gzip 1-9, zstd 1-19)\n"
+  "      --vif               give the VM one network interface\n"
+  "      --threads=N         worker threads (default: one per core)\n"
+  "  -q, --quiet             no progress display and no warnings\n"
+  "  -v, --verbose           print a summary line when done\n"
+  "  -h, --help              show this help\n"
+  "\n"
+  XVA_CLI_S3_HELP
+  "\n"
+  "Each disk's VDI is named after its file.  An archive written to\n"
+  "object storage goes up as a multipart upload, is read back through\n"
+  "a checker as it is written, and the upload is completed only when\n"
+  "the archive is complete and checks; on any failure or signal it is\n"
+  "aborted and nothing is left.  Its metadata (x-amz-meta-*) holds\n"
+  "vm-name, vm-uuid, date, checksum, size (disk bytes), disks,\n"
+  "compression and complete=true.\n"
+  "\n"
+  "Exit status: 0 success, 1 failure, 2 bad usage, 3 the archive\n"
+  "written does not check, 4 local I/O error, 5 S3 credentials\n"
+  "refused, 6 no such bucket, 7 network failure, 8 other S3 failure.\n";
+/* clang-format on */
 
 /* ------------------------------------------------------------------ */
 /* A source that reads past the end of a file as zeros.                */
@@ -270,6 +266,15 @@ struct output {
   int completed;  /* the upload was completed */
 };
 
+/* Sets o to path, with nothing open yet. */
+static void
+output_init (struct output *o, const char *path)
+{
+  memset (o, 0, sizeof *o);
+  o->path = path;
+  o->fd = -1;
+}
+
 /* Opens the output: standard output, an existing non-regular file
  * (device, FIFO) as it is, or a temporary file beside path.  Returns an
  * exit code. */
@@ -280,13 +285,7 @@ open_output (struct output *o, const char *path)
   mode_t mask;
   size_t len;
 
-  o->path = path;
-  o->tmp = NULL;
-  o->fd = -1;
-  o->up = NULL;
-  o->check = NULL;
-  o->check_done = 0;
-  o->completed = 0;
+  output_init (o, path);
   if (strcmp (path, "-") == 0) {
     o->fd = STDOUT_FILENO;
     return XVA_EXIT_OK;
@@ -386,13 +385,7 @@ open_s3_output (struct output *o, const char *url, struct xva_cli_s3 *s3,
   char err[1200];
   int status;
 
-  o->path = url;
-  o->tmp = NULL;
-  o->fd = -1;
-  o->up = NULL;
-  o->check = NULL;
-  o->check_done = 0;
-  o->completed = 0;
+  output_init (o, url);
   xva_reader_opts_init (&ro);
   ro.mode = XVA_READ_FULL;
   ro.threads = threads;
@@ -536,14 +529,32 @@ struct options {
   struct xva_cli_s3 s3;
 };
 
+/* The value of --name in [min, max] into *out; 0, or -1 (said so, with
+ * the range when say_range). */
+static int
+uint_option (const char *name, const char *arg, uint64_t min, uint64_t max,
+             int say_range, uint64_t *out)
+{
+  if (Xva_cli_parse_uint (arg, min, max, out) == 0)
+    return 0;
+  if (say_range)
+    Xva_cli_error (CMD, "bad --%s '%s' (%" PRIu64 " to %" PRIu64 ")", name,
+                   arg, min, max);
+  else
+    Xva_cli_error (CMD, "bad --%s '%s'", name, arg);
+  Xva_cli_usage_hint (CMD);
+  return -1;
+}
+
 /* Returns -1 to go on, or an exit code. */
 static int
 parse_options (struct options *o, int argc, char **argv)
 {
   struct xva_cli_date d;
   char err[1200], *probe = NULL;
+  const char *base;
   uint64_t v;
-  int c, s3r;
+  int c, rc;
 
   memset (o, 0, sizeof *o);
   Xva_cli_s3_init (&o->s3);
@@ -565,49 +576,36 @@ parse_options (struct options *o, int argc, char **argv)
       o->description = optarg;
       break;
     case OPT_MEMORY:
-      if (Xva_cli_parse_size (optarg, &o->memory) != 0 || o->memory == 0) {
-        Xva_cli_error (CMD,
-                       "bad --memory '%s' (bytes, or a number with "
-                       "K, M, G or T)",
-                       optarg);
-        goto usage_error;
-      }
+      if (Xva_cli_parse_size (optarg, &o->memory) != 0 || o->memory == 0)
+        return Xva_cli_usage_error (CMD,
+                                    "bad --memory '%s' (bytes, or a number "
+                                    "with K, M, G or T)",
+                                    optarg);
       break;
     case OPT_VCPUS:
-      if (Xva_cli_parse_uint (optarg, 1, 65535, &v) != 0) {
-        Xva_cli_error (CMD, "bad --vcpus '%s' (1 to 65535)", optarg);
-        goto usage_error;
-      }
+      if (uint_option ("vcpus", optarg, 1, 65535, 1, &v) != 0)
+        return XVA_EXIT_USAGE;
       o->vcpus = (unsigned) v;
       break;
     case OPT_CHECKSUM:
-      if (strcmp (optarg, "xxhash") == 0)
-        o->checksum = XVA_CHECKSUM_XXHASH;
-      else if (strcmp (optarg, "sha1") == 0)
-        o->checksum = XVA_CHECKSUM_SHA1;
-      else {
-        Xva_cli_error (CMD, "bad --checksum '%s' (xxhash or sha1)", optarg);
-        goto usage_error;
-      }
+      if (Xva_cli_parse_name (optarg, xva_checksum_name, XVA_CHECKSUM_SHA1,
+                              &o->checksum)
+          != 0)
+        return Xva_cli_usage_error (CMD,
+                                    "bad --checksum '%s' (xxhash or sha1)",
+                                    optarg);
       break;
     case OPT_COMPRESS:
-      if (strcmp (optarg, "none") == 0)
-        o->compress = XVA_COMPRESS_NONE;
-      else if (strcmp (optarg, "gzip") == 0)
-        o->compress = XVA_COMPRESS_GZIP;
-      else if (strcmp (optarg, "zstd") == 0)
-        o->compress = XVA_COMPRESS_ZSTD;
-      else {
-        Xva_cli_error (CMD, "bad --compress '%s' (none, gzip or zstd)",
-                       optarg);
-        goto usage_error;
-      }
+      if (Xva_cli_parse_name (optarg, xva_compress_name, XVA_COMPRESS_ZSTD,
+                              &o->compress)
+          != 0)
+        return Xva_cli_usage_error (CMD,
+                                    "bad --compress '%s' (none, gzip or zstd)",
+                                    optarg);
       break;
     case OPT_LEVEL:
-      if (Xva_cli_parse_uint (optarg, 1, 22, &v) != 0) {
-        Xva_cli_error (CMD, "bad --level '%s'", optarg);
-        goto usage_error;
-      }
+      if (uint_option ("level", optarg, 1, 22, 0, &v) != 0)
+        return XVA_EXIT_USAGE;
       o->level = (int) v;
       o->level_set = 1;
       break;
@@ -619,10 +617,8 @@ parse_options (struct options *o, int argc, char **argv)
         return XVA_EXIT_USAGE;
       break;
     case OPT_KEEP:
-      if (Xva_cli_parse_uint (optarg, 1, 100000, &v) != 0) {
-        Xva_cli_error (CMD, "bad --keep '%s' (1 to 100000)", optarg);
-        goto usage_error;
-      }
+      if (uint_option ("keep", optarg, 1, 100000, 1, &v) != 0)
+        return XVA_EXIT_USAGE;
       o->keep = (unsigned) v;
       break;
     case 'q':
@@ -632,29 +628,23 @@ parse_options (struct options *o, int argc, char **argv)
       o->verbose = 1;
       break;
     case 'h':
-      usage (stdout);
+      fputs (usage_text, stdout);
       return XVA_EXIT_OK;
     default:
-      s3r = Xva_cli_s3_option (&o->s3, CMD, c, optarg);
-      if (s3r == 1)
-        break;
-      if (s3r == -1)
-        goto usage_error;
-      return Xva_cli_bad_option (CMD, c, argc, argv);
+      rc = Xva_cli_s3_last_option (&o->s3, CMD, c, argc, argv);
+      if (rc != -1)
+        return rc;
     }
   }
   o->s3_out = xva_s3_is_url (o->out);
   if (strcmp (o->out, "-") != 0
-      && Xva_cli_template_check (o->out, err, sizeof err) == -1) {
-    Xva_cli_error (CMD, "-o: %s", err);
-    goto usage_error;
-  }
+      && Xva_cli_template_check (o->out, err, sizeof err) == -1)
+    return Xva_cli_usage_error (CMD, "-o: %s", err);
   if (o->s3_out) {
     if (strchr (o->out + 5, '{') != NULL
-        && strchr (o->out + 5, '{') < o->out + 5 + strcspn (o->out + 5, "/")) {
-      Xva_cli_error (CMD, "-o: placeholders may not be in the bucket name");
-      goto usage_error;
-    }
+        && strchr (o->out + 5, '{') < o->out + 5 + strcspn (o->out + 5, "/"))
+      return Xva_cli_usage_error (
+        CMD, "-o: placeholders may not be in the bucket name");
     /* The address with sample values must be valid. */
     Xva_cli_date_set (&d, 0);
     if (Xva_cli_template_expand (o->out, "vm",
@@ -665,62 +655,38 @@ parse_options (struct options *o, int argc, char **argv)
       return XVA_EXIT_FAIL;
     }
     err[0] = '\0';
-    if (xva_s3_url_check (probe, 1, err, sizeof err) != XVA_OK) {
-      free (probe);
-      Xva_cli_error (CMD, "-o: %s", err);
-      goto usage_error;
-    }
+    rc = xva_s3_url_check (probe, 1, err, sizeof err);
     free (probe);
+    if (rc != XVA_OK)
+      return Xva_cli_usage_error (CMD, "-o: %s", err);
   }
+  base = strrchr (o->out, '/') != NULL ? strrchr (o->out, '/') : o->out;
   if (o->keep > 0 && !o->s3_out
-      && (strcmp (o->out, "-") == 0
-          || strstr (strrchr (o->out, '/') != NULL ? strrchr (o->out, '/')
-                                                   : o->out,
-                     "{date}")
-               == NULL)) {
-    Xva_cli_error (CMD, "--keep needs -o with {date} in the file name");
-    goto usage_error;
-  }
+      && (strcmp (o->out, "-") == 0 || strstr (base, "{date}") == NULL))
+    return Xva_cli_usage_error (
+      CMD, "--keep needs -o with {date} in the file name");
   if (o->keep > 0 && o->s3_out && strstr (o->out, "{date}") == NULL
-      && strstr (o->out, "{uuid}") == NULL) {
-    Xva_cli_error (CMD,
-                   "--keep needs {date} or {uuid} in -o (each backup "
-                   "needs a name of its own)");
-    goto usage_error;
-  }
-  if (o->level_set) {
-    if (o->compress == XVA_COMPRESS_NONE) {
-      Xva_cli_error (CMD, "--level needs --compress gzip or zstd");
-      goto usage_error;
-    }
-    if (o->compress == XVA_COMPRESS_GZIP && o->level > 9) {
-      Xva_cli_error (CMD, "bad --level %d for gzip (1 to 9)", o->level);
-      goto usage_error;
-    }
-    if (o->compress == XVA_COMPRESS_ZSTD && o->level > 19) {
-      Xva_cli_error (CMD, "bad --level %d for zstd (1 to 19)", o->level);
-      goto usage_error;
-    }
-  }
-  if (optind >= argc) {
-    Xva_cli_error (CMD, "no DISK given");
-    goto usage_error;
-  }
-  if ((unsigned) (argc - optind) > MAX_DISKS) {
-    Xva_cli_error (CMD, "too many disks (at most %u)", MAX_DISKS);
-    goto usage_error;
-  }
-  if (strcmp (o->out, "-") == 0 && isatty (STDOUT_FILENO)) {
-    Xva_cli_error (CMD,
-                   "refusing to write an archive to a terminal "
-                   "(use -o FILE or redirect standard output)");
-    goto usage_error;
-  }
+      && strstr (o->out, "{uuid}") == NULL)
+    return Xva_cli_usage_error (CMD,
+                                "--keep needs {date} or {uuid} in -o (each "
+                                "backup needs a name of its own)");
+  if (o->level_set && o->compress == XVA_COMPRESS_NONE)
+    return Xva_cli_usage_error (CMD, "--level needs --compress gzip or zstd");
+  if (o->level_set && o->compress == XVA_COMPRESS_GZIP && o->level > 9)
+    return Xva_cli_usage_error (CMD, "bad --level %d for gzip (1 to 9)",
+                                o->level);
+  if (o->level_set && o->compress == XVA_COMPRESS_ZSTD && o->level > 19)
+    return Xva_cli_usage_error (CMD, "bad --level %d for zstd (1 to 19)",
+                                o->level);
+  if (optind >= argc)
+    return Xva_cli_usage_error (CMD, "no DISK given");
+  if ((unsigned) (argc - optind) > MAX_DISKS)
+    return Xva_cli_usage_error (CMD, "too many disks (at most %u)", MAX_DISKS);
+  if (strcmp (o->out, "-") == 0 && isatty (STDOUT_FILENO))
+    return Xva_cli_usage_error (CMD,
+                                "refusing to write an archive to a terminal "
+                                "(use -o FILE or redirect standard output)");
   return -1;
-
-usage_error:
-  Xva_cli_usage_hint (CMD);
-  return XVA_EXIT_USAGE;
 }
 
 /* ------------------------------------------------------------------ */
@@ -996,7 +962,7 @@ Xva_cmd_pack (int argc, char **argv)
 {
   struct options o;
   struct disk *disks = NULL;
-  struct output out = { NULL, NULL, -1, NULL, NULL, 0, 0 };
+  struct output out;
   struct xva_writer_disk *wdisks = NULL;
   struct xva_writer_opts wo;
   struct xva_writer *w = NULL;
@@ -1018,6 +984,7 @@ Xva_cmd_pack (int argc, char **argv)
   double secs;
   char b1[32], b2[32], b3[32];
 
+  output_init (&out, NULL);
   Xva_cli_date_set (&date, time (NULL));
   r = parse_options (&o, argc, argv);
   if (r >= 0)

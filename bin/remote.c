@@ -7,19 +7,32 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "remote.h"
+#include "../client/sink-s3.h"
 
 #define SECRET_MAX 4096
 #define NETRC_MAX ((size_t) 1 << 20)
 
 void
-Xva_remote_init (struct xva_remote *r, const char *cmd)
+Xva_remote_init (struct xva_remote *r, const char *cmd, const char *usage)
 {
   memset (r, 0, sizeof *r);
   r->cmd = cmd;
+  r->usage = usage;
+  Xva_cli_s3_init (&r->s3);
+  Xva_client_result_init (&r->res);
+}
+
+void
+Xva_remote_free (struct xva_remote *r)
+{
+  if (r == NULL)
+    return;
+  Xva_client_result_clear (&r->res);
+  Xva_sink_s3_clear ();
+  Xva_cli_s3_free (&r->s3);
 }
 
 void
@@ -31,11 +44,16 @@ Xva_remote_side_init (struct xva_remote_side *s, const char *user_env,
   s->password_env = password_env;
 }
 
-int
-Xva_remote_option (struct xva_remote *r, struct xva_remote_side *s, int c,
-                   const char *arg)
+/* Takes the common option c: 1 if it was one, 0 if not, -1 if its
+ * value is bad (said so, with a usage hint). */
+static int
+common_option (struct xva_remote *r, struct xva_remote_side *s, int c,
+               const char *arg)
 {
   switch (c) {
+  case XVA_ROPT_URL:
+    s->url = arg;
+    return 1;
   case XVA_ROPT_USER:
     s->user = arg;
     return 1;
@@ -57,32 +75,92 @@ Xva_remote_option (struct xva_remote *r, struct xva_remote_side *s, int c,
   case 'q':
     r->quiet = 1;
     return 1;
+  case XVA_ROPT_TASK_ID:
+    r->task_id = arg;
+    return 1;
+  case XVA_ROPT_UUID:
+    r->uuid = arg;
+    r->nvm++;
+    return 1;
+  case XVA_ROPT_REF:
+    r->ref = arg;
+    r->nvm++;
+    return 1;
+  case XVA_ROPT_NAME:
+    r->name = arg;
+    r->nvm++;
+    return 1;
+  case XVA_ROPT_COMPRESS:
+    if (Xva_cli_parse_name (arg, xva_compress_name, XVA_COMPRESS_ZSTD,
+                            &r->compress)
+        == 0)
+      return 1;
+    Xva_cli_usage_error (r->cmd,
+                         "--compress: want none, gzip or zstd, not '%s'", arg);
+    return -1;
   default:
     return 0;
   }
 }
 
 int
-Xva_remote_parse_compress (const struct xva_remote *r, const char *arg,
-                           int *out)
+Xva_remote_getopt (struct xva_remote *r, struct xva_remote_side *s, int argc,
+                   char **argv, const char *shortopts,
+                   const struct option *longopts, int *rc)
 {
-  if (strcmp (arg, "none") == 0)
-    *out = XVA_COMPRESS_NONE;
-  else if (strcmp (arg, "gzip") == 0)
-    *out = XVA_COMPRESS_GZIP;
-  else if (strcmp (arg, "zstd") == 0)
-    *out = XVA_COMPRESS_ZSTD;
-  else {
-    Xva_cli_error (r->cmd, "--compress: want none, gzip or zstd, not '%s'",
-                   arg);
-    Xva_cli_usage_hint (r->cmd);
+  int c, taken;
+
+  *rc = -1;
+  opterr = 0;
+  while ((c = getopt_long (argc, argv, shortopts, longopts, NULL)) != -1) {
+    taken = common_option (r, s, c, optarg);
+    if (taken == 1)
+      continue;
+    if (taken == -1) {
+      *rc = XVA_EXIT_USAGE;
+      return -1;
+    }
+    taken = Xva_cli_s3_option (&r->s3, r->cmd, c, optarg);
+    if (taken == 1)
+      continue;
+    if (taken == -1)
+      *rc = Xva_cli_usage_error (r->cmd, "bad object storage option");
+    else if (c == 'h') {
+      fputs (r->usage, stdout);
+      *rc = XVA_EXIT_OK;
+    }
+    else if (c == '?' || c == ':')
+      *rc = Xva_cli_bad_option (r->cmd, c, argc, argv);
+    else
+      return c; /* the command's own */
     return -1;
   }
-  return 0;
+  return -1;
 }
 
 int
-Xva_remote_exit_code (int status)
+Xva_remote_s3 (struct xva_remote *r, const char *path, int output)
+{
+  int rc;
+
+  if (!xva_s3_is_url (path))
+    return XVA_EXIT_OK;
+  /* The bucket and the keys of an output are checked before the
+   * transfer starts. */
+  rc = output ? Xva_cli_s3_target_check (&r->s3, r->cmd, path)
+              : Xva_cli_s3_setup (&r->s3, r->cmd);
+  if (rc != XVA_EXIT_OK)
+    return rc;
+  if (Xva_sink_s3_setup (&r->s3.opts) != XVA_OK) {
+    Xva_cli_error (r->cmd, "out of memory");
+    return XVA_EXIT_FAIL;
+  }
+  return XVA_EXIT_OK;
+}
+
+/* The exit code of a status. */
+static int
+exit_code (int status)
 {
   if (status == XVA_EINVAL)
     return XVA_EXIT_FAIL;
@@ -322,16 +400,10 @@ Xva_remote_host (struct xva_remote *r, struct xva_remote_side *s,
 
   memset (h, 0, sizeof *h);
   Xva_xapi_conf_init (&h->conf);
-  if (s->url == NULL) {
-    Xva_cli_error (r->cmd, "no host URL given");
-    Xva_cli_usage_hint (r->cmd);
-    return XVA_EXIT_USAGE;
-  }
-  if (Xva_xapi_url_parse (s->url, &url, err, sizeof err) != XVA_OK) {
-    Xva_cli_error (r->cmd, "%s", err);
-    Xva_cli_usage_hint (r->cmd);
-    return XVA_EXIT_USAGE;
-  }
+  if (s->url == NULL)
+    return Xva_cli_usage_error (r->cmd, "no host URL given");
+  if (Xva_xapi_url_parse (s->url, &url, err, sizeof err) != XVA_OK)
+    return Xva_cli_usage_error (r->cmd, "%s", err);
   h->conf.url = s->url;
   h->conf.cacert = r->cacert;
   h->conf.insecure = r->insecure;
@@ -419,43 +491,22 @@ cb_notice (void *opaque, const char *msg)
 
   if (r->quiet)
     return;
-  Xva_remote_progress_end (r);
+  Xva_cli_progress_end (&r->pg);
   Xva_cli_warn (r->cmd, "%s", msg);
-}
-
-static double
-mono_now (void)
-{
-  struct timespec ts;
-
-  clock_gettime (CLOCK_MONOTONIC, &ts);
-  return (double) ts.tv_sec + (double) ts.tv_nsec / 1e9;
 }
 
 static void
 cb_progress (void *opaque, const struct Xva_client_progress *p)
 {
   struct xva_remote *r = opaque;
-  char line[200], size[32], rate[32], eta[32];
-  double t, elapsed, frac = -1.0;
+  char line[200], eta[32];
+  double elapsed, frac = -1.0;
   size_t used;
   int w;
 
-  if (!r->pg.enabled)
+  if (!Xva_cli_progress_due (&r->pg, &elapsed))
     return;
-  t = mono_now ();
-  if (r->shown && t - r->last < 0.2)
-    return;
-  r->last = t;
-  elapsed = Xva_cli_progress_elapsed (&r->pg);
-  Xva_cli_human_bytes (p->bytes, size, sizeof size);
-  if (elapsed > 0.0)
-    Xva_cli_human_bytes ((uint64_t) ((double) p->bytes / elapsed), rate,
-                         sizeof rate);
-  else
-    snprintf (rate, sizeof rate, "-");
-  w = snprintf (line, sizeof line, "%s  %s/s", size, rate);
-  used = w > 0 && (size_t) w < sizeof line ? (size_t) w : 0;
+  used = Xva_cli_progress_head (line, sizeof line, p->bytes, elapsed);
   if (p->total > 0)
     frac = (double) (p->done < p->total ? p->done : p->total)
            / (double) p->total;
@@ -485,45 +536,31 @@ cb_progress (void *opaque, const struct Xva_client_progress *p)
     if (w > 0 && (size_t) w < sizeof line - used)
       used += (size_t) w;
   }
-  fprintf (stderr, "\r%s", line);
-  if (used < r->width)
-    fprintf (stderr, "%*s", (int) (r->width - used), "");
-  fflush (stderr);
-  r->width = used;
-  r->shown = 1;
+  Xva_cli_progress_show (&r->pg, line, used);
 }
 
-void
-Xva_remote_callbacks (struct xva_remote *r, struct Xva_client_cb *cb)
+const struct Xva_client_cb *
+Xva_remote_callbacks (struct xva_remote *r)
 {
   Xva_cli_progress_start (&r->pg, !r->quiet);
-  memset (cb, 0, sizeof *cb);
-  cb->progress = cb_progress;
-  cb->notice = cb_notice;
-  cb->stop = cb_stop;
-  cb->opaque = r;
-}
-
-void
-Xva_remote_progress_end (struct xva_remote *r)
-{
-  if (!r->shown)
-    return;
-  fprintf (stderr, "\r%*s\r", (int) r->width, "");
-  fflush (stderr);
-  r->shown = 0;
-  r->width = 0;
+  memset (&r->cb, 0, sizeof r->cb);
+  r->cb.progress = cb_progress;
+  r->cb.notice = cb_notice;
+  r->cb.stop = cb_stop;
+  r->cb.opaque = r;
+  return &r->cb;
 }
 
 /* ------------------------------------------------------------------ */
 /* Results                                                              */
 
-int
-Xva_remote_fail (struct xva_remote *r, const struct Xva_client_result *res)
+/* Prints the failure of the transfer; returns its exit code. */
+static int
+print_failure (const struct xva_remote *r)
 {
-  int rc = Xva_remote_exit_code (res->status);
+  const struct Xva_client_result *res = &r->res;
+  int rc = exit_code (res->status);
 
-  Xva_remote_progress_end (r);
   if (res->status == XVA_ECANCELLED && Xva_cli_interrupted ())
     Xva_cli_error (r->cmd, "interrupted");
   else
@@ -544,8 +581,9 @@ Xva_remote_fail (struct xva_remote *r, const struct Xva_client_result *res)
   return rc;
 }
 
-void
-Xva_remote_json (FILE *f, const struct Xva_client_result *res, unsigned which)
+/* The JSON summary of a transfer. */
+static void
+print_json (FILE *f, const struct Xva_client_result *res, unsigned which)
 {
   size_t i;
 
@@ -574,4 +612,20 @@ Xva_remote_json (FILE *f, const struct Xva_client_result *res, unsigned which)
            res->seconds);
   Xva_cli_json_string (f, Xva_cli_checksum_kinds (res->checksum_kinds));
   fputs ("}\n", f);
+}
+
+int
+Xva_remote_finish (struct xva_remote *r, unsigned which)
+{
+  size_t i;
+
+  Xva_cli_progress_end (&r->pg);
+  if (r->res.status != XVA_OK)
+    return print_failure (r);
+  if (r->json)
+    print_json (stdout, &r->res, which);
+  else if (which & 2)
+    for (i = 0; i < r->res.nvm; i++)
+      printf ("%s\n", r->res.vm_uuids[i]);
+  return XVA_EXIT_OK;
 }

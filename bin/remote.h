@@ -9,6 +9,7 @@
 #include <stdio.h>
 
 #include "cli.h"
+#include "s3opt.h"
 #include "../client/transfer.h"
 
 int Xva_cmd_export (int argc, char **argv);
@@ -26,6 +27,9 @@ enum {
   XVA_ROPT_JSON,
   XVA_ROPT_TASK_ID,
   XVA_ROPT_COMPRESS,
+  XVA_ROPT_UUID, /* the VM: --uuid, --ref or --name */
+  XVA_ROPT_REF,
+  XVA_ROPT_NAME,
 };
 
 /* clang-format off */
@@ -38,6 +42,14 @@ enum {
   { "json", no_argument, NULL, XVA_ROPT_JSON }, \
   { "quiet", no_argument, NULL, 'q' }, \
   { "help", no_argument, NULL, 'h' }
+
+/* The options of a command that talks to one host (--url) and may read
+ * or write an S3 object: the common ones, --task-id and the S3 ones. */
+#define XVA_REMOTE_HOST_OPTIONS \
+  { "url", required_argument, NULL, XVA_ROPT_URL }, \
+  { "task-id", required_argument, NULL, XVA_ROPT_TASK_ID }, \
+  XVA_REMOTE_COMMON_OPTIONS, \
+  XVA_CLI_S3_NET_OPTIONS
 /* clang-format on */
 
 /* The help text of the common options. */
@@ -58,6 +70,18 @@ enum {
   "archive, 4 local I/O error (or no space), 5 authentication failed,\n"      \
   "6 VM or SR not found, 7 network failure, 8 the host failed the task.\n"
 
+/* The --help of a command with XVA_REMOTE_HOST_OPTIONS: the start of its
+ * options... */
+#define XVA_REMOTE_HOST_HELP_START                                            \
+  "URL is http://HOST[:PORT], https://HOST[:PORT] or unix:PATH.\n"            \
+  "\n"                                                                        \
+  "Options:\n"                                                                \
+  "      --url URL             the host\n"
+
+/* ...and, after its own options, the end. */
+#define XVA_REMOTE_HOST_HELP_END                                              \
+  XVA_REMOTE_COMMON_HELP "\n" XVA_CLI_S3_NET_HELP "\n" XVA_REMOTE_EXIT_HELP
+
 /* One host as given on the command line. */
 struct xva_remote_side {
   const char *url;
@@ -75,26 +99,45 @@ struct xva_remote_side {
 /* What every network command shares. */
 struct xva_remote {
   const char *cmd;
+  const char *usage; /* the --help text */
+  /* The common options: */
   const char *cacert;
   int insecure;
   int quiet;
   int json;
+  const char *task_id; /* --task-id */
+  int compress;        /* --compress (enum xva_compress) */
+  const char *uuid;    /* the VM: --uuid, */
+  const char *ref;     /* --ref */
+  const char *name;    /* or --name */
+  unsigned nvm;        /* how many of these were given */
+  struct xva_cli_s3 s3;
+  /* The transfer: */
   struct xva_cli_progress pg; /* start time; display enabled or not */
-  int shown;
-  double last;
-  size_t width;
+  struct Xva_client_cb cb;
+  struct Xva_client_result res;
 };
 
-void Xva_remote_init (struct xva_remote *r, const char *cmd);
+/* Starts r: no options yet, an empty result.  Free with
+ * Xva_remote_free. */
+void Xva_remote_init (struct xva_remote *r, const char *cmd,
+                      const char *usage);
 void Xva_remote_side_init (struct xva_remote_side *s, const char *user_env,
                            const char *password_env);
-/* Handles a common option; 1 if it was one (the side gets --user,
- * --password-file and --session), 0 if not. */
-int Xva_remote_option (struct xva_remote *r, struct xva_remote_side *s, int c,
-                       const char *arg);
-/* Parses --compress ALG into *out; 0 or -1 (message printed). */
-int Xva_remote_parse_compress (const struct xva_remote *r, const char *arg,
-                               int *out);
+/* getopt_long over argv, taking the common options (the side gets
+ * --url, --user, --password-file and --session), --task-id,
+ * --compress, --uuid, --ref, --name, --help and the S3 options, and
+ * reporting bad ones.
+ * Returns the next option of the command's own, or -1 with *rc set: -1
+ * at the end of the options, else the exit code to return now (after
+ * --help or a usage error). */
+int Xva_remote_getopt (struct xva_remote *r, struct xva_remote_side *s,
+                       int argc, char **argv, const char *shortopts,
+                       const struct option *longopts, int *rc);
+/* When path is an s3:// address, sets S3 up for the transfer (and, for
+ * an output, checks the address, the bucket and the keys first).
+ * Prints what is wrong.  Returns an exit code. */
+int Xva_remote_s3 (struct xva_remote *r, const char *path, int output);
 /* Fills h from the side and the common options: the URL (checked),
  * credentials, retries (XVA_RETRY_TRIES, XVA_RETRY_DELAY_MS) and task
  * wait (XVA_TASK_WAIT).  Prints a message and returns an exit code on
@@ -103,20 +146,19 @@ int Xva_remote_host (struct xva_remote *r, struct xva_remote_side *s,
                      struct Xva_client_host *h);
 /* Frees and wipes what Xva_remote_host resolved. */
 void Xva_remote_side_clear (struct xva_remote_side *s);
-/* Callbacks: progress on a terminal unless quiet, warnings on stderr
- * unless quiet, stop on SIGINT / SIGTERM / SIGHUP. */
-void Xva_remote_callbacks (struct xva_remote *r, struct Xva_client_cb *cb);
-/* Clears the progress line. */
-void Xva_remote_progress_end (struct xva_remote *r);
-/* Prints the failure ("xva CMD: msg") and returns its exit code; with
- * --json also a one-line {"error": ...} on standard output. */
-int Xva_remote_fail (struct xva_remote *r,
-                     const struct Xva_client_result *res);
-/* The exit code of a status. */
-int Xva_remote_exit_code (int status);
-/* The JSON summary: {"vm_uuid"?, "vm_uuids"?, "file"?, "bytes",
- * "seconds", "checksum"}.  which: 1 vm_uuid, 2 vm_uuids, 4 file. */
-void Xva_remote_json (FILE *f, const struct Xva_client_result *res,
-                      unsigned which);
+/* The callbacks of the transfer (valid while r is): progress on a
+ * terminal unless quiet (timed from now), warnings on stderr unless
+ * quiet, stop on SIGINT / SIGTERM / SIGHUP. */
+const struct Xva_client_cb *Xva_remote_callbacks (struct xva_remote *r);
+/* After the transfer into r->res: clears the progress line, then on
+ * failure prints it ("xva CMD: msg"; with --json also a one-line
+ * {"error": ...} on standard output) and returns its exit code; on
+ * success prints the JSON summary with --json ({"vm_uuid"?,
+ * "vm_uuids"?, "file"?, "bytes", "seconds", "checksum"}; which: 1
+ * vm_uuid, 2 vm_uuids, 4 file), else the new VMs' uuids, one a line,
+ * when which has 2.  Returns XVA_EXIT_OK then. */
+int Xva_remote_finish (struct xva_remote *r, unsigned which);
+/* Frees the result and the S3 settings.  r may be NULL. */
+void Xva_remote_free (struct xva_remote *r);
 
 #endif /* XVA_BIN_REMOTE_H */

@@ -405,28 +405,49 @@ Xva_cli_s3_fail (const char *cmd, int status, const char *msg)
 }
 
 int
-Xva_cli_s3_target_check (struct xva_cli_s3 *s, const char *cmd,
-                         const char *url)
+Xva_cli_s3_bucket_url (const char *url, char *out, size_t outsize)
 {
-  char bucket[80], err[1200];
   size_t n;
-  int rc, status;
+
+  if (!xva_s3_is_url (url))
+    return -1;
+  n = 5 + strcspn (url + 5, "/");
+  if (n >= outsize)
+    return -1;
+  memcpy (out, url, n);
+  out[n] = '\0';
+  return 0;
+}
+
+/* Checks the address of an object (a key is needed) and sets s up.
+ * Returns an exit code. */
+static int
+s3_object_setup (struct xva_cli_s3 *s, const char *cmd, const char *url)
+{
+  char err[1200];
 
   err[0] = '\0';
   if (xva_s3_url_check (url, 1, err, sizeof err) != XVA_OK) {
     Xva_cli_error (cmd, "%s", err);
     return XVA_EXIT_USAGE;
   }
-  rc = Xva_cli_s3_setup (s, cmd);
+  return Xva_cli_s3_setup (s, cmd);
+}
+
+int
+Xva_cli_s3_target_check (struct xva_cli_s3 *s, const char *cmd,
+                         const char *url)
+{
+  char bucket[80], err[1200];
+  int rc, status;
+
+  rc = s3_object_setup (s, cmd, url);
   if (rc != XVA_EXIT_OK)
     return rc;
-  n = 5 + strcspn (url + 5, "/");
-  if (n >= sizeof bucket) {
+  if (Xva_cli_s3_bucket_url (url, bucket, sizeof bucket) == -1) {
     Xva_cli_error (cmd, "bad address '%s'", url);
     return XVA_EXIT_USAGE;
   }
-  memcpy (bucket, url, n);
-  bucket[n] = '\0';
   err[0] = '\0';
   status = xva_s3_bucket_check (&s->opts, bucket, err, sizeof err);
   if (status != XVA_OK)
@@ -434,14 +455,38 @@ Xva_cli_s3_target_check (struct xva_cli_s3 *s, const char *cmd,
   return XVA_EXIT_OK;
 }
 
-/* ------------------------------------------------------------------ */
-/* Archive input                                                        */
+/* The rest of Xva_cli_s3_last_option, once Xva_cli_s3_option gave s3r
+ * for c. */
+static int
+s3_option_end (const char *cmd, int c, int s3r, int argc, char **argv)
+{
+  if (s3r == 1)
+    return -1;
+  if (s3r == -1) {
+    Xva_cli_usage_hint (cmd);
+    return XVA_EXIT_USAGE;
+  }
+  return Xva_cli_bad_option (cmd, c, argc, argv);
+}
 
 int
-Xva_cli_input_open (const char *cmd, const char *path, struct xva_cli_s3 *s3,
-                    struct xva_cli_input *in)
+Xva_cli_s3_last_option (struct xva_cli_s3 *s, const char *cmd, int c, int argc,
+                        char **argv)
 {
-  char err[1200];
+  return s3_option_end (cmd, c, Xva_cli_s3_option (s, cmd, c, optarg), argc,
+                        argv);
+}
+
+/* ------------------------------------------------------------------ */
+/* The commands that read one archive                                   */
+
+/* Opens path ("-": standard input; "s3://...": an object, setting up s3
+ * first).  Prints a message on failure.  Returns an exit code. */
+static int
+input_open (const char *cmd, const char *path, struct xva_cli_s3 *s3,
+            struct xva_cli_input *in)
+{
+  char bucket[80], err[1200], berr[1200];
   int rc = XVA_EXIT_FAIL, status;
 
   memset (in, 0, sizeof *in);
@@ -452,163 +497,188 @@ Xva_cli_input_open (const char *cmd, const char *path, struct xva_cli_s3 *s3,
     in->fd = Xva_cli_open_input (cmd, path, &rc);
     return in->fd == -1 ? rc : XVA_EXIT_OK;
   }
-  err[0] = '\0';
-  if (xva_s3_url_check (path, 1, err, sizeof err) != XVA_OK) {
-    Xva_cli_error (cmd, "%s", err);
-    return XVA_EXIT_USAGE;
-  }
-  rc = Xva_cli_s3_setup (s3, cmd);
+  rc = s3_object_setup (s3, cmd, path);
   if (rc != XVA_EXIT_OK)
     return rc;
+  err[0] = '\0';
   status = XVA_OK;
   in->dl = xva_s3_download_new (&s3->opts, path, &status, err, sizeof err);
   if (in->dl != NULL)
     return XVA_EXIT_OK;
-  if (status == XVA_ENOTFOUND) {
-    /* HEAD cannot tell a missing bucket from a missing key. */
-    char bucket[80], berr[1200];
-    size_t n = 5 + strcspn (path + 5, "/");
-    if (n < sizeof bucket) {
-      memcpy (bucket, path, n);
-      bucket[n] = '\0';
-      if (xva_s3_bucket_check (&s3->opts, bucket, berr, sizeof berr)
-          == XVA_ENOTFOUND)
-        Xva_cli_error (cmd, "no such bucket: %s", bucket);
-      else
-        Xva_cli_error (cmd, "no such object: %s", path);
-      return XVA_EXIT_NOTFOUND;
-    }
+  /* HEAD cannot tell a missing bucket from a missing key. */
+  if (status == XVA_ENOTFOUND
+      && Xva_cli_s3_bucket_url (path, bucket, sizeof bucket) == 0) {
+    if (xva_s3_bucket_check (&s3->opts, bucket, berr, sizeof berr)
+        == XVA_ENOTFOUND)
+      Xva_cli_error (cmd, "no such bucket: %s", bucket);
+    else
+      Xva_cli_error (cmd, "no such object: %s", path);
+    return XVA_EXIT_NOTFOUND;
   }
   return Xva_cli_s3_fail (cmd, status, err);
 }
 
-/* Reads an S3 object into r. */
-static int
-read_s3 (struct xva_cli_input *in, struct xva_reader *r,
-         struct xva_cli_progress *pg, int *src_exit, char *msg, size_t msglen)
+void
+Xva_cli_read_init (struct xva_cli_read *rd, const char *cmd, const char *usage)
 {
-  struct xva_progress p;
-  struct xva_in xin;
-  unsigned char *buf;
-  uint64_t total = 0;
-  size_t got;
-  int s;
+  memset (rd, 0, sizeof *rd);
+  rd->cmd = cmd;
+  rd->usage = usage;
+  rd->in.fd = -1;
+  Xva_cli_s3_init (&rd->s3);
+}
 
-  buf = malloc (XVA_CLI_READ_SIZE);
-  if (buf == NULL)
-    return XVA_ENOMEM;
-  for (;;) {
-    if (Xva_cli_interrupted ()) {
-      s = XVA_ECANCELLED;
-      goto out;
-    }
-    got = 0;
-    s = xva_s3_download_read (in->dl, buf, XVA_CLI_READ_SIZE, &got);
-    if (s < 0) {
-      *src_exit = Xva_cli_exit_code (s);
-      snprintf (msg, msglen, "%s", xva_s3_download_errmsg (in->dl));
-      goto out;
-    }
-    if (s == XVA_EOF || got == 0)
+int
+Xva_cli_read_getopt (struct xva_cli_read *rd, int argc, char **argv,
+                     const char *shortopts, const struct option *longopts,
+                     int *rc)
+{
+  int c, s3r;
+
+  *rc = -1;
+  opterr = 0;
+  while ((c = getopt_long (argc, argv, shortopts, longopts, NULL)) != -1) {
+    switch (c) {
+    case 'q':
+      rd->quiet = 1;
       break;
-    total += got;
-    xin.src = buf;
-    xin.size = got;
-    xin.pos = 0;
-    s = xva_reader_feed (r, &xin);
-    if (pg != NULL) {
-      xva_reader_progress (r, &p);
-      Xva_cli_progress_update (pg, total, &p);
-    }
-    if (s == XVA_EOF)
+    case 'T':
+      if (Xva_cli_threads_option (rd->cmd, optarg, &rd->threads) != 0) {
+        *rc = XVA_EXIT_USAGE;
+        return -1;
+      }
       break;
-    if (s < 0)
-      goto out;
+    case 'h':
+      fputs (rd->usage, stdout);
+      *rc = XVA_EXIT_OK;
+      return -1;
+    default:
+      s3r = Xva_cli_s3_option (&rd->s3, rd->cmd, c, optarg);
+      if (s3r == 0 && c != '?' && c != ':')
+        return c; /* the command's own */
+      *rc = s3_option_end (rd->cmd, c, s3r, argc, argv);
+      if (*rc != -1)
+        return -1;
+    }
   }
-  s = xva_reader_finish (r);
-out:
-  free (buf);
+  return -1;
+}
+
+int
+Xva_cli_read_start (struct xva_cli_read *rd, int argc, char **argv,
+                    unsigned flags, struct xva_sink_io io)
+{
+  struct xva_reader_opts ro;
+  int rc, status = XVA_OK;
+
+  if (argc - optind > 1)
+    return Xva_cli_usage_error (rd->cmd, "too many arguments");
+  rc = input_open (rd->cmd, optind < argc ? argv[optind] : "-", &rd->s3,
+                   &rd->in);
+  if (rc != XVA_EXIT_OK)
+    return rc;
+  xva_reader_opts_init (&ro);
+  ro.force = (flags & XVA_CLI_READ_FORCE) != 0;
+  ro.mode = XVA_READ_ANY;
+  ro.require_end = (flags & XVA_CLI_READ_WHOLE) != 0;
+  ro.threads = rd->threads;
+  rd->r = xva_reader_new (&ro, io, &status);
+  if (rd->r == NULL) {
+    Xva_cli_error (rd->cmd, "cannot start reading: %s", xva_strerror (status));
+    return Xva_cli_exit_code (status);
+  }
+  return XVA_EXIT_OK;
+}
+
+/* An S3 object for Xva_cli_feed; a failure goes to *src_exit and msg. */
+struct s3_source {
+  struct xva_s3_download *dl;
+  int *src_exit;
+  char *msg;
+  size_t msglen;
+};
+
+static int
+read_s3 (void *opaque, void *buf, size_t len, size_t *got)
+{
+  struct s3_source *src = opaque;
+  int s = xva_s3_download_read (src->dl, buf, len, got);
+
+  if (s < 0) {
+    *src->src_exit = Xva_cli_exit_code (s);
+    snprintf (src->msg, src->msglen, "%s", xva_s3_download_errmsg (src->dl));
+  }
   return s;
 }
 
 int
-Xva_cli_input_read (struct xva_cli_input *in, struct xva_reader *r,
-                    struct xva_cli_progress *pg, int *src_exit, char *msg,
-                    size_t msglen)
+Xva_cli_read_run (struct xva_cli_read *rd)
 {
-  int read_errno = 0, s;
+  struct xva_cli_progress pg;
+  struct s3_source src;
+  uint64_t total = 0;
+  int read_errno = 0;
 
-  *src_exit = 0;
-  if (msglen > 0)
-    msg[0] = '\0';
-  if (in->dl != NULL)
-    return read_s3 (in, r, pg, src_exit, msg, msglen);
-  s = Xva_cli_read_archive (in->fd, r, pg, &read_errno, NULL);
+  rd->src_exit = 0;
+  rd->msg[0] = '\0';
+  Xva_cli_progress_start (&pg, !rd->quiet);
+  if (rd->in.dl != NULL) {
+    src.dl = rd->in.dl;
+    src.src_exit = &rd->src_exit;
+    src.msg = rd->msg;
+    src.msglen = sizeof rd->msg;
+    rd->status = Xva_cli_feed (rd->r, &pg, read_s3, &src, &total);
+  }
+  else
+    rd->status = Xva_cli_read_archive (rd->in.fd, rd->r, &pg, &read_errno,
+                                       NULL);
+  Xva_cli_progress_end (&pg);
   if (read_errno == XVA_CLI_ESHRUNK) {
-    *src_exit = XVA_EXIT_IO;
-    snprintf (msg, msglen,
+    rd->src_exit = XVA_EXIT_IO;
+    snprintf (rd->msg, sizeof rd->msg,
               "cannot read %s: the file was cut short (by "
               "another program) while it was read",
-              in->shown);
+              rd->in.shown);
   }
   else if (read_errno != 0) {
-    *src_exit = XVA_EXIT_IO;
-    snprintf (msg, msglen, "cannot read %s: %s", in->shown,
+    rd->src_exit = XVA_EXIT_IO;
+    snprintf (rd->msg, sizeof rd->msg, "cannot read %s: %s", rd->in.shown,
               strerror (read_errno));
   }
-  return s;
+  return rd->status;
+}
+
+int
+Xva_cli_read_fail (const struct xva_cli_read *rd, int archive_exit)
+{
+  int rc;
+
+  if (rd->src_exit != 0) {
+    if (rd->in.dl != NULL)
+      return Xva_cli_s3_fail (rd->cmd, rd->status, rd->msg);
+    Xva_cli_error (rd->cmd, "%s", rd->msg);
+    return rd->src_exit;
+  }
+  if (rd->status == XVA_ECANCELLED && Xva_cli_interrupted ()) {
+    Xva_cli_error (rd->cmd, "interrupted");
+    return XVA_EXIT_FAIL;
+  }
+  Xva_cli_error (rd->cmd, "%s: %s", rd->in.shown, xva_reader_errmsg (rd->r));
+  rc = Xva_cli_exit_code (rd->status);
+  return rc == XVA_EXIT_OK || rc == XVA_EXIT_FAIL ? archive_exit : rc;
 }
 
 void
-Xva_cli_input_close (struct xva_cli_input *in)
+Xva_cli_read_free (struct xva_cli_read *rd)
 {
-  if (in == NULL)
+  if (rd == NULL)
     return;
-  xva_s3_download_free (in->dl);
-  in->dl = NULL;
-  if (in->fd > STDIN_FILENO)
-    close (in->fd);
-  in->fd = -1;
-}
-
-int
-Xva_cli_input_option (const char *cmd, struct xva_cli_s3 *s3, int c, int argc,
-                      char **argv)
-{
-  int r = Xva_cli_s3_option (s3, cmd, c, optarg);
-
-  if (r == 1)
-    return -1;
-  if (r == -1) {
-    Xva_cli_usage_hint (cmd);
-    return XVA_EXIT_USAGE;
-  }
-  return Xva_cli_bad_option (cmd, c, argc, argv);
-}
-
-int
-Xva_cli_input_operand (const char *cmd, int argc, char **argv,
-                       struct xva_cli_s3 *s3, struct xva_cli_input *in)
-{
-  if (argc - optind > 1) {
-    Xva_cli_error (cmd, "too many arguments");
-    Xva_cli_usage_hint (cmd);
-    return XVA_EXIT_USAGE;
-  }
-  return Xva_cli_input_open (cmd, optind < argc ? argv[optind] : "-", s3, in);
-}
-
-struct xva_reader *
-Xva_cli_reader_new (const char *cmd, const struct xva_reader_opts *ro,
-                    struct xva_sink_io io, int *rc)
-{
-  struct xva_reader *r;
-  int status = XVA_OK;
-
-  r = xva_reader_new (ro, io, &status);
-  if (r == NULL) {
-    Xva_cli_error (cmd, "cannot start reading: %s", xva_strerror (status));
-    *rc = Xva_cli_exit_code (status);
-  }
-  return r;
+  xva_reader_free (rd->r);
+  rd->r = NULL;
+  xva_s3_download_free (rd->in.dl);
+  rd->in.dl = NULL;
+  if (rd->in.fd > STDIN_FILENO)
+    close (rd->in.fd);
+  rd->in.fd = -1;
+  Xva_cli_s3_free (&rd->s3);
 }

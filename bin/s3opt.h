@@ -7,6 +7,7 @@
 #include <getopt.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include <xva/xva.h>
 
@@ -105,6 +106,12 @@ void Xva_cli_s3_init (struct xva_cli_s3 *s);
  * printed; the caller exits with XVA_EXIT_USAGE). */
 int Xva_cli_s3_option (struct xva_cli_s3 *s, const char *cmd, int c,
                        const char *arg);
+/* The last case of a command's option switch: an S3 option (stored;
+ * returns -1: go on parsing), else a usage error, reported: a bad S3
+ * value, an unknown option or a missing argument (returns the exit
+ * code). */
+int Xva_cli_s3_last_option (struct xva_cli_s3 *s, const char *cmd, int c,
+                            int argc, char **argv);
 /* Completes s->opts from the options, then the credentials file, then
  * the environment.  Prints what is missing or wrong.  Returns an exit
  * code (XVA_EXIT_OK when ready).  Only called when an s3:// address is
@@ -123,7 +130,11 @@ int Xva_cli_s3_target_check (struct xva_cli_s3 *s, const char *cmd,
  * credentials or a missing bucket) and returns its exit code. */
 int Xva_cli_s3_fail (const char *cmd, int status, const char *msg);
 
-/* ---- archive input: a file, standard input or an S3 object ---- */
+/* "s3://bucket" of an s3:// address into out; 0 or -1 (too long). */
+int Xva_cli_s3_bucket_url (const char *url, char *out, size_t outsize);
+
+/* ---- the commands that read one archive (verify, extract, inspect):
+ * a FILE operand that is a file, standard input or an S3 object ---- */
 
 struct xva_cli_input {
   const char *path;  /* as given */
@@ -132,32 +143,61 @@ struct xva_cli_input {
   struct xva_s3_download *dl;
 };
 
-/* Opens path ("-": standard input; "s3://...": an object, setting up s3
- * first).  Prints a message on failure.  Returns an exit code. */
-int Xva_cli_input_open (const char *cmd, const char *path,
-                        struct xva_cli_s3 *s3, struct xva_cli_input *in);
-/* Reads the whole input into r (as Xva_cli_read_archive), then calls
- * xva_reader_finish.  Returns XVA_OK, the reader's status, or, when the
- * input itself failed, its status with *src_exit set to the exit code
- * and the reason in msg[0..msglen).  XVA_ECANCELLED on a signal. */
-int Xva_cli_input_read (struct xva_cli_input *in, struct xva_reader *r,
-                        struct xva_cli_progress *pg, int *src_exit, char *msg,
-                        size_t msglen);
-void Xva_cli_input_close (struct xva_cli_input *in);
+struct xva_cli_read {
+  const char *cmd;
+  const char *usage; /* the --help text */
+  int quiet;         /* -q */
+  unsigned threads;  /* --threads (0: one per core) */
+  struct xva_cli_s3 s3;
+  struct xva_cli_input in;
+  struct xva_reader *r;
+  /* The outcome of Xva_cli_read_run: */
+  int status;     /* XVA_OK, the reader's or the input's status */
+  int src_exit;   /* nonzero: the input failed (the exit code) ... */
+  char msg[1200]; /* ... for this reason */
+};
 
-/* For the commands that read one archive (verify, extract, inspect).
- * An option c that the command's own switch did not take: an S3 option
- * (returns -1: go on parsing), else a usage error (returns the exit
- * code). */
-int Xva_cli_input_option (const char *cmd, struct xva_cli_s3 *s3, int c,
-                          int argc, char **argv);
-/* After the options: at most one FILE operand (default "-"), opened
- * into in.  Returns an exit code (XVA_EXIT_OK on success). */
-int Xva_cli_input_operand (const char *cmd, int argc, char **argv,
-                           struct xva_cli_s3 *s3, struct xva_cli_input *in);
-/* A reader, or NULL with the reason printed and *rc set. */
-struct xva_reader *Xva_cli_reader_new (const char *cmd,
-                                       const struct xva_reader_opts *ro,
-                                       struct xva_sink_io io, int *rc);
+void Xva_cli_read_init (struct xva_cli_read *rd, const char *cmd,
+                        const char *usage);
+/* getopt_long over argv, taking -q, --threads, --help and the S3
+ * options, and reporting bad ones.  Returns the next option of the
+ * command's own, or -1 with *rc set: -1 at the end of the options, else
+ * the exit code to return now (after --help or a usage error). */
+int Xva_cli_read_getopt (struct xva_cli_read *rd, int argc, char **argv,
+                         const char *shortopts, const struct option *longopts,
+                         int *rc);
+
+/* The options of a command's table that Xva_cli_read_getopt takes for
+ * it: -q, --threads, --help and the S3 options. */
+/* clang-format off */
+#define XVA_CLI_READ_OPTIONS                                                \
+  { "quiet", no_argument, NULL, 'q' },                                      \
+  { "threads", required_argument, NULL, 'T' },                              \
+  { "help", no_argument, NULL, 'h' },                                       \
+  XVA_CLI_S3_OPTIONS
+/* clang-format on */
+
+/* Flags of Xva_cli_read_start. */
+#define XVA_CLI_READ_FORCE 1u /* keep going past checksum mismatches */
+#define XVA_CLI_READ_WHOLE 2u /* the archive must end with its marker */
+
+/* After the options: opens the FILE operand (at most one; default "-":
+ * standard input; "s3://...": an object, setting up S3 first) and makes
+ * the reader (XVA_READ_ANY, the threads asked for) with io.  Prints what
+ * fails.  Returns an exit code. */
+int Xva_cli_read_start (struct xva_cli_read *rd, int argc, char **argv,
+                        unsigned flags, struct xva_sink_io io);
+/* Reads the whole input into the reader (as Xva_cli_read_archive, with
+ * progress unless quiet), then calls xva_reader_finish.  Sets and
+ * returns rd->status: XVA_OK, the reader's status, XVA_ECANCELLED on a
+ * signal, or, when the input itself failed, its status with
+ * rd->src_exit and rd->msg set. */
+int Xva_cli_read_run (struct xva_cli_read *rd);
+/* Reports why the read failed: the input, a signal, or the reader's
+ * message.  Returns the exit code: archive_exit for a reader status
+ * that has none of its own. */
+int Xva_cli_read_fail (const struct xva_cli_read *rd, int archive_exit);
+/* Frees the reader, closes the input and frees the S3 settings. */
+void Xva_cli_read_free (struct xva_cli_read *rd);
 
 #endif /* XVA_BIN_S3OPT_H */

@@ -86,6 +86,13 @@ usage (FILE *f)
   /* clang-format on */
 }
 
+int
+Xva_cli_server_fail (const char *cmd, int status, const char *err)
+{
+  Xva_cli_error (cmd, "%s", err[0] != '\0' ? err : xva_strerror (status));
+  return status == XVA_EINVAL ? XVA_EXIT_FAIL : Xva_cli_exit_code (status);
+}
+
 static void
 log_stderr (void *opaque, const char *line)
 {
@@ -188,13 +195,11 @@ Xva_cmd_serve (int argc, char **argv)
     case OPT_TIMEOUT:
     case OPT_MAX_CONN:
       if (Xva_cli_parse_uint (optarg, 1, c == OPT_TIMEOUT ? 86400 : 100000, &v)
-          < 0) {
-        Xva_cli_error (CMD, "bad --%s: '%s'",
-                       c == OPT_TIMEOUT ? "timeout" : "max-connections",
-                       optarg);
-        Xva_cli_usage_hint (CMD);
-        return XVA_EXIT_USAGE;
-      }
+          < 0)
+        return Xva_cli_usage_error (CMD, "bad --%s: '%s'",
+                                    c == OPT_TIMEOUT ? "timeout"
+                                                     : "max-connections",
+                                    optarg);
       if (c == OPT_TIMEOUT)
         o.timeout_s = (unsigned) v;
       else
@@ -207,21 +212,12 @@ Xva_cmd_serve (int argc, char **argv)
       return Xva_cli_bad_option (CMD, c, argc, argv);
     }
   }
-  if (optind < argc) {
-    Xva_cli_error (CMD, "unexpected argument '%s'", argv[optind]);
-    Xva_cli_usage_hint (CMD);
-    return XVA_EXIT_USAGE;
-  }
-  if (o.data_dir == NULL) {
-    Xva_cli_error (CMD, "--data DIR is required");
-    Xva_cli_usage_hint (CMD);
-    return XVA_EXIT_USAGE;
-  }
-  if ((o.tls_cert == NULL) != (o.tls_key == NULL)) {
-    Xva_cli_error (CMD, "--tls-cert and --tls-key go together");
-    Xva_cli_usage_hint (CMD);
-    return XVA_EXIT_USAGE;
-  }
+  if (optind < argc)
+    return Xva_cli_usage_error (CMD, "unexpected argument '%s'", argv[optind]);
+  if (o.data_dir == NULL)
+    return Xva_cli_usage_error (CMD, "--data DIR is required");
+  if ((o.tls_cert == NULL) != (o.tls_key == NULL))
+    return Xva_cli_usage_error (CMD, "--tls-cert and --tls-key go together");
   if (o.nlisten == 0)
     addrs[o.nlisten++] = DEFAULT_LISTEN;
   o.listen = addrs;
@@ -250,10 +246,8 @@ Xva_cmd_serve (int argc, char **argv)
   err[0] = '\0';
   s = Xva_serve_start (&o, &sv, err, sizeof err);
   explicit_bzero (password, sizeof password);
-  if (s != XVA_OK) {
-    Xva_cli_error (CMD, "%s", err[0] != '\0' ? err : xva_strerror (s));
-    return s == XVA_EINVAL ? XVA_EXIT_FAIL : Xva_cli_exit_code (s);
-  }
+  if (s != XVA_OK)
+    return Xva_cli_server_fail (CMD, s, err);
   for (i = 0; i < Xva_serve_nurls (sv); i++)
     printf ("listening on %s\n", Xva_serve_url (sv, i));
   fflush (stdout);

@@ -19,27 +19,23 @@ static const struct option long_options[] = {
   { NULL, 0, NULL, 0 },
 };
 
-static void
-usage (FILE *f)
-{
-  /* clang-format off */
-  fprintf (f,
-    "Usage: xva sr-create --data DIR --name NAME\n"
-    "\n"
-    "Adds a storage repository named NAME to the data directory DIR (a\n"
-    "directory DIR/sr/<uuid> for its disk images) and prints its uuid.\n"
-    "When 'xva serve' runs on DIR, the server makes it, asked through\n"
-    "DIR/" XVA_SERVE_CTL_NAME ".\n"
-    "\n"
-    "Options:\n"
-    "  -d, --data DIR    the data directory (made by 'xva serve')\n"
-    "  -n, --name NAME   the SR's name_label\n"
-    "  -h, --help        show this help\n"
-    "\n"
-    "Exit status: 0 success, 1 failure, 2 bad usage, 7 the running\n"
-    "server cannot be reached, 8 the server refused.\n");
-  /* clang-format on */
-}
+/* clang-format off */
+static const char usage_text[] =
+  "Usage: xva sr-create --data DIR --name NAME\n"
+  "\n"
+  "Adds a storage repository named NAME to the data directory DIR (a\n"
+  "directory DIR/sr/<uuid> for its disk images) and prints its uuid.\n"
+  "When 'xva serve' runs on DIR, the server makes it, asked through\n"
+  "DIR/" XVA_SERVE_CTL_NAME ".\n"
+  "\n"
+  "Options:\n"
+  "  -d, --data DIR    the data directory (made by 'xva serve')\n"
+  "  -n, --name NAME   the SR's name_label\n"
+  "  -h, --help        show this help\n"
+  "\n"
+  "Exit status: 0 success, 1 failure, 2 bad usage, 7 the running\n"
+  "server cannot be reached, 8 the server refused.\n";
+/* clang-format on */
 
 int
 Xva_cmd_sr_create (int argc, char **argv)
@@ -58,28 +54,21 @@ Xva_cmd_sr_create (int argc, char **argv)
       name = optarg;
       break;
     case 'h':
-      usage (stdout);
+      fputs (usage_text, stdout);
       return XVA_EXIT_OK;
     default:
       return Xva_cli_bad_option (CMD, c, argc, argv);
     }
   }
-  if (optind < argc) {
-    Xva_cli_error (CMD, "unexpected argument '%s'", argv[optind]);
-    Xva_cli_usage_hint (CMD);
-    return XVA_EXIT_USAGE;
-  }
-  if (dir == NULL || name == NULL || name[0] == '\0') {
-    Xva_cli_error (CMD, "--data DIR and --name NAME are required");
-    Xva_cli_usage_hint (CMD);
-    return XVA_EXIT_USAGE;
-  }
+  if (optind < argc)
+    return Xva_cli_usage_error (CMD, "unexpected argument '%s'", argv[optind]);
+  if (dir == NULL || name == NULL || name[0] == '\0')
+    return Xva_cli_usage_error (CMD,
+                                "--data DIR and --name NAME are required");
   err[0] = '\0';
   s = Xva_serve_sr_create (dir, name, uuid, err, sizeof err);
-  if (s != XVA_OK) {
-    Xva_cli_error (CMD, "%s", err[0] != '\0' ? err : xva_strerror (s));
-    return s == XVA_EINVAL ? XVA_EXIT_FAIL : Xva_cli_exit_code (s);
-  }
+  if (s != XVA_OK)
+    return Xva_cli_server_fail (CMD, s, err);
   printf ("%s\n", uuid);
   return XVA_EXIT_OK;
 }
