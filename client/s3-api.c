@@ -105,23 +105,30 @@ parse_url (const char *url, int need_key, struct Xva_s3_url *u,
   return XVA_OK;
 }
 
+/* What a call on an s3:// address gives the layer: the address, the
+ * config and the layer's error. */
+struct call {
+  struct Xva_s3_url u;
+  struct Xva_s3_config c;
+  struct Xva_s3_err e;
+};
+
 /* The start of a call on url: checks o and url (with need_key, a key is
- * required), makes the layer's config *c from o and clears *e.  XVA_OK,
- * or the status with the message in out. */
+ * required) into k->u, makes the layer's config k->c from o and clears
+ * k->e.  XVA_OK, or the status with the message in out. */
 static int
 call_begin (const struct xva_s3_opts *o, const char *url, int need_key,
-            const char *api, struct Xva_s3_url *u, struct Xva_s3_config *c,
-            struct Xva_s3_err *e, char *out, size_t outsize)
+            const char *api, struct call *k, char *out, size_t outsize)
 {
   int status;
 
   if (o == NULL)
     return set_msg (out, outsize, XVA_EINVAL, api, "no options");
-  status = parse_url (url, need_key, u, api, out, outsize);
+  status = parse_url (url, need_key, &k->u, api, out, outsize);
   if (status != XVA_OK)
     return status;
-  to_config (o, c);
-  Xva_s3_err_clear (e);
+  to_config (o, &k->c);
+  Xva_s3_err_clear (&k->e);
   return XVA_OK;
 }
 
@@ -144,6 +151,51 @@ new_failed (int *status, int st)
   if (status != NULL)
     *status = st;
   return NULL;
+}
+
+/* The start of a constructor on url (a key required): as call_begin,
+ * then a zeroed handle of size bytes.  The handle, or NULL with *status
+ * set and the message in out. */
+static void *
+handle_begin (const struct xva_s3_opts *o, const char *url, const char *api,
+              size_t size, struct call *k, int *status, char *out,
+              size_t outsize)
+{
+  void *h;
+  int st;
+
+  st = call_begin (o, url, 1, api, k, out, outsize);
+  if (st != XVA_OK)
+    return new_failed (status, st);
+  h = calloc (1, size);
+  if (h == NULL)
+    return new_failed (status, set_msg (out, outsize, XVA_ENOMEM, api,
+                                        "out of memory"));
+  return h;
+}
+
+/* The end of a constructor: h once the layer's handle (layer) is made;
+ * else h is freed and NULL returned with st in *status and the layer's
+ * message (in k->e) in out. */
+static void *
+handle_end (void *h, const void *layer, int st, const struct call *k,
+            const char *api, int *status, char *out, size_t outsize)
+{
+  if (layer == NULL) {
+    free (h);
+    return new_failed (status, set_msg (out, outsize, st, api, k->e.msg));
+  }
+  *status = XVA_OK;
+  return h;
+}
+
+/* A handle's message: none without a handle, idle before a failure. */
+static const char *
+handle_msg (const char *msg, const char *none, const char *idle)
+{
+  if (msg == NULL)
+    return none;
+  return msg[0] != '\0' ? msg : idle;
 }
 
 /* ---- Options and addresses ---------------------------------------------- */
@@ -205,47 +257,45 @@ xva_s3_bucket_check (const struct xva_s3_opts *o, const char *url, char *err,
                      size_t errlen)
 {
   static const char api[] = "xva_s3_bucket_check";
-  struct Xva_s3_config c;
   struct Xva_s3_conf conf;
   struct Xva_s3_conn conn = { NULL, NULL, NULL };
   struct Xva_s3_pair params[3];
-  struct Xva_s3_url u;
-  struct Xva_s3_err e;
+  struct call k;
   struct Xva_s3_req r;
   char query[XVA_S3_QUERY_MAX];
   xmlDocPtr doc = NULL;
   int status;
 
-  status = call_begin (o, url, 0, api, &u, &c, &e, err, errlen);
+  status = call_begin (o, url, 0, api, &k, err, errlen);
   if (status != XVA_OK)
     return status;
-  status = Xva_s3_conf_copy (&conf, &c, "Xva_s3_bucket_check", &e);
+  status = Xva_s3_conf_copy (&conf, &k.c, "Xva_s3_bucket_check", &k.e);
   if (status != XVA_OK)
-    return call_end (status, &e, api, err, errlen);
-  Xva_s3_req_init (&r, "Xva_s3_bucket_check", "GET", u.bucket, NULL, NULL);
+    return call_end (status, &k.e, api, err, errlen);
+  Xva_s3_req_init (&r, "Xva_s3_bucket_check", "GET", k.u.bucket, NULL, NULL);
   params[0].name = "list-type";
   params[0].value = "2";
   params[1].name = "max-keys";
   params[1].value = "1";
   params[2].name = "prefix";
-  params[2].value = u.key;
-  if (Xva_s3_query_build (params, u.key[0] != '\0' ? 3 : 2, query,
+  params[2].value = k.u.key;
+  if (Xva_s3_query_build (params, k.u.key[0] != '\0' ? 3 : 2, query,
                           sizeof query)
       < 0) {
-    status = Xva_s3_set_err (&e, XVA_EINVAL, api, "key too long");
+    status = Xva_s3_set_err (&k.e, XVA_EINVAL, api, "key too long");
     goto out;
   }
   if (Xva_s3_conn_init (&conn, &conf, NULL) != XVA_OK) {
-    status = Xva_s3_set_err (&e, XVA_ENOMEM, api, "out of memory");
+    status = Xva_s3_set_err (&k.e, XVA_ENOMEM, api, "out of memory");
     goto out;
   }
   r.query = query;
   r.what = "(listing)";
-  status = Xva_s3_perform_retry (&conn, &r, &e);
+  status = Xva_s3_perform_retry (&conn, &r, &k.e);
   if (status == XVA_OK)
-    status = Xva_s3_xml_parse (&r, "ListBucketResult", &doc, &e);
+    status = Xva_s3_xml_parse (&r, "ListBucketResult", &doc, &k.e);
   /* Credentials allowed to write but not to list. */
-  if (status == XVA_EAUTH && strcmp (e.code, "AccessDenied") == 0)
+  if (status == XVA_EAUTH && strcmp (k.e.code, "AccessDenied") == 0)
     status = XVA_OK;
 out:
   if (doc != NULL)
@@ -253,7 +303,7 @@ out:
   Xva_s3_req_clear (&r);
   Xva_s3_conn_close (&conn);
   Xva_s3_conf_free (&conf);
-  return call_end (status, &e, api, err, errlen);
+  return call_end (status, &k.e, api, err, errlen);
 }
 
 int
@@ -261,16 +311,14 @@ xva_s3_delete (const struct xva_s3_opts *o, const char *url, char *err,
                size_t errlen)
 {
   static const char api[] = "xva_s3_delete";
-  struct Xva_s3_config c;
-  struct Xva_s3_url u;
-  struct Xva_s3_err e;
+  struct call k;
   int status;
 
-  status = call_begin (o, url, 1, api, &u, &c, &e, err, errlen);
+  status = call_begin (o, url, 1, api, &k, err, errlen);
   if (status != XVA_OK)
     return status;
-  status = Xva_s3_delete (&c, u.bucket, u.key, &e);
-  return call_end (status, &e, api, err, errlen);
+  status = Xva_s3_delete (&k.c, k.u.bucket, k.u.key, &k.e);
+  return call_end (status, &k.e, api, err, errlen);
 }
 
 int
@@ -278,18 +326,16 @@ xva_s3_abort_pending (const struct xva_s3_opts *o, const char *url,
                       const char *upload_id, char *err, size_t errlen)
 {
   static const char api[] = "xva_s3_abort_pending";
-  struct Xva_s3_config c;
-  struct Xva_s3_url u;
-  struct Xva_s3_err e;
+  struct call k;
   int status;
 
-  status = call_begin (o, url, 1, api, &u, &c, &e, err, errlen);
+  status = call_begin (o, url, 1, api, &k, err, errlen);
   if (status != XVA_OK)
     return status;
-  status = Xva_s3_abort_pending (&c, u.bucket, u.key, upload_id, &e);
-  if (status == XVA_ENOTFOUND && strcmp (e.code, "NoSuchUpload") == 0)
+  status = Xva_s3_abort_pending (&k.c, k.u.bucket, k.u.key, upload_id, &k.e);
+  if (status == XVA_ENOTFOUND && strcmp (k.e.code, "NoSuchUpload") == 0)
     status = XVA_OK;
-  return call_end (status, &e, api, err, errlen);
+  return call_end (status, &k.e, api, err, errlen);
 }
 
 /* ---- Upload ------------------------------------------------------------- */
@@ -302,10 +348,8 @@ xva_s3_upload_new (const struct xva_s3_opts *o, const char *url,
 {
   static const char api[] = "xva_s3_upload_new";
   struct Xva_s3_pair pairs[XVA_S3_META_MAX];
-  struct xva_s3_upload *h = NULL;
-  struct Xva_s3_config c;
-  struct Xva_s3_url u;
-  struct Xva_s3_err e;
+  struct xva_s3_upload *h;
+  struct call k;
   size_t i;
   int st;
 
@@ -315,25 +359,16 @@ xva_s3_upload_new (const struct xva_s3_opts *o, const char *url,
   if (nmeta > XVA_S3_META_MAX)
     return new_failed (status, set_msg (err, errlen, XVA_EINVAL, api,
                                         "too many metadata pairs"));
-  st = call_begin (o, url, 1, api, &u, &c, &e, err, errlen);
-  if (st != XVA_OK)
-    return new_failed (status, st);
+  h = handle_begin (o, url, api, sizeof *h, &k, status, err, errlen);
+  if (h == NULL)
+    return NULL;
   for (i = 0; i < nmeta; i++) {
     pairs[i].name = meta[i].name;
     pairs[i].value = meta[i].value;
   }
-  h = calloc (1, sizeof *h);
-  if (h == NULL)
-    return new_failed (status, set_msg (err, errlen, XVA_ENOMEM, api,
-                                        "out of memory"));
-  h->u = Xva_s3_upload_new (&c, u.bucket, u.key, pairs, nmeta, expected_size,
-                            &st, &e);
-  if (h->u == NULL) {
-    free (h);
-    return new_failed (status, set_msg (err, errlen, st, api, e.msg));
-  }
-  *status = XVA_OK;
-  return h;
+  h->u = Xva_s3_upload_new (&k.c, k.u.bucket, k.u.key, pairs, nmeta,
+                            expected_size, &st, &k.e);
+  return handle_end (h, h->u, st, &k, api, status, err, errlen);
 }
 
 /* Keeps the layer's message of a failed call under the public name. */
@@ -389,9 +424,8 @@ xva_s3_upload_stats (const struct xva_s3_upload *u,
 const char *
 xva_s3_upload_errmsg (const struct xva_s3_upload *u)
 {
-  if (u == NULL)
-    return "xva_s3_upload: no upload";
-  return u->msg[0] != '\0' ? u->msg : "xva_s3_upload: no error";
+  return handle_msg (u != NULL ? u->msg : NULL, "xva_s3_upload: no upload",
+                     "xva_s3_upload: no error");
 }
 
 void
@@ -411,28 +445,17 @@ xva_s3_download_new (const struct xva_s3_opts *o, const char *url, int *status,
 {
   static const char api[] = "xva_s3_download_new";
   struct xva_s3_download *h;
-  struct Xva_s3_config c;
-  struct Xva_s3_url u;
-  struct Xva_s3_err e;
+  struct call k;
   int st;
 
   if (o == NULL || status == NULL)
     return new_failed (status, set_msg (err, errlen, XVA_EINVAL, api,
                                         "NULL argument"));
-  st = call_begin (o, url, 1, api, &u, &c, &e, err, errlen);
-  if (st != XVA_OK)
-    return new_failed (status, st);
-  h = calloc (1, sizeof *h);
+  h = handle_begin (o, url, api, sizeof *h, &k, status, err, errlen);
   if (h == NULL)
-    return new_failed (status, set_msg (err, errlen, XVA_ENOMEM, api,
-                                        "out of memory"));
-  h->d = Xva_s3_download_new (&c, u.bucket, u.key, &st, &e);
-  if (h->d == NULL) {
-    free (h);
-    return new_failed (status, set_msg (err, errlen, st, api, e.msg));
-  }
-  *status = XVA_OK;
-  return h;
+    return NULL;
+  h->d = Xva_s3_download_new (&k.c, k.u.bucket, k.u.key, &st, &k.e);
+  return handle_end (h, h->d, st, &k, api, status, err, errlen);
 }
 
 uint64_t
@@ -481,9 +504,8 @@ xva_s3_download_retries (const struct xva_s3_download *d)
 const char *
 xva_s3_download_errmsg (const struct xva_s3_download *d)
 {
-  if (d == NULL)
-    return "xva_s3_download: no download";
-  return d->msg[0] != '\0' ? d->msg : "xva_s3_download: no error";
+  return handle_msg (d != NULL ? d->msg : NULL, "xva_s3_download: no download",
+                     "xva_s3_download: no error");
 }
 
 void
@@ -513,16 +535,23 @@ xva_s3_listing_free (struct xva_s3_listing *l)
   free (l);
 }
 
+/* Room for n entries in l (none when n is 0).  XVA_OK or XVA_ENOMEM. */
+static int
+listing_room (struct xva_s3_listing *l, size_t n)
+{
+  if (n == 0)
+    return XVA_OK;
+  l->v = calloc (n, sizeof *l->v);
+  return l->v != NULL ? XVA_OK : XVA_ENOMEM;
+}
+
 /* Moves a pending-upload listing into l. */
 static int
 take_pending (struct xva_s3_listing *l, struct Xva_s3_pending_list *p)
 {
   size_t i;
 
-  if (p->n == 0)
-    return XVA_OK;
-  l->v = calloc (p->n, sizeof *l->v);
-  if (l->v == NULL)
+  if (listing_room (l, p->n) != XVA_OK)
     return XVA_ENOMEM;
   for (i = 0; i < p->n; i++) {
     struct listing_entry *e = &l->v[l->n];
@@ -545,10 +574,7 @@ take_objects (struct xva_s3_listing *l, struct Xva_s3_list *o)
 {
   size_t i;
 
-  if (o->n == 0)
-    return XVA_OK;
-  l->v = calloc (o->n, sizeof *l->v);
-  if (l->v == NULL)
+  if (listing_room (l, o->n) != XVA_OK)
     return XVA_ENOMEM;
   for (i = 0; i < o->n; i++) {
     struct listing_entry *e = &l->v[l->n];
@@ -579,38 +605,36 @@ xva_s3_list (const struct xva_s3_opts *o, const char *url, unsigned flags,
   struct xva_s3_listing *l = NULL;
   struct Xva_s3_list *objs = NULL;
   struct Xva_s3_pending_list *pend = NULL;
-  struct Xva_s3_config c;
-  struct Xva_s3_url u;
-  struct Xva_s3_err e;
+  struct call k;
   int status;
 
   if (out == NULL || o == NULL)
     return set_msg (err, errlen, XVA_EINVAL, api, "NULL argument");
   *out = NULL;
-  status = call_begin (o, url, 0, api, &u, &c, &e, err, errlen);
+  status = call_begin (o, url, 0, api, &k, err, errlen);
   if (status != XVA_OK)
     return status;
   l = calloc (1, sizeof *l);
   if (l == NULL)
     return set_msg (err, errlen, XVA_ENOMEM, api, "out of memory");
-  memcpy (l->bucket, u.bucket, sizeof l->bucket);
+  memcpy (l->bucket, k.u.bucket, sizeof l->bucket);
   if (flags & XVA_S3_LIST_PENDING) {
-    status = Xva_s3_list_uploads (&c, u.bucket, u.key, &pend, &e);
+    status = Xva_s3_list_uploads (&k.c, k.u.bucket, k.u.key, &pend, &k.e);
     if (status == XVA_OK && take_pending (l, pend) != XVA_OK)
-      status = Xva_s3_set_err (&e, XVA_ENOMEM, api, "out of memory");
+      status = Xva_s3_set_err (&k.e, XVA_ENOMEM, api, "out of memory");
   }
   else {
-    status = Xva_s3_list (&c, u.bucket, u.key, 0, &objs, &e);
+    status = Xva_s3_list (&k.c, k.u.bucket, k.u.key, 0, &objs, &k.e);
     if (status == XVA_OK && (flags & XVA_S3_LIST_META))
-      status = Xva_s3_list_fetch_info (&c, u.bucket, objs, &e);
+      status = Xva_s3_list_fetch_info (&k.c, k.u.bucket, objs, &k.e);
     if (status == XVA_OK && take_objects (l, objs) != XVA_OK)
-      status = Xva_s3_set_err (&e, XVA_ENOMEM, api, "out of memory");
+      status = Xva_s3_set_err (&k.e, XVA_ENOMEM, api, "out of memory");
   }
   Xva_s3_list_free (objs);
   Xva_s3_pending_free (pend);
   if (status != XVA_OK) {
     xva_s3_listing_free (l);
-    return call_end (status, &e, api, err, errlen);
+    return call_end (status, &k.e, api, err, errlen);
   }
   *out = l;
   return XVA_OK;

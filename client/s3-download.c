@@ -23,13 +23,6 @@ struct slot {
   int ready;
 };
 
-struct dworker {
-  struct Xva_s3_download *d;
-  pthread_t tid;
-  struct Xva_s3_conn conn;
-  struct Xva_s3_err err;
-};
-
 struct Xva_s3_download {
   struct Xva_s3_conf conf;
   char *bucket;
@@ -37,9 +30,6 @@ struct Xva_s3_download {
   struct Xva_s3_info info;
   struct Xva_s3_err err;
   int fatal;
-  atomic_int cancel;
-  atomic_uint transfers;
-  atomic_uint retries;
 
   size_t range_size;
   uint64_t nranges;
@@ -49,14 +39,7 @@ struct Xva_s3_download {
   uint64_t next_read;   /* range the reader is at */
   size_t read_pos;
 
-  pthread_mutex_t mu;
-  pthread_cond_t cv;
-  int sync_ok;
-  int stop;
-  int failed;
-  struct Xva_s3_err werr;
-  struct dworker *workers;
-  unsigned nworkers;
+  struct Xva_s3_crew crew;
 };
 
 struct sink_state {
@@ -78,7 +61,7 @@ range_sink (void *opaque, const char *data, size_t n)
 
 /* The tries of one range: each asks for the bytes still missing. */
 struct range_try {
-  struct dworker *w;
+  struct Xva_s3_download *d;
   struct slot *s;
   uint64_t start;         /* the range's first byte */
   struct curl_slist *hdr; /* this try's headers */
@@ -89,7 +72,7 @@ static int
 range_before (void *opaque, struct Xva_s3_req *r, struct Xva_s3_err *err)
 {
   struct range_try *rt = opaque;
-  struct Xva_s3_download *d = rt->w->d;
+  struct Xva_s3_download *d = rt->d;
   struct slot *s = rt->s;
   uint64_t from = rt->start + s->got, to = rt->start + s->len - 1;
   char range[96], ifmatch[XVA_S3_ETAG_MAX + 16];
@@ -119,7 +102,7 @@ range_after (void *opaque, struct Xva_s3_req *r, int status,
              struct Xva_s3_err *err)
 {
   struct range_try *rt = opaque;
-  struct Xva_s3_download *d = rt->w->d;
+  struct Xva_s3_download *d = rt->d;
   struct slot *s = rt->s;
 
   if (status == XVA_OK && r->http != 206
@@ -143,24 +126,24 @@ range_more (void *opaque, unsigned attempt)
 {
   struct range_try *rt = opaque;
 
-  return rt->s->got > rt->before && attempt < 4 * rt->w->d->conf.c.retries;
+  return rt->s->got > rt->before && attempt < 4 * rt->d->conf.c.retries;
 }
 
 /* GETs range i into s, resuming after failures. */
 static int
-fetch_range (struct dworker *w, uint64_t i, struct slot *s)
+fetch_range (struct Xva_s3_worker *w, uint64_t i, struct slot *s)
 {
-  struct Xva_s3_download *d = w->d;
+  struct Xva_s3_download *d = w->owner;
   char what[64];
   struct sink_state st = { s };
-  struct range_try rt = { w, s, i * d->range_size, NULL, 0 };
+  struct range_try rt = { d, s, i * d->range_size, NULL, 0 };
   struct Xva_s3_tries t = {
     .before = range_before,
     .after = range_after,
     .more = range_more,
     .opaque = &rt,
-    .transfers = &d->transfers,
-    .retries = &d->retries,
+    .transfers = &d->crew.transfers,
+    .retries = &d->crew.retries,
     .note_tries = 1,
   };
   struct Xva_s3_req r;
@@ -180,19 +163,19 @@ fetch_range (struct dworker *w, uint64_t i, struct slot *s)
 static void *
 worker_main (void *opaque)
 {
-  struct dworker *w = opaque;
-  struct Xva_s3_download *d = w->d;
+  struct Xva_s3_worker *w = opaque;
+  struct Xva_s3_download *d = w->owner;
 
-  pthread_mutex_lock (&d->mu);
+  pthread_mutex_lock (&d->crew.mu);
   for (;;) {
     uint64_t i;
     struct slot *s;
     int status;
 
-    while (!d->stop && !d->failed && d->next_assign < d->nranges
+    while (!d->crew.stop && !d->crew.failed && d->next_assign < d->nranges
            && d->next_assign >= d->next_read + d->nslots)
-      pthread_cond_wait (&d->cv, &d->mu);
-    if (d->stop || d->failed || d->next_assign >= d->nranges)
+      pthread_cond_wait (&d->crew.cv, &d->crew.mu);
+    if (d->crew.stop || d->crew.failed || d->next_assign >= d->nranges)
       break;
     i = d->next_assign++;
     s = &d->slots[i % d->nslots];
@@ -202,43 +185,19 @@ worker_main (void *opaque)
     s->len = d->range_size;
     if (i == d->nranges - 1)
       s->len = (size_t) (d->info.size - i * d->range_size);
-    pthread_mutex_unlock (&d->mu);
+    pthread_mutex_unlock (&d->crew.mu);
 
     status = fetch_range (w, i, s);
 
-    pthread_mutex_lock (&d->mu);
+    pthread_mutex_lock (&d->crew.mu);
     if (status == XVA_OK)
       s->ready = 1;
-    else if (!d->failed) {
-      d->failed = status;
-      d->werr = w->err;
-      atomic_store (&d->cancel, 1);
-    }
-    pthread_cond_broadcast (&d->cv);
+    else
+      Xva_s3_crew_fail (&d->crew, status, &w->err);
+    pthread_cond_broadcast (&d->crew.cv);
   }
-  pthread_mutex_unlock (&d->mu);
+  pthread_mutex_unlock (&d->crew.mu);
   return NULL;
-}
-
-static void
-stop_workers (struct Xva_s3_download *d)
-{
-  unsigned i;
-
-  if (d->workers == NULL)
-    return;
-  atomic_store (&d->cancel, 1);
-  pthread_mutex_lock (&d->mu);
-  d->stop = 1;
-  pthread_cond_broadcast (&d->cv);
-  pthread_mutex_unlock (&d->mu);
-  for (i = 0; i < d->nworkers; i++) {
-    pthread_join (d->workers[i].tid, NULL);
-    Xva_s3_conn_close (&d->workers[i].conn);
-  }
-  free (d->workers);
-  d->workers = NULL;
-  d->nworkers = 0;
 }
 
 struct Xva_s3_download *
@@ -256,9 +215,7 @@ Xva_s3_download_new (const struct Xva_s3_config *c, const char *bucket,
   if (err == NULL)
     err = &local;
   Xva_s3_err_clear (err);
-  st = Xva_s3_check_names (api, bucket, key, err);
-  if (st == XVA_OK && key == NULL)
-    st = Xva_s3_set_err (err, XVA_EINVAL, api, "no key");
+  st = Xva_s3_check_object (api, bucket, key, err);
   if (st != XVA_OK)
     goto fail;
   d = calloc (1, sizeof *d);
@@ -307,46 +264,16 @@ Xva_s3_download_new (const struct Xva_s3_config *c, const char *bucket,
       goto fail;
     }
   }
-  if (pthread_mutex_init (&d->mu, NULL) != 0) {
-    st = Xva_s3_set_err (err, XVA_ENOMEM, api, "cannot create a mutex");
+  st = Xva_s3_crew_init (&d->crew, api, err);
+  if (st != XVA_OK)
     goto fail;
-  }
-  if (pthread_cond_init (&d->cv, NULL) != 0) {
-    pthread_mutex_destroy (&d->mu);
-    st = Xva_s3_set_err (err, XVA_ENOMEM, api, "cannot create a mutex");
-    goto fail;
-  }
-  d->sync_ok = 1;
-  atomic_init (&d->cancel, 0);
-  atomic_init (&d->transfers, 0);
-  atomic_init (&d->retries, 0);
-
   nw = d->conf.c.parallel;
   if (nw > d->nranges)
     nw = (unsigned) d->nranges;
-  if (nw > 0) {
-    d->workers = calloc (nw, sizeof *d->workers);
-    if (d->workers == NULL) {
-      st = Xva_s3_set_err (err, XVA_ENOMEM, api, "out of memory");
-      goto fail;
-    }
-  }
-  for (i = 0; i < nw; i++) {
-    struct dworker *w = &d->workers[i];
-    w->d = d;
-    if (Xva_s3_conn_init (&w->conn, &d->conf, &d->cancel) != XVA_OK)
-      break;
-    if (pthread_create (&w->tid, NULL, worker_main, w) != 0) {
-      Xva_s3_conn_close (&w->conn);
-      break;
-    }
-    d->nworkers++;
-  }
-  if (nw > 0 && d->nworkers == 0) {
-    st = Xva_s3_set_err (err, XVA_ENOMEM, api,
-                         "cannot start download threads");
+  st = Xva_s3_crew_start (&d->crew, nw, &d->conf, worker_main, d, "download",
+                          api, err);
+  if (st != XVA_OK)
     goto fail;
-  }
   *status = XVA_OK;
   return d;
 
@@ -383,16 +310,15 @@ Xva_s3_download_read (struct Xva_s3_download *d, void *buf, size_t len,
     struct slot *s = &d->slots[d->next_read % d->nslots];
     size_t n;
 
-    pthread_mutex_lock (&d->mu);
+    pthread_mutex_lock (&d->crew.mu);
     /* Wait only for the first bytes of this call. */
-    while (!d->failed && !(s->ready && s->index == d->next_read) && done == 0)
-      pthread_cond_wait (&d->cv, &d->mu);
+    while (!d->crew.failed && !(s->ready && s->index == d->next_read)
+           && done == 0)
+      pthread_cond_wait (&d->crew.cv, &d->crew.mu);
     n = (s->ready && s->index == d->next_read) ? 1 : 0;
-    if (n == 0 && d->failed && done == 0) {
-      d->err = d->werr;
-      d->fatal = status = d->failed;
-    }
-    pthread_mutex_unlock (&d->mu);
+    if (n == 0 && done == 0)
+      d->fatal = status = Xva_s3_crew_failure (&d->crew, &d->err);
+    pthread_mutex_unlock (&d->crew.mu);
     if (status != XVA_OK)
       return status;
     if (n == 0)
@@ -404,12 +330,12 @@ Xva_s3_download_read (struct Xva_s3_download *d, void *buf, size_t len,
     done += n;
     d->read_pos += n;
     if (d->read_pos == s->len) {
-      pthread_mutex_lock (&d->mu);
+      pthread_mutex_lock (&d->crew.mu);
       s->ready = 0;
       d->next_read++;
       d->read_pos = 0;
-      pthread_cond_broadcast (&d->cv);
-      pthread_mutex_unlock (&d->mu);
+      pthread_cond_broadcast (&d->crew.cv);
+      pthread_mutex_unlock (&d->crew.mu);
     }
   }
   *nread = done;
@@ -419,7 +345,7 @@ Xva_s3_download_read (struct Xva_s3_download *d, void *buf, size_t len,
 unsigned
 Xva_s3_download_retries (const struct Xva_s3_download *d)
 {
-  return d != NULL ? atomic_load (&d->retries) : 0;
+  return d != NULL ? atomic_load (&d->crew.retries) : 0;
 }
 
 const char *
@@ -441,11 +367,7 @@ Xva_s3_download_free (struct Xva_s3_download *d)
 
   if (d == NULL)
     return;
-  if (d->sync_ok) {
-    stop_workers (d);
-    pthread_cond_destroy (&d->cv);
-    pthread_mutex_destroy (&d->mu);
-  }
+  Xva_s3_crew_free (&d->crew);
   for (i = 0; d->slots != NULL && i < d->nslots; i++)
     free (d->slots[i].buf);
   free (d->slots);

@@ -37,6 +37,111 @@ Xva_s3_conn_close (struct Xva_s3_conn *conn)
   conn->curl = NULL;
 }
 
+/* ---- Worker crews ---------------------------------------------------------- */
+
+int
+Xva_s3_crew_init (struct Xva_s3_crew *k, const char *api,
+                  struct Xva_s3_err *err)
+{
+  if (pthread_mutex_init (&k->mu, NULL) != 0)
+    return Xva_s3_set_err (err, XVA_ENOMEM, api, "cannot create a mutex");
+  if (pthread_cond_init (&k->cv, NULL) != 0) {
+    pthread_mutex_destroy (&k->mu);
+    return Xva_s3_set_err (err, XVA_ENOMEM, api, "cannot create a mutex");
+  }
+  k->sync_ok = 1;
+  atomic_init (&k->cancel, 0);
+  atomic_init (&k->transfers, 0);
+  atomic_init (&k->retries, 0);
+  return XVA_OK;
+}
+
+int
+Xva_s3_crew_start (struct Xva_s3_crew *k, unsigned n,
+                   const struct Xva_s3_conf *conf, void *(*main) (void *),
+                   void *owner, const char *what, const char *api,
+                   struct Xva_s3_err *err)
+{
+  unsigned i;
+
+  if (n == 0)
+    return XVA_OK;
+  k->workers = calloc (n, sizeof *k->workers);
+  if (k->workers == NULL)
+    return Xva_s3_set_err (err, XVA_ENOMEM, api, "out of memory");
+  for (i = 0; i < n; i++) {
+    struct Xva_s3_worker *w = &k->workers[i];
+    w->owner = owner;
+    if (Xva_s3_conn_init (&w->conn, conf, &k->cancel) != XVA_OK)
+      break;
+    if (pthread_create (&w->tid, NULL, main, w) != 0) {
+      Xva_s3_conn_close (&w->conn);
+      break;
+    }
+    k->nworkers++;
+  }
+  if (k->nworkers == 0) {
+    free (k->workers);
+    k->workers = NULL;
+    return Xva_s3_set_err (err, XVA_ENOMEM, api, "cannot start %s threads",
+                           what);
+  }
+  return XVA_OK;
+}
+
+void
+Xva_s3_crew_stop (struct Xva_s3_crew *k, int cancel)
+{
+  unsigned i;
+
+  if (cancel)
+    atomic_store (&k->cancel, 1);
+  if (k->workers == NULL)
+    return;
+  pthread_mutex_lock (&k->mu);
+  k->stop = 1;
+  pthread_cond_broadcast (&k->cv);
+  pthread_mutex_unlock (&k->mu);
+  for (i = 0; i < k->nworkers; i++) {
+    pthread_join (k->workers[i].tid, NULL);
+    Xva_s3_conn_close (&k->workers[i].conn);
+  }
+  free (k->workers);
+  k->workers = NULL;
+  k->nworkers = 0;
+}
+
+void
+Xva_s3_crew_fail (struct Xva_s3_crew *k, int status,
+                  const struct Xva_s3_err *err)
+{
+  if (k->failed)
+    return;
+  k->failed = status;
+  k->werr = *err;
+  atomic_store (&k->cancel, 1);
+}
+
+int
+Xva_s3_crew_failure (const struct Xva_s3_crew *k, struct Xva_s3_err *err)
+{
+  if (!k->failed)
+    return XVA_OK;
+  *err = k->werr;
+  return k->failed;
+}
+
+void
+Xva_s3_crew_free (struct Xva_s3_crew *k)
+{
+  if (!k->sync_ok)
+    return;
+  Xva_s3_crew_stop (k, 1);
+  pthread_cond_destroy (&k->cv);
+  pthread_mutex_destroy (&k->mu);
+  k->sync_ok = 0;
+}
+
 /* ---- One request ----------------------------------------------------------- */
 
 struct xfer {

@@ -76,59 +76,78 @@ Xva_s3_check_names (const char *api, const char *bucket, const char *key,
   return XVA_OK;
 }
 
-/* The start of a one-shot call: checks bucket, key and prefix (NULL:
- * none), copies c into *conf and opens *conn on it.  XVA_OK (close
- * with call_close), or the status with err set. */
+int
+Xva_s3_check_object (const char *api, const char *bucket, const char *key,
+                     struct Xva_s3_err *err)
+{
+  int status = Xva_s3_check_names (api, bucket, key, err);
+
+  if (status == XVA_OK && key == NULL)
+    status = Xva_s3_set_err (err, XVA_EINVAL, api, "no key");
+  return status;
+}
+
+/* A one-shot call's own connection, and its error. */
+struct call {
+  struct Xva_s3_conf conf;
+  struct Xva_s3_conn conn;
+  struct Xva_s3_err local_err;
+  struct Xva_s3_err *err; /* the caller's, or local_err */
+};
+
+/* The start of a one-shot call: k->err (err, or k's own when err is
+ * NULL) cleared; XVA_EINVAL with the message refuse unless that is
+ * NULL; then checks bucket, key and prefix (NULL: none), copies c into
+ * k->conf and opens k->conn on it.  XVA_OK (close with call_close), or
+ * the status with k->err set. */
 static int
-call_open (const struct Xva_s3_config *c, const char *api, const char *bucket,
-           const char *key, const char *prefix, struct Xva_s3_conf *conf,
-           struct Xva_s3_conn *conn, struct Xva_s3_err *err)
+call_open (struct call *k, const struct Xva_s3_config *c, const char *api,
+           const char *refuse, const char *bucket, const char *key,
+           const char *prefix, struct Xva_s3_err *err)
 {
   int status;
 
-  status = Xva_s3_check_names (api, bucket, key, err);
+  k->err = err != NULL ? err : &k->local_err;
+  Xva_s3_err_clear (k->err);
+  if (refuse != NULL)
+    return Xva_s3_set_err (k->err, XVA_EINVAL, api, "%s", refuse);
+  status = Xva_s3_check_names (api, bucket, key, k->err);
   if (status != XVA_OK)
     return status;
   if (prefix != NULL && strlen (prefix) > XVA_S3_KEY_MAX)
-    return Xva_s3_set_err (err, XVA_EINVAL, api, "prefix too long");
-  status = Xva_s3_conf_copy (conf, c, api, err);
+    return Xva_s3_set_err (k->err, XVA_EINVAL, api, "prefix too long");
+  status = Xva_s3_conf_copy (&k->conf, c, api, k->err);
   if (status != XVA_OK)
     return status;
-  if (Xva_s3_conn_init (conn, conf, NULL) != XVA_OK) {
-    Xva_s3_conf_free (conf);
-    return Xva_s3_set_err (err, XVA_ENOMEM, api, "out of memory");
+  if (Xva_s3_conn_init (&k->conn, &k->conf, NULL) != XVA_OK) {
+    Xva_s3_conf_free (&k->conf);
+    return Xva_s3_set_err (k->err, XVA_ENOMEM, api, "out of memory");
   }
   return XVA_OK;
 }
 
 static void
-call_close (struct Xva_s3_conn *conn, struct Xva_s3_conf *conf)
+call_close (struct call *k)
 {
-  Xva_s3_conn_close (conn);
-  Xva_s3_conf_free (conf);
+  Xva_s3_conn_close (&k->conn);
+  Xva_s3_conf_free (&k->conf);
 }
 
 int
 Xva_s3_head (const struct Xva_s3_config *c, const char *bucket,
              const char *key, struct Xva_s3_info *info, struct Xva_s3_err *err)
 {
-  struct Xva_s3_err local_err;
   static const char api[] = "Xva_s3_head";
-  struct Xva_s3_conf conf;
-  struct Xva_s3_conn conn = { NULL, NULL, NULL };
+  struct call k;
   int status;
 
-  if (err == NULL)
-    err = &local_err;
-  Xva_s3_err_clear (err);
   Xva_s3_info_clear (info);
-  if (key == NULL)
-    return Xva_s3_set_err (err, XVA_EINVAL, api, "no key");
-  status = call_open (c, api, bucket, key, NULL, &conf, &conn, err);
+  status = call_open (&k, c, api, key == NULL ? "no key" : NULL, bucket, key,
+                      NULL, err);
   if (status != XVA_OK)
     return status;
-  status = Xva_s3_head_on (&conn, api, bucket, key, info, err);
-  call_close (&conn, &conf);
+  status = Xva_s3_head_on (&k.conn, api, bucket, key, info, k.err);
+  call_close (&k);
   return status;
 }
 
@@ -136,25 +155,19 @@ int
 Xva_s3_delete (const struct Xva_s3_config *c, const char *bucket,
                const char *key, struct Xva_s3_err *err)
 {
-  struct Xva_s3_err local_err;
   static const char api[] = "Xva_s3_delete";
-  struct Xva_s3_conf conf;
-  struct Xva_s3_conn conn = { NULL, NULL, NULL };
+  struct call k;
   struct Xva_s3_req r;
   int status;
 
-  if (err == NULL)
-    err = &local_err;
-  Xva_s3_err_clear (err);
-  if (key == NULL)
-    return Xva_s3_set_err (err, XVA_EINVAL, api, "no key");
-  status = call_open (c, api, bucket, key, NULL, &conf, &conn, err);
+  status = call_open (&k, c, api, key == NULL ? "no key" : NULL, bucket, key,
+                      NULL, err);
   if (status != XVA_OK)
     return status;
   Xva_s3_req_init (&r, api, "DELETE", bucket, key, NULL);
-  status = Xva_s3_perform_retry (&conn, &r, err);
+  status = Xva_s3_perform_retry (&k.conn, &r, k.err);
   Xva_s3_req_clear (&r);
-  call_close (&conn, &conf);
+  call_close (&k);
   return status;
 }
 
@@ -206,23 +219,55 @@ truncated (xmlNodePtr root)
          && strcmp (t, "true") == 0;
 }
 
-/* v, an array of n used of *cap elements of size bytes, with room for
- * one more: v itself, or v grown (to first, then doubling; *cap
- * updated).  NULL when out of memory (v is left as it was). */
+/* Room for entry n of the array v (*cap allocated, of size bytes each:
+ * first, then doubling; *cap updated), zeroed.  More than max entries
+ * are XVA_ELIMIT ("more than <max> <many>").  The array (v, or v moved),
+ * or NULL with err set (v is left as it was). */
 static void *
-room_for_one (void *v, size_t n, size_t *cap, size_t size, size_t first)
+one_more (void *v, size_t n, size_t *cap, size_t size, size_t first,
+          size_t max, const char *many, const char *api,
+          struct Xva_s3_err *err)
 {
+  unsigned char *nv = v;
   size_t ncap;
-  void *nv;
 
-  if (n < *cap)
-    return v;
-  ncap = *cap ? *cap * 2 : first;
-  nv = realloc (v, ncap * size);
-  if (nv != NULL)
+  if (n >= max) {
+    Xva_s3_set_err (err, XVA_ELIMIT, api, "more than %zu %s", max, many);
+    return NULL;
+  }
+  if (n >= *cap) {
+    ncap = *cap ? *cap * 2 : first;
+    nv = realloc (v, ncap * size);
+    if (nv == NULL) {
+      Xva_s3_set_err (err, XVA_ENOMEM, api, "out of memory");
+      return NULL;
+    }
     *cap = ncap;
+  }
+  memset (nv + n * size, 0, size);
   return nv;
 }
+
+/* The <Key> of the listed entry c (newly allocated), or NULL with err
+ * set ("<listing>: entry without a valid <Key>"). */
+static char *
+entry_key (xmlNodePtr c, const char *listing, const char *api,
+           struct Xva_s3_err *err)
+{
+  char *key = Xva_s3_xml_strdup (c, "Key", XVA_S3_KEY_MAX);
+
+  if (key == NULL)
+    Xva_s3_set_err (err, XVA_ESERVER, api, "%s: entry without a valid <Key>",
+                    listing);
+  return key;
+}
+
+/* The start of what one paged listing builds: the list (a struct
+ * Xva_s3_list or Xva_s3_pending_list) and its array's allocation. */
+struct listing {
+  void *list;
+  size_t cap;
+};
 
 /* What one paged listing (ListObjectsV2, ListMultipartUploads) adds to
  * the loop of list_pages. */
@@ -233,6 +278,8 @@ struct pager {
   const char *root_name;  /* the answer's root: "ListBucketResult" */
   const char *elem;       /* one entry of a page: "Contents" */
   size_t max_pages;       /* more: XVA_ELIMIT */
+  size_t list_size;       /* bytes of the list that is built */
+  void (*list_free) (void *list);
   /* Puts the query pairs that continue the listing (none for the first
    * page) into p; returns how many (at most 2). */
   size_t (*markers) (void *opaque, struct Xva_s3_pair *p);
@@ -245,15 +292,16 @@ struct pager {
                struct Xva_s3_err *err);
 };
 
-/* Lists the entries of bucket under prefix (NULL: all) page by page,
- * giving each entry to pg->take; opaque goes to pg's functions. */
+/* Lists the entries of bucket under prefix (NULL: all) page by page
+ * into a new list at l->list, giving each entry to pg->take; opaque
+ * (which holds l) goes to pg's functions.  err may be NULL.  On failure
+ * l->list is NULL. */
 static int
 list_pages (const struct Xva_s3_config *c, const char *bucket,
-            const char *prefix, const struct pager *pg, void *opaque,
-            const char *api, struct Xva_s3_err *err)
+            const char *prefix, const struct pager *pg, struct listing *l,
+            void *opaque, const char *api, struct Xva_s3_err *err)
 {
-  struct Xva_s3_conf conf;
-  struct Xva_s3_conn conn = { NULL, NULL, NULL };
+  struct call k;
   struct Xva_s3_req r;
   struct Xva_s3_pair params[6];
   char query[XVA_S3_QUERY_MAX], page[16];
@@ -261,12 +309,19 @@ list_pages (const struct Xva_s3_config *c, const char *bucket,
   size_t np, n, pages;
   int status;
 
+  l->list = NULL;
   if (prefix == NULL)
     prefix = "";
-  status = call_open (c, api, bucket, NULL, prefix, &conf, &conn, err);
+  status = call_open (&k, c, api, NULL, bucket, NULL, prefix, err);
   if (status != XVA_OK)
     return status;
-  snprintf (page, sizeof page, "%u", conf.c.list_page);
+  err = k.err;
+  l->list = calloc (1, pg->list_size);
+  if (l->list == NULL) {
+    status = Xva_s3_set_err (err, XVA_ENOMEM, api, "out of memory");
+    goto out;
+  }
+  snprintf (page, sizeof page, "%u", k.conf.c.list_page);
   for (pages = 0;; pages++) {
     xmlNodePtr root, e;
     if (pages > pg->max_pages) {
@@ -288,7 +343,7 @@ list_pages (const struct Xva_s3_config *c, const char *bucket,
       goto out;
     }
     Xva_s3_req_init (&r, api, "GET", bucket, NULL, query);
-    status = Xva_s3_perform_retry (&conn, &r, err);
+    status = Xva_s3_perform_retry (&k.conn, &r, err);
     if (status == XVA_OK)
       status = Xva_s3_xml_parse (&r, pg->root_name, &doc, err);
     Xva_s3_req_clear (&r);
@@ -317,14 +372,17 @@ list_pages (const struct Xva_s3_config *c, const char *bucket,
 out:
   if (doc != NULL)
     xmlFreeDoc (doc);
-  call_close (&conn, &conf);
+  call_close (&k);
+  if (status != XVA_OK && l->list != NULL) {
+    pg->list_free (l->list);
+    l->list = NULL;
+  }
   return status;
 }
 
 /* ListObjectsV2 into a Xva_s3_list. */
 struct objects {
-  struct Xva_s3_list *list;
-  size_t cap;
+  struct listing l;
   size_t max_keys;
   char token[1100]; /* continuation token, or "" */
 };
@@ -347,25 +405,21 @@ objects_take (void *opaque, xmlNodePtr c, const char *api,
               struct Xva_s3_err *err)
 {
   struct objects *o = opaque;
-  struct Xva_s3_list *list = o->list;
+  struct Xva_s3_list *list = o->l.list;
   struct Xva_s3_entry *v, *e;
   char num[32], lm[64];
 
-  if (list->n >= o->max_keys)
-    return Xva_s3_set_err (err, XVA_ELIMIT, api, "more than %zu keys",
-                           o->max_keys);
-  v = room_for_one (list->v, list->n, &o->cap, sizeof *v, 64);
+  v = one_more (list->v, list->n, &o->l.cap, sizeof *v, 64, o->max_keys,
+                "keys", api, err);
   if (v == NULL)
-    return Xva_s3_set_err (err, XVA_ENOMEM, api, "out of memory");
+    return err->status;
   list->v = v;
   e = &list->v[list->n];
-  memset (e, 0, sizeof *e);
   e->mtime = -1;
   e->info.mtime = -1;
-  e->key = Xva_s3_xml_strdup (c, "Key", XVA_S3_KEY_MAX);
+  e->key = entry_key (c, "listing", api, err);
   if (e->key == NULL)
-    return Xva_s3_set_err (err, XVA_ESERVER, api,
-                           "listing: entry without a valid <Key>");
+    return err->status;
   list->n++;
   if (Xva_s3_xml_text (c, "Size", num, sizeof num) < 0
       || parse_u64 (num, &e->size) < 0)
@@ -397,6 +451,12 @@ objects_next (void *opaque, xmlNodePtr root, size_t n, const char *api,
   return XVA_OK;
 }
 
+static void
+objects_free (void *list)
+{
+  Xva_s3_list_free (list);
+}
+
 static const struct pager objects_pager = {
   .kind = "list-type",
   .kind_value = "2",
@@ -404,6 +464,8 @@ static const struct pager objects_pager = {
   .root_name = "ListBucketResult",
   .elem = "Contents",
   .max_pages = SIZE_MAX, /* none: max_keys bounds the list */
+  .list_size = sizeof (struct Xva_s3_list),
+  .list_free = objects_free,
   .markers = objects_markers,
   .take = objects_take,
   .next = objects_next,
@@ -414,49 +476,32 @@ Xva_s3_list (const struct Xva_s3_config *c, const char *bucket,
              const char *prefix, size_t max_keys, struct Xva_s3_list **out,
              struct Xva_s3_err *err)
 {
-  struct Xva_s3_err local_err;
-  static const char api[] = "Xva_s3_list";
   struct objects o;
   int status;
 
-  if (err == NULL)
-    err = &local_err;
-  *out = NULL;
-  Xva_s3_err_clear (err);
   memset (&o, 0, sizeof o);
   o.max_keys = max_keys != 0 ? max_keys : XVA_S3_LIST_DEFAULT_MAX;
-  o.list = calloc (1, sizeof *o.list);
-  if (o.list == NULL)
-    return Xva_s3_set_err (err, XVA_ENOMEM, api, "out of memory");
-  status = list_pages (c, bucket, prefix, &objects_pager, &o, api, err);
-  if (status != XVA_OK) {
-    Xva_s3_list_free (o.list);
-    return status;
-  }
-  *out = o.list;
-  return XVA_OK;
+  status = list_pages (c, bucket, prefix, &objects_pager, &o.l, &o,
+                       "Xva_s3_list", err);
+  *out = o.l.list;
+  return status;
 }
 
 int
 Xva_s3_list_fetch_info (const struct Xva_s3_config *c, const char *bucket,
                         struct Xva_s3_list *list, struct Xva_s3_err *err)
 {
-  struct Xva_s3_err local_err;
   static const char api[] = "Xva_s3_list_fetch_info";
-  struct Xva_s3_conf conf;
-  struct Xva_s3_conn conn = { NULL, NULL, NULL };
+  struct call k;
   size_t i = 0;
   int status;
 
-  if (err == NULL)
-    err = &local_err;
-  Xva_s3_err_clear (err);
-  status = call_open (c, api, bucket, NULL, NULL, &conf, &conn, err);
+  status = call_open (&k, c, api, NULL, bucket, NULL, NULL, err);
   if (status != XVA_OK)
     return status;
   while (list != NULL && i < list->n) {
     struct Xva_s3_entry *e = &list->v[i];
-    status = Xva_s3_head_on (&conn, api, bucket, e->key, &e->info, err);
+    status = Xva_s3_head_on (&k.conn, api, bucket, e->key, &e->info, k.err);
     if (status == XVA_ENOTFOUND) {
       /* Deleted since the listing: drop it. */
       entry_free (e);
@@ -469,10 +514,10 @@ Xva_s3_list_fetch_info (const struct Xva_s3_config *c, const char *bucket,
     e->have_info = 1;
     i++;
   }
-  Xva_s3_err_clear (err);
+  Xva_s3_err_clear (k.err);
   status = XVA_OK;
 out:
-  call_close (&conn, &conf);
+  call_close (&k);
   return status;
 }
 
@@ -495,8 +540,7 @@ Xva_s3_pending_free (struct Xva_s3_pending_list *list)
 
 /* ListMultipartUploads into a Xva_s3_pending_list. */
 struct uploads {
-  struct Xva_s3_pending_list *list;
-  size_t cap;
+  struct listing l;
   char key_marker[XVA_S3_KEY_MAX + 1]; /* "" on the first page */
   char id_marker[XVA_S3_UPLOAD_ID_MAX + 1];
 };
@@ -521,22 +565,18 @@ uploads_take (void *opaque, xmlNodePtr c, const char *api,
               struct Xva_s3_err *err)
 {
   struct uploads *u = opaque;
-  struct Xva_s3_pending_list *list = u->list;
+  struct Xva_s3_pending_list *list = u->l.list;
   struct Xva_s3_pending *v, *p;
 
-  if (list->n >= PENDING_MAX)
-    return Xva_s3_set_err (err, XVA_ELIMIT, api,
-                           "more than %u pending uploads", PENDING_MAX);
-  v = room_for_one (list->v, list->n, &u->cap, sizeof *v, 16);
+  v = one_more (list->v, list->n, &u->l.cap, sizeof *v, 16, PENDING_MAX,
+                "pending uploads", api, err);
   if (v == NULL)
-    return Xva_s3_set_err (err, XVA_ENOMEM, api, "out of memory");
+    return err->status;
   list->v = v;
   p = &list->v[list->n];
-  memset (p, 0, sizeof *p);
-  p->key = Xva_s3_xml_strdup (c, "Key", XVA_S3_KEY_MAX);
+  p->key = entry_key (c, "upload listing", api, err);
   if (p->key == NULL)
-    return Xva_s3_set_err (err, XVA_ESERVER, api,
-                           "upload listing: entry without a valid <Key>");
+    return err->status;
   list->n++;
   if (Xva_s3_xml_text (c, "UploadId", p->upload_id, sizeof p->upload_id) <= 0)
     return Xva_s3_set_err (err, XVA_ESERVER, api,
@@ -565,6 +605,12 @@ uploads_next (void *opaque, xmlNodePtr root, size_t n, const char *api,
   return XVA_OK;
 }
 
+static void
+uploads_free (void *list)
+{
+  Xva_s3_pending_free (list);
+}
+
 static const struct pager uploads_pager = {
   .kind = "uploads",
   .kind_value = "",
@@ -572,6 +618,8 @@ static const struct pager uploads_pager = {
   .root_name = "ListMultipartUploadsResult",
   .elem = "Upload",
   .max_pages = PENDING_MAX,
+  .list_size = sizeof (struct Xva_s3_pending_list),
+  .list_free = uploads_free,
   .markers = uploads_markers,
   .take = uploads_take,
   .next = uploads_next,
@@ -582,26 +630,14 @@ Xva_s3_list_uploads (const struct Xva_s3_config *c, const char *bucket,
                      const char *prefix, struct Xva_s3_pending_list **out,
                      struct Xva_s3_err *err)
 {
-  struct Xva_s3_err local_err;
-  static const char api[] = "Xva_s3_list_uploads";
   struct uploads u;
   int status;
 
-  if (err == NULL)
-    err = &local_err;
-  *out = NULL;
-  Xva_s3_err_clear (err);
   memset (&u, 0, sizeof u);
-  u.list = calloc (1, sizeof *u.list);
-  if (u.list == NULL)
-    return Xva_s3_set_err (err, XVA_ENOMEM, api, "out of memory");
-  status = list_pages (c, bucket, prefix, &uploads_pager, &u, api, err);
-  if (status != XVA_OK) {
-    Xva_s3_pending_free (u.list);
-    return status;
-  }
-  *out = u.list;
-  return XVA_OK;
+  status = list_pages (c, bucket, prefix, &uploads_pager, &u.l, &u,
+                       "Xva_s3_list_uploads", err);
+  *out = u.l.list;
+  return status;
 }
 
 int
@@ -609,22 +645,19 @@ Xva_s3_abort_pending (const struct Xva_s3_config *c, const char *bucket,
                       const char *key, const char *upload_id,
                       struct Xva_s3_err *err)
 {
-  struct Xva_s3_err local_err;
   static const char api[] = "Xva_s3_abort_pending";
-  struct Xva_s3_conf conf;
-  struct Xva_s3_conn conn = { NULL, NULL, NULL };
+  struct call k;
   int status;
 
-  if (err == NULL)
-    err = &local_err;
-  Xva_s3_err_clear (err);
-  if (key == NULL || upload_id == NULL || upload_id[0] == '\0')
-    return Xva_s3_set_err (err, XVA_EINVAL, api, "no key or upload id");
-  status = call_open (c, api, bucket, key, NULL, &conf, &conn, err);
+  status = call_open (&k, c, api,
+                      key == NULL || upload_id == NULL || upload_id[0] == '\0'
+                        ? "no key or upload id"
+                        : NULL,
+                      bucket, key, NULL, err);
   if (status != XVA_OK)
     return status;
-  status = Xva_s3_abort_on (&conn, api, bucket, key, upload_id, err);
-  call_close (&conn, &conf);
+  status = Xva_s3_abort_on (&k.conn, api, bucket, key, upload_id, k.err);
+  call_close (&k);
   return status;
 }
 

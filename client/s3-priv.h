@@ -3,6 +3,7 @@
 #ifndef XVA_CLIENT_S3_PRIV_H
 #define XVA_CLIENT_S3_PRIV_H
 
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stddef.h>
@@ -48,6 +49,57 @@ struct Xva_s3_conn {
 int Xva_s3_conn_init (struct Xva_s3_conn *conn, const struct Xva_s3_conf *conf,
                       atomic_int *cancel);
 void Xva_s3_conn_close (struct Xva_s3_conn *conn);
+
+/* One worker thread of an upload or download, on a connection of its
+ * own. */
+struct Xva_s3_worker {
+  void *owner; /* the upload or download */
+  pthread_t tid;
+  struct Xva_s3_conn conn;
+  struct Xva_s3_err err; /* its failure */
+};
+
+/* The worker threads of an upload or download and what they share with
+ * the caller's thread: a lock and condition, the first failure, the
+ * cancel flag of their connections and counters. */
+struct Xva_s3_crew {
+  pthread_mutex_t mu;
+  pthread_cond_t cv;
+  int sync_ok; /* mu and cv exist */
+  int stop;    /* the workers end once their work is done */
+  int failed;  /* the first worker failure (status), or 0 */
+  struct Xva_s3_err werr;
+  atomic_int cancel;
+  atomic_uint transfers; /* data transfers started (fault_every) */
+  atomic_uint retries;   /* data transfers retried */
+  struct Xva_s3_worker *workers;
+  unsigned nworkers;
+};
+
+/* Makes k's lock and condition and clears its flags and counters.
+ * XVA_OK, or XVA_ENOMEM ("<api>: cannot create a mutex" in err). */
+int Xva_s3_crew_init (struct Xva_s3_crew *k, const char *api,
+                      struct Xva_s3_err *err);
+/* Starts n workers (none when n is 0) running main, each given its
+ * struct Xva_s3_worker (owner set) with a connection on conf stopped by
+ * k's cancel flag.  XVA_OK when n is 0 or at least one started; else
+ * XVA_ENOMEM ("out of memory", or "cannot start <what> threads"). */
+int Xva_s3_crew_start (struct Xva_s3_crew *k, unsigned n,
+                       const struct Xva_s3_conf *conf, void *(*main) (void *),
+                       void *owner, const char *what, const char *api,
+                       struct Xva_s3_err *err);
+/* Tells the workers to stop and joins them: once their work is done,
+ * or at once with cancel (which sets the cancel flag). */
+void Xva_s3_crew_stop (struct Xva_s3_crew *k, int cancel);
+/* Keeps a worker's failure (status, err) unless one is kept already,
+ * and sets the cancel flag.  mu held. */
+void Xva_s3_crew_fail (struct Xva_s3_crew *k, int status,
+                       const struct Xva_s3_err *err);
+/* XVA_OK, or the kept failure with its error copied into err.  mu
+ * held. */
+int Xva_s3_crew_failure (const struct Xva_s3_crew *k, struct Xva_s3_err *err);
+/* Stops the workers at once and destroys the lock and condition. */
+void Xva_s3_crew_free (struct Xva_s3_crew *k);
 
 /* One request.  Inputs first; the rest is filled by Xva_s3_perform. */
 struct Xva_s3_req {
@@ -144,6 +196,9 @@ int Xva_s3_abort_on (struct Xva_s3_conn *conn, const char *api,
  * valid. */
 int Xva_s3_check_names (const char *api, const char *bucket, const char *key,
                         struct Xva_s3_err *err);
+/* The same with a key required ("no key" when it is NULL). */
+int Xva_s3_check_object (const char *api, const char *bucket, const char *key,
+                         struct Xva_s3_err *err);
 
 /* 1 when the failure in err is worth another try (network, HTTP 5xx,
  * 429, S3's RequestTimeout / SlowDown / InternalError, a body hash

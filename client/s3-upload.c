@@ -26,13 +26,6 @@ struct part {
   unsigned number; /* 1-based */
 };
 
-struct worker {
-  struct Xva_s3_upload *u;
-  pthread_t tid;
-  struct Xva_s3_conn conn;
-  struct Xva_s3_err err;
-};
-
 struct Xva_s3_upload {
   struct Xva_s3_conf conf;
   char *bucket;
@@ -42,8 +35,6 @@ struct Xva_s3_upload {
   int state;
   int fatal; /* the status that poisoned the handle */
   struct Xva_s3_err err;
-  atomic_int cancel;
-  atomic_uint transfers; /* data transfers started (fault_every) */
 
   uint64_t total;
   uint64_t expected; /* size hint, or 0 */
@@ -51,23 +42,16 @@ struct Xva_s3_upload {
   unsigned queued;   /* parts handed to the workers */
   char upload_id[XVA_S3_UPLOAD_ID_MAX + 1];
 
-  pthread_mutex_t mu;
-  pthread_cond_t cv;
-  int sync_ok;
+  struct Xva_s3_crew crew;
   struct part **queue; /* FIFO of full parts */
   size_t qhead, qlen, qcap;
   struct part **pool; /* free part buffers */
   size_t npool, pool_cap;
   size_t nbufs; /* part buffers that exist */
   unsigned inflight;
-  atomic_uint max_inflight, retries;
-  int stop;
-  int failed; /* first worker failure (status) */
-  struct Xva_s3_err werr;
+  atomic_uint max_inflight;
   char (*etags)[XVA_S3_ETAG_MAX + 1];
   size_t netags;
-  struct worker *workers;
-  unsigned nworkers;
 };
 
 static int
@@ -147,17 +131,18 @@ part_after (void *opaque, struct Xva_s3_req *r, int status,
 }
 
 static int
-send_part (struct worker *w, struct part *p, char *etag, size_t etagsize)
+send_part (struct Xva_s3_worker *w, struct part *p, char *etag,
+           size_t etagsize)
 {
-  struct Xva_s3_upload *u = w->u;
+  struct Xva_s3_upload *u = w->owner;
   struct Xva_s3_pair q[2];
   char query[XVA_S3_QUERY_MAX], num[16], what[32];
   struct part_try pt = { u, p };
   struct Xva_s3_tries t = {
     .after = part_after,
     .opaque = &pt,
-    .transfers = &u->transfers,
-    .retries = &u->retries,
+    .transfers = &u->crew.transfers,
+    .retries = &u->crew.retries,
     .note_tries = 1,
   };
   struct Xva_s3_req r;
@@ -212,104 +197,50 @@ pool_put (struct Xva_s3_upload *u, struct part *p)
 {
   p->len = 0;
   u->pool[u->npool++] = p;
-  pthread_cond_broadcast (&u->cv);
+  pthread_cond_broadcast (&u->crew.cv);
 }
 
 static void *
 worker_main (void *opaque)
 {
-  struct worker *w = opaque;
-  struct Xva_s3_upload *u = w->u;
+  struct Xva_s3_worker *w = opaque;
+  struct Xva_s3_upload *u = w->owner;
   char etag[XVA_S3_ETAG_MAX + 1];
 
-  pthread_mutex_lock (&u->mu);
+  pthread_mutex_lock (&u->crew.mu);
   for (;;) {
     struct part *p;
     int status;
 
-    while (!u->stop && u->qlen == 0)
-      pthread_cond_wait (&u->cv, &u->mu);
+    while (!u->crew.stop && u->qlen == 0)
+      pthread_cond_wait (&u->crew.cv, &u->crew.mu);
     if (u->qlen == 0)
       break;
     p = u->queue[u->qhead];
     u->qhead = (u->qhead + 1) % u->qcap;
     u->qlen--;
-    if (u->failed) {
+    if (u->crew.failed) {
       pool_put (u, p);
       continue;
     }
     u->inflight++;
     if (u->inflight > atomic_load (&u->max_inflight))
       atomic_store (&u->max_inflight, u->inflight);
-    pthread_mutex_unlock (&u->mu);
+    pthread_mutex_unlock (&u->crew.mu);
 
     status = send_part (w, p, etag, sizeof etag);
 
-    pthread_mutex_lock (&u->mu);
+    pthread_mutex_lock (&u->crew.mu);
     u->inflight--;
     if (status == XVA_OK && keep_etag (u, p->number, etag) != XVA_OK)
       status = Xva_s3_set_err (&w->err, XVA_ENOMEM, "Xva_s3_upload_write",
                                "out of memory");
-    if (status != XVA_OK && !u->failed) {
-      u->failed = status;
-      u->werr = w->err;
-      atomic_store (&u->cancel, 1);
-    }
+    if (status != XVA_OK)
+      Xva_s3_crew_fail (&u->crew, status, &w->err);
     pool_put (u, p);
   }
-  pthread_mutex_unlock (&u->mu);
+  pthread_mutex_unlock (&u->crew.mu);
   return NULL;
-}
-
-/* Stops and joins the workers (after the queue drained, or at once when
- * cancel is set). */
-static void
-stop_workers (struct Xva_s3_upload *u)
-{
-  unsigned i;
-
-  if (u->workers == NULL)
-    return;
-  pthread_mutex_lock (&u->mu);
-  u->stop = 1;
-  pthread_cond_broadcast (&u->cv);
-  pthread_mutex_unlock (&u->mu);
-  for (i = 0; i < u->nworkers; i++) {
-    pthread_join (u->workers[i].tid, NULL);
-    Xva_s3_conn_close (&u->workers[i].conn);
-  }
-  free (u->workers);
-  u->workers = NULL;
-  u->nworkers = 0;
-}
-
-static int
-start_workers (struct Xva_s3_upload *u)
-{
-  unsigned i, n = u->conf.c.parallel;
-
-  u->workers = calloc (n, sizeof *u->workers);
-  if (u->workers == NULL)
-    return Xva_s3_set_err (&u->err, XVA_ENOMEM, "Xva_s3_upload_write",
-                           "out of memory");
-  for (i = 0; i < n; i++) {
-    struct worker *w = &u->workers[i];
-    w->u = u;
-    if (Xva_s3_conn_init (&w->conn, &u->conf, &u->cancel) != XVA_OK)
-      break;
-    if (pthread_create (&w->tid, NULL, worker_main, w) != 0) {
-      Xva_s3_conn_close (&w->conn);
-      break;
-    }
-    u->nworkers++;
-  }
-  if (u->nworkers == 0) {
-    free (u->workers);
-    u->workers = NULL;
-    return Xva_s3_set_err (&u->err, XVA_ENOMEM, "Xva_s3_upload_write",
-                           "cannot start upload threads");
-  }
-  return XVA_OK;
 }
 
 /* ---- The caller's side ---------------------------------------------------- */
@@ -352,16 +283,6 @@ create_upload (struct Xva_s3_upload *u)
   return status;
 }
 
-/* Takes the worker failure, if any, as the handle's error.  mu held. */
-static int
-worker_failure (struct Xva_s3_upload *u)
-{
-  if (!u->failed)
-    return XVA_OK;
-  u->err = u->werr;
-  return u->failed;
-}
-
 /* A buffer for the next part, waiting while all are in use. */
 static int
 get_buffer (struct Xva_s3_upload *u, size_t size, struct part **out)
@@ -370,21 +291,21 @@ get_buffer (struct Xva_s3_upload *u, size_t size, struct part **out)
   size_t limit = max_bufs (u, size);
   int status;
 
-  pthread_mutex_lock (&u->mu);
+  pthread_mutex_lock (&u->crew.mu);
   while (u->npool > 0 && u->nbufs > limit) {
     part_free (u->pool[--u->npool]);
     u->nbufs--;
   }
-  while (!u->failed && u->npool == 0 && u->nbufs >= limit)
-    pthread_cond_wait (&u->cv, &u->mu);
-  status = worker_failure (u);
+  while (!u->crew.failed && u->npool == 0 && u->nbufs >= limit)
+    pthread_cond_wait (&u->crew.cv, &u->crew.mu);
+  status = Xva_s3_crew_failure (&u->crew, &u->err);
   if (status == XVA_OK) {
     if (u->npool > 0)
       p = u->pool[--u->npool];
     else if ((p = calloc (1, sizeof *p)) != NULL)
       u->nbufs++;
   }
-  pthread_mutex_unlock (&u->mu);
+  pthread_mutex_unlock (&u->crew.mu);
   if (status != XVA_OK)
     return status;
   if (p == NULL)
@@ -395,9 +316,9 @@ get_buffer (struct Xva_s3_upload *u, size_t size, struct part **out)
     p->cap = 0;
     p->buf = malloc (size);
     if (p->buf == NULL) {
-      pthread_mutex_lock (&u->mu);
+      pthread_mutex_lock (&u->crew.mu);
       pool_put (u, p);
-      pthread_mutex_unlock (&u->mu);
+      pthread_mutex_unlock (&u->crew.mu);
       return Xva_s3_set_err (&u->err, XVA_ENOMEM, "Xva_s3_upload_write",
                              "out of memory for a %zu-byte part", size);
     }
@@ -422,17 +343,19 @@ send_current (struct Xva_s3_upload *u)
     status = create_upload (u);
     if (status != XVA_OK)
       return status;
-    status = start_workers (u);
+    status = Xva_s3_crew_start (&u->crew, u->conf.c.parallel, &u->conf,
+                                worker_main, u, "upload",
+                                "Xva_s3_upload_write", &u->err);
     if (status != XVA_OK)
       return status;
   }
   p->number = ++u->queued;
   u->cur = NULL;
-  pthread_mutex_lock (&u->mu);
+  pthread_mutex_lock (&u->crew.mu);
   u->queue[(u->qhead + u->qlen) % u->qcap] = p;
   u->qlen++;
-  pthread_cond_broadcast (&u->cv);
-  pthread_mutex_unlock (&u->mu);
+  pthread_cond_broadcast (&u->crew.cv);
+  pthread_mutex_unlock (&u->crew.mu);
   return XVA_OK;
 }
 
@@ -451,9 +374,7 @@ Xva_s3_upload_new (const struct Xva_s3_config *c, const char *bucket,
   if (err == NULL)
     err = &local;
   Xva_s3_err_clear (err);
-  st = Xva_s3_check_names (api, bucket, key, err);
-  if (st == XVA_OK && key == NULL)
-    st = Xva_s3_set_err (err, XVA_EINVAL, api, "no key");
+  st = Xva_s3_check_object (api, bucket, key, err);
   if (st == XVA_OK && expected_size > XVA_S3_OBJECT_MAX)
     st = Xva_s3_set_err (err, XVA_ELIMIT, api,
                          "expected size %llu exceeds 5 TiB",
@@ -484,16 +405,9 @@ Xva_s3_upload_new (const struct Xva_s3_config *c, const char *bucket,
   }
   u->qcap = cap;
   u->pool_cap = cap;
-  if (pthread_mutex_init (&u->mu, NULL) != 0)
-    goto fail_sync;
-  if (pthread_cond_init (&u->cv, NULL) != 0) {
-    pthread_mutex_destroy (&u->mu);
-    goto fail_sync;
-  }
-  u->sync_ok = 1;
-  atomic_init (&u->cancel, 0);
-  atomic_init (&u->transfers, 0);
-  atomic_init (&u->retries, 0);
+  st = Xva_s3_crew_init (&u->crew, api, err);
+  if (st != XVA_OK)
+    goto fail;
   atomic_init (&u->max_inflight, 0);
 
   u->expected = expected_size;
@@ -501,8 +415,6 @@ Xva_s3_upload_new (const struct Xva_s3_config *c, const char *bucket,
   *status = XVA_OK;
   return u;
 
-fail_sync:
-  st = Xva_s3_set_err (err, XVA_ENOMEM, api, "cannot create a mutex");
 fail:
   *status = st;
   Xva_s3_upload_free (u);
@@ -533,11 +445,11 @@ Xva_s3_upload_write (struct Xva_s3_upload *u, const void *buf, size_t len)
     return status;
   if (len > 0 && buf == NULL)
     return Xva_s3_set_err (&u->err, XVA_EINVAL, api, "NULL buffer");
-  if (atomic_load (&u->cancel)) {
+  if (atomic_load (&u->crew.cancel)) {
     /* A part failed: report it now rather than at the next part. */
-    pthread_mutex_lock (&u->mu);
-    status = worker_failure (u);
-    pthread_mutex_unlock (&u->mu);
+    pthread_mutex_lock (&u->crew.mu);
+    status = Xva_s3_crew_failure (&u->crew, &u->err);
+    pthread_mutex_unlock (&u->crew.mu);
     if (status != XVA_OK)
       return fail (u, status);
   }
@@ -713,8 +625,7 @@ abort_upload (struct Xva_s3_upload *u, const char *api)
   struct Xva_s3_err e;
   int status = XVA_OK;
 
-  atomic_store (&u->cancel, 1);
-  stop_workers (u);
+  Xva_s3_crew_stop (&u->crew, 1);
   if (u->upload_id[0] != '\0') {
     status = Xva_s3_abort_on (&u->main, api, u->bucket, u->key, u->upload_id,
                               &e);
@@ -749,16 +660,16 @@ Xva_s3_upload_complete (struct Xva_s3_upload *u)
     if (status != XVA_OK)
       goto done;
   }
-  pthread_mutex_lock (&u->mu);
+  pthread_mutex_lock (&u->crew.mu);
   if (u->cur != NULL) {
     pool_put (u, u->cur);
     u->cur = NULL;
   }
-  while (!u->failed && (u->qlen > 0 || u->inflight > 0))
-    pthread_cond_wait (&u->cv, &u->mu);
-  status = worker_failure (u);
-  pthread_mutex_unlock (&u->mu);
-  stop_workers (u);
+  while (!u->crew.failed && (u->qlen > 0 || u->inflight > 0))
+    pthread_cond_wait (&u->crew.cv, &u->crew.mu);
+  status = Xva_s3_crew_failure (&u->crew, &u->err);
+  pthread_mutex_unlock (&u->crew.mu);
+  Xva_s3_crew_stop (&u->crew, 0);
   if (status == XVA_OK)
     status = complete_multipart (u);
 done:
@@ -808,7 +719,7 @@ Xva_s3_upload_parts (const struct Xva_s3_upload *u)
 unsigned
 Xva_s3_upload_retries (const struct Xva_s3_upload *u)
 {
-  return u != NULL ? atomic_load (&u->retries) : 0;
+  return u != NULL ? atomic_load (&u->crew.retries) : 0;
 }
 
 unsigned
@@ -842,10 +753,10 @@ Xva_s3_upload_free (struct Xva_s3_upload *u)
 
   if (u == NULL)
     return;
-  if (u->sync_ok && (u->state == U_OPEN || u->state == U_FAILED))
+  if (u->crew.sync_ok && (u->state == U_OPEN || u->state == U_FAILED))
     abort_upload (u, "Xva_s3_upload_free");
-  else if (u->sync_ok)
-    stop_workers (u);
+  else if (u->crew.sync_ok)
+    Xva_s3_crew_stop (&u->crew, 0);
   part_free (u->cur);
   for (i = 0; u->queue != NULL && i < u->qlen; i++)
     part_free (u->queue[(u->qhead + i) % u->qcap]);
@@ -854,10 +765,7 @@ Xva_s3_upload_free (struct Xva_s3_upload *u)
   free (u->queue);
   free (u->pool);
   free (u->etags);
-  if (u->sync_ok) {
-    pthread_cond_destroy (&u->cv);
-    pthread_mutex_destroy (&u->mu);
-  }
+  Xva_s3_crew_free (&u->crew);
   Xva_s3_conn_close (&u->main);
   curl_slist_free_all (u->meta);
   free (u->bucket);

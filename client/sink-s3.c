@@ -79,11 +79,9 @@ need_settings (char *err, size_t errlen)
 {
   if (settings_ready)
     return XVA_OK;
-  if (err != NULL && errlen > 0)
-    snprintf (err, errlen,
-              "s3:// targets need the object storage settings "
-              "(--s3-endpoint, credentials)");
-  return XVA_EINVAL;
+  return Xva_sink_err (err, errlen, XVA_EINVAL,
+                       "s3:// targets need the object storage settings "
+                       "(--s3-endpoint, credentials)");
 }
 
 /* ---- Output -------------------------------------------------------------- */
@@ -370,9 +368,7 @@ Xva_sink_open_s3 (const char *url, struct Xva_sink **out, char *err,
   }
   return XVA_OK;
 nomem:
-  if (err != NULL && errlen > 0)
-    snprintf (err, errlen, "out of memory");
-  return XVA_ENOMEM;
+  return Xva_sink_err (err, errlen, XVA_ENOMEM, "out of memory");
 }
 
 /* ---- Input ---------------------------------------------------------------- */
@@ -428,9 +424,7 @@ Xva_source_open_s3 (const char *url, struct Xva_source **out, char *err,
                          size <= (uint64_t) INT64_MAX ? (int64_t) size : -1);
   if (*out == NULL) {
     xva_s3_download_free (d);
-    if (err != NULL && errlen > 0)
-      snprintf (err, errlen, "out of memory");
-    return XVA_ENOMEM;
+    return Xva_sink_err (err, errlen, XVA_ENOMEM, "out of memory");
   }
   return XVA_OK;
 }
@@ -479,9 +473,7 @@ Xva_target_list_s3 (const char *dir, char ***names, size_t *n, char *err,
 nomem:
   Xva_target_names_free (v, cnt);
   xva_s3_listing_free (l);
-  if (err != NULL && errlen > 0)
-    snprintf (err, errlen, "out of memory");
-  return XVA_ENOMEM;
+  return Xva_sink_err (err, errlen, XVA_ENOMEM, "out of memory");
 }
 
 int

@@ -24,22 +24,17 @@ errno_status (int e)
   return e == ENOSPC || e == EFBIG || e == EDQUOT ? XVA_ENOSPC : XVA_EIO;
 }
 
-static void set_err (char *err, size_t errlen, const char *fmt, ...)
-#if defined(__GNUC__) || defined(__clang__)
-  __attribute__ ((format (printf, 3, 4)))
-#endif
-  ;
-
-static void
-set_err (char *err, size_t errlen, const char *fmt, ...)
+int
+Xva_sink_err (char *err, size_t errlen, int status, const char *fmt, ...)
 {
   va_list ap;
 
   if (err == NULL || errlen == 0)
-    return;
+    return status;
   va_start (ap, fmt);
   vsnprintf (err, errlen, fmt, ap);
   va_end (ap);
+  return status;
 }
 
 static int
@@ -268,36 +263,29 @@ open_file_sink (const char *path, struct Xva_sink **out, char *err,
   size_t len = strlen (path);
   mode_t mask;
 
-  if (len == 0 || path[len - 1] == '/') {
-    set_err (err, errlen, "%s: not a file name", path);
-    return XVA_EINVAL;
-  }
-  if (stat (path, &st) == 0 && S_ISDIR (st.st_mode)) {
-    set_err (err, errlen, "%s is a directory", path);
-    return XVA_EIO;
-  }
+  if (len == 0 || path[len - 1] == '/')
+    return Xva_sink_err (err, errlen, XVA_EINVAL, "%s: not a file name", path);
+  if (stat (path, &st) == 0 && S_ISDIR (st.st_mode))
+    return Xva_sink_err (err, errlen, XVA_EIO, "%s is a directory", path);
   f = calloc (1, sizeof *f);
-  if (f == NULL) {
-    set_err (err, errlen, "out of memory");
-    return XVA_ENOMEM;
-  }
+  if (f == NULL)
+    return Xva_sink_err (err, errlen, XVA_ENOMEM, "out of memory");
   f->fd = -1;
   f->tmp = malloc (len + sizeof suffix);
   if (f->tmp == NULL) {
     free (f);
-    set_err (err, errlen, "out of memory");
-    return XVA_ENOMEM;
+    return Xva_sink_err (err, errlen, XVA_ENOMEM, "out of memory");
   }
   memcpy (f->tmp, path, len);
   memcpy (f->tmp + len, suffix, sizeof suffix);
   f->fd = mkostemp (f->tmp, O_CLOEXEC);
   if (f->fd < 0) {
     int e = errno;
-    set_err (err, errlen, "cannot create a file beside %s: %s", path,
-             strerror (e));
     free (f->tmp);
     free (f);
-    return errno_status (e);
+    return Xva_sink_err (err, errlen, errno_status (e),
+                         "cannot create a file beside %s: %s", path,
+                         strerror (e));
   }
   mask = umask (0);
   umask (mask);
@@ -310,8 +298,7 @@ open_file_sink (const char *path, struct Xva_sink **out, char *err,
     unlink (f->tmp);
     free (f->tmp);
     free (f);
-    set_err (err, errlen, "out of memory");
-    return XVA_ENOMEM;
+    return Xva_sink_err (err, errlen, XVA_ENOMEM, "out of memory");
   }
   *out = s;
   return XVA_OK;
@@ -357,10 +344,8 @@ Xva_sink_open (const char *target, struct Xva_sink **out, char *err,
     return Xva_sink_open_s3 (target, out, err, errlen);
   if (strcmp (target, "-") == 0) {
     *out = Xva_sink_new (&stdout_ops, "-", NULL);
-    if (*out == NULL) {
-      set_err (err, errlen, "out of memory");
-      return XVA_ENOMEM;
-    }
+    if (*out == NULL)
+      return Xva_sink_err (err, errlen, XVA_ENOMEM, "out of memory");
     return XVA_OK;
   }
   return open_file_sink (target, out, err, errlen);
@@ -477,10 +462,9 @@ Xva_source_open (const char *spec, struct Xva_source **out, char *err,
   }
   else {
     fd = open (spec, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-      set_err (err, errlen, "cannot open %s: %s", spec, strerror (errno));
-      return XVA_EIO;
-    }
+    if (fd < 0)
+      return Xva_sink_err (err, errlen, XVA_EIO, "cannot open %s: %s", spec,
+                           strerror (errno));
     own = 1;
   }
   if (fstat (fd, &st) == 0 && S_ISREG (st.st_mode)) {
@@ -489,9 +473,8 @@ Xva_source_open (const char *spec, struct Xva_source **out, char *err,
       size = (int64_t) (st.st_size - pos);
   }
   else if (own && fstat (fd, &st) == 0 && S_ISDIR (st.st_mode)) {
-    set_err (err, errlen, "%s is a directory", spec);
     close (fd);
-    return XVA_EIO;
+    return Xva_sink_err (err, errlen, XVA_EIO, "%s is a directory", spec);
   }
   f = calloc (1, sizeof *f);
   if (f != NULL) {
@@ -504,8 +487,7 @@ Xva_source_open (const char *spec, struct Xva_source **out, char *err,
     free (f);
     if (own)
       close (fd);
-    set_err (err, errlen, "out of memory");
-    return XVA_ENOMEM;
+    return Xva_sink_err (err, errlen, XVA_ENOMEM, "out of memory");
   }
   return XVA_OK;
 }
@@ -546,6 +528,19 @@ pipe_unref (struct pipe_state *p)
   free (p);
 }
 
+/* Sets one of p's flags (with the reason why, unless NULL) and wakes the
+ * other side. */
+static void
+pipe_signal (struct pipe_state *p, int *flag, const char *why)
+{
+  pthread_mutex_lock (&p->mu);
+  *flag = 1;
+  if (why != NULL)
+    snprintf (p->why, sizeof p->why, "%s", why);
+  pthread_cond_broadcast (&p->cv);
+  pthread_mutex_unlock (&p->mu);
+}
+
 static int
 pipe_write (struct Xva_sink *s, const void *data, size_t n)
 {
@@ -580,10 +575,7 @@ pipe_commit (struct Xva_sink *s)
 {
   struct pipe_state *p = s->impl;
 
-  pthread_mutex_lock (&p->mu);
-  p->ended = 1;
-  pthread_cond_broadcast (&p->cv);
-  pthread_mutex_unlock (&p->mu);
+  pipe_signal (p, &p->ended, NULL);
   return XVA_OK;
 }
 
@@ -592,12 +584,8 @@ pipe_abort (struct Xva_sink *s)
 {
   struct pipe_state *p = s->impl;
 
-  pthread_mutex_lock (&p->mu);
-  p->aborted = 1;
-  snprintf (p->why, sizeof p->why, "%s",
-            s->errmsg[0] != '\0' ? s->errmsg : "the download side failed");
-  pthread_cond_broadcast (&p->cv);
-  pthread_mutex_unlock (&p->mu);
+  pipe_signal (p, &p->aborted,
+               s->errmsg[0] != '\0' ? s->errmsg : "the download side failed");
 }
 
 static void
@@ -649,10 +637,7 @@ pipe_source_destroy (struct Xva_source *src)
 {
   struct pipe_state *p = src->impl;
 
-  pthread_mutex_lock (&p->mu);
-  p->reader_gone = 1;
-  pthread_cond_broadcast (&p->cv);
-  pthread_mutex_unlock (&p->mu);
+  pipe_signal (p, &p->reader_gone, NULL);
   pipe_unref (p);
 }
 
@@ -735,11 +720,9 @@ Xva_target_list (const char *dir, char ***names, size_t *n, char *err,
   if (xva_s3_is_url (dir))
     return Xva_target_list_s3 (dir, names, n, err, errlen);
   d = opendir (dir[0] != '\0' ? dir : ".");
-  if (d == NULL) {
-    set_err (err, errlen, "cannot list %s: %s", dir[0] != '\0' ? dir : ".",
-             strerror (errno));
-    return XVA_EIO;
-  }
+  if (d == NULL)
+    return Xva_sink_err (err, errlen, XVA_EIO, "cannot list %s: %s",
+                         dir[0] != '\0' ? dir : ".", strerror (errno));
   while ((de = readdir (d)) != NULL) {
     if (strcmp (de->d_name, ".") == 0 || strcmp (de->d_name, "..") == 0)
       continue;
@@ -764,8 +747,7 @@ Xva_target_list (const char *dir, char ***names, size_t *n, char *err,
 oom:
   closedir (d);
   Xva_target_names_free (v, cnt);
-  set_err (err, errlen, "out of memory");
-  return XVA_ENOMEM;
+  return Xva_sink_err (err, errlen, XVA_ENOMEM, "out of memory");
 }
 
 int
@@ -775,13 +757,11 @@ Xva_target_remove (const char *target, char *err, size_t errlen)
 
   if (xva_s3_is_url (target))
     return Xva_target_remove_s3 (target, err, errlen);
-  if (lstat (target, &st) != 0 || !S_ISREG (st.st_mode)) {
-    set_err (err, errlen, "%s is not a regular file", target);
-    return XVA_EIO;
-  }
-  if (unlink (target) != 0) {
-    set_err (err, errlen, "cannot remove %s: %s", target, strerror (errno));
-    return XVA_EIO;
-  }
+  if (lstat (target, &st) != 0 || !S_ISREG (st.st_mode))
+    return Xva_sink_err (err, errlen, XVA_EIO, "%s is not a regular file",
+                         target);
+  if (unlink (target) != 0)
+    return Xva_sink_err (err, errlen, XVA_EIO, "cannot remove %s: %s", target,
+                         strerror (errno));
   return XVA_OK;
 }

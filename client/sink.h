@@ -76,6 +76,13 @@ int Xva_sink_fail (struct Xva_sink *s, int status, const char *fmt, ...)
   __attribute__ ((format (printf, 3, 4)))
 #endif
   ;
+/* Writes a message into err (errlen bytes; nothing when err is NULL) for
+ * a failed open, listing or removal; returns status. */
+int Xva_sink_err (char *err, size_t errlen, int status, const char *fmt, ...)
+#if defined(__GNUC__) || defined(__clang__)
+  __attribute__ ((format (printf, 4, 5)))
+#endif
+  ;
 
 /* ---- Input sources ------------------------------------------------------- */
 

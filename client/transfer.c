@@ -153,11 +153,30 @@ transfer_start (struct Xva_client_result *res, struct glue *g,
     g->cb = *cb;
 }
 
-/* Seconds to wait for a host's task after the transfer. */
-static unsigned
-host_task_wait (const struct Xva_client_host *h)
+/* One side of a transfer (the export or the import): the host, the
+ * callbacks, the task to adopt (NULL: a new one), how long to wait for
+ * it after the transfer, whether to report progress, and the result. */
+struct side {
+  struct Xva_xapi *x;
+  struct glue *g;
+  const char *task_id;
+  unsigned task_wait; /* seconds */
+  int show;
+  struct Xva_client_result *res;
+};
+
+/* sd for host h (opened as x). */
+static void
+side_init (struct side *sd, struct Xva_xapi *x, struct glue *g,
+           const struct Xva_client_host *h, const char *task_id, int show,
+           struct Xva_client_result *res)
 {
-  return h->task_wait ? h->task_wait : 600;
+  sd->x = x;
+  sd->g = g;
+  sd->task_id = task_id;
+  sd->task_wait = h->task_wait ? h->task_wait : 600;
+  sd->show = show;
+  sd->res = res;
 }
 
 /* Ends a transfer's use of a host: logs out (keeping a first error). */
@@ -512,27 +531,28 @@ task_failed_meanwhile (struct task_ctl *tc)
   return st == XVA_TASK_FAILURE || st == XVA_TASK_CANCELLED;
 }
 
-/* Starts j (zeroed by the caller): the reader that watches the bytes
- * (none when ro is NULL; io is taken over) and the task (task_id, or a
- * new one named label).  XVA_OK, or res says why. */
+/* Starts j (zeroed by the caller) on side sd: the reader that watches
+ * the bytes (none when ro is NULL; io is taken over) and the task
+ * (sd->task_id, or a new one named label).  XVA_OK, or sd->res says
+ * why. */
 static int
-job_begin (struct job *j, struct Xva_xapi *x, struct glue *g, int show,
+job_begin (struct job *j, const struct side *sd,
            const struct xva_reader_opts *ro, struct xva_sink_io io,
-           const char *task_id, const char *label,
-           struct Xva_client_result *res)
+           const char *label)
 {
   int s;
 
   j->t0 = now_s ();
-  j->x = x;
-  j->g = g;
-  j->show = show;
+  j->x = sd->x;
+  j->g = sd->g;
+  j->show = sd->show;
   if (ro != NULL) {
     j->r = xva_reader_new (ro, io, &s);
     if (j->r == NULL)
-      return res_fail (res, s, "cannot start a reader: %s", xva_strerror (s));
+      return res_fail (sd->res, s, "cannot start a reader: %s",
+                       xva_strerror (s));
   }
-  s = task_begin (&j->tc, x, g, task_id, label, res);
+  s = task_begin (&j->tc, sd->x, sd->g, sd->task_id, label, sd->res);
   j->have_task = 1;
   return s;
 }
@@ -693,17 +713,12 @@ exp_tick (void *opaque)
 }
 
 struct export_args {
-  struct Xva_xapi *x;
-  struct glue *g;
+  struct side s;
   const char *vm_ref; /* NULL with all */
   int metadata;
   int all;
   int compress;
-  const char *task_id;
-  unsigned task_wait;
   struct Xva_sink *sink; /* committed or aborted here */
-  int show;
-  struct Xva_client_result *res;
 };
 
 /* Streams one export into a.sink, checking it; commits the sink only
@@ -711,7 +726,7 @@ struct export_args {
 static int
 export_stream (struct export_args *a)
 {
-  struct Xva_client_result *res = a->res;
+  struct Xva_client_result *res = a->s.res;
   struct xva_reader_opts ro;
   struct Xva_http_reply reply;
   struct Xva_http_get_cb gcb;
@@ -729,8 +744,8 @@ export_stream (struct export_args *a)
   ro.mode = a->metadata ? XVA_READ_ANY : XVA_READ_FULL;
   ro.require_end = 1; /* a kept export must end with its end marker */
   memset (&io, 0, sizeof io);
-  s = job_begin (&j.c, a->x, a->g, a->show, &ro, io, a->task_id,
-                 a->metadata ? "xva export_metadata" : "xva export", res);
+  s = job_begin (&j.c, &a->s, &ro, io,
+                 a->metadata ? "xva export_metadata" : "xva export");
   if (s != XVA_OK)
     goto out;
   q[0] = '\0';
@@ -738,7 +753,8 @@ export_stream (struct export_args *a)
     s = Xva_xapi_query_add (q, sizeof q, "all", "true");
   else
     s = Xva_xapi_query_add (q, sizeof q, "ref", a->vm_ref);
-  s |= Xva_xapi_query_add (q, sizeof q, "session_id", Xva_xapi_session (a->x));
+  s |= Xva_xapi_query_add (q, sizeof q, "session_id",
+                           Xva_xapi_session (a->s.x));
   s |= Xva_xapi_query_add (q, sizeof q, "task_id", tc->ref);
   comp = a->compress == XVA_COMPRESS_GZIP   ? "gzip"
          : a->compress == XVA_COMPRESS_ZSTD ? "zstd"
@@ -756,7 +772,7 @@ export_stream (struct export_args *a)
   gcb.tick = exp_tick;
   gcb.opaque = &j;
   monitor_start (tc);
-  s = Xva_xapi_get (a->x, pq, &gcb, &reply);
+  s = Xva_xapi_get (a->s.x, pq, &gcb, &reply);
   monitor_stop (tc);
   s = job_transferred (&j.c, s, 0, "export",
                        reply.status == 0 || s == XVA_ENET, res);
@@ -769,12 +785,12 @@ export_stream (struct export_args *a)
     res_fail (res, s == XVA_OK ? XVA_ETRUNCATED : s,
               "the export from %s "
               "ended before the archive did (%" PRIu64 " bytes): %s",
-              Xva_xapi_get_url (a->x)->base, j.c.bytes,
+              Xva_xapi_get_url (a->s.x)->base, j.c.bytes,
               s == XVA_OK ? "no end marker" : xva_reader_errmsg (j.c.r));
     task_after_failure (tc, res, "export", 1);
     goto out;
   }
-  if (job_task_result (&j.c, a->task_wait, "export", "transfer", NULL, res)
+  if (job_task_result (&j.c, a->s.task_wait, "export", "transfer", NULL, res)
       != XVA_OK)
     goto out;
   s = Xva_sink_commit (a->sink);
@@ -840,17 +856,12 @@ Xva_client_export (const struct Xva_export_req *req,
     goto out;
   }
   memset (&a, 0, sizeof a);
-  a.x = x;
-  a.g = &g;
+  side_init (&a.s, x, &g, &req->host, req->task_id, 1, res);
   a.vm_ref = vref;
   a.metadata = req->metadata;
   a.all = req->all;
   a.compress = req->compress;
-  a.task_id = req->task_id;
-  a.task_wait = host_task_wait (&req->host);
   a.sink = sink;
-  a.show = 1;
-  a.res = res;
   s = export_stream (&a);
   if (s != XVA_OK)
     goto out;
@@ -1001,8 +1012,7 @@ result_uuids (struct Xva_xapi *x, const char *result,
 }
 
 struct import_args {
-  struct Xva_xapi *x;
-  struct glue *g;
+  struct side s;
   struct Xva_source *src;
   int check; /* run a reader on the bytes */
   const char *sr_uuid;
@@ -1013,10 +1023,6 @@ struct import_args {
   int dry_run;
   const char *const *vdi_map;
   size_t nvdi_map;
-  const char *task_id;
-  unsigned task_wait;
-  int show;
-  struct Xva_client_result *res;
 };
 
 static int
@@ -1029,7 +1035,8 @@ import_query (const struct import_args *a, const char *task, char *pq,
   int s = 0;
 
   q[0] = '\0';
-  s |= Xva_xapi_query_add (q, sizeof q, "session_id", Xva_xapi_session (a->x));
+  s |= Xva_xapi_query_add (q, sizeof q, "session_id",
+                           Xva_xapi_session (a->s.x));
   s |= Xva_xapi_query_add (q, sizeof q, "task_id", task);
   if (a->sr_ref != NULL)
     s |= Xva_xapi_query_add (q, sizeof q, "sr_id", a->sr_ref);
@@ -1061,7 +1068,7 @@ import_query (const struct import_args *a, const char *task, char *pq,
 static int
 import_stream (struct import_args *a)
 {
-  struct Xva_client_result *res = a->res;
+  struct Xva_client_result *res = a->s.res;
   struct xva_reader_opts ro;
   struct Xva_http_put_src ps;
   struct Xva_http_reply reply;
@@ -1079,9 +1086,8 @@ import_stream (struct import_args *a)
   memset (&io, 0, sizeof io);
   io.notice = imp_notice;
   io.opaque = &j;
-  s = job_begin (&j.c, a->x, a->g, a->show, a->check ? &ro : NULL, io,
-                 a->task_id,
-                 a->metadata ? "xva import_metadata" : "xva import", res);
+  s = job_begin (&j.c, &a->s, a->check ? &ro : NULL, io,
+                 a->metadata ? "xva import_metadata" : "xva import");
   if (s != XVA_OK)
     goto out;
   if (import_query (a, j.c.tc.ref, pq, sizeof pq) != 0) {
@@ -1095,7 +1101,7 @@ import_stream (struct import_args *a)
   ps.opaque = &j;
   ps.size = Xva_source_size (a->src);
   monitor_start (&j.c.tc);
-  s = Xva_xapi_put (a->x, pq, &ps, &reply);
+  s = Xva_xapi_put (a->s.x, pq, &ps, &reply);
   monitor_stop (&j.c.tc);
   s = job_transferred (&j.c, s, ps.size > 0 ? (uint64_t) ps.size : 0, "import",
                        s == XVA_ENET || s == XVA_EIO, res);
@@ -1106,17 +1112,17 @@ import_stream (struct import_args *a)
     snprintf (note, sizeof note, " (the archive %s: %s)",
               j.r_bad != 0 ? "is damaged" : "has a checksum mismatch",
               j.r_msg);
-  if (job_task_result (&j.c, a->task_wait, "import", "upload", note, res)
+  if (job_task_result (&j.c, a->s.task_wait, "import", "upload", note, res)
       != XVA_OK)
     goto out;
   if (j.r_bad != 0)
-    notice (a->g,
+    notice (a->s.g,
             "the host accepted an archive that looks damaged here: "
             "%s",
             j.r_msg);
   if (!a->dry_run) {
-    s = result_uuids (a->x, j.c.st.result != NULL ? j.c.st.result : "", res,
-                      a->g);
+    s = result_uuids (a->s.x, j.c.st.result != NULL ? j.c.st.result : "", res,
+                      a->s.g);
     if (s != XVA_OK)
       goto out;
   }
@@ -1148,8 +1154,7 @@ Xva_client_import (const struct Xva_import_req *req,
   if (x == NULL)
     goto out;
   memset (&a, 0, sizeof a);
-  a.x = x;
-  a.g = &g;
+  side_init (&a.s, x, &g, &req->host, req->task_id, 1, res);
   a.src = src;
   a.check = 1;
   a.sr_uuid = req->sr_uuid;
@@ -1160,10 +1165,6 @@ Xva_client_import (const struct Xva_import_req *req,
   a.dry_run = req->dry_run;
   a.vdi_map = req->vdi_map;
   a.nvdi_map = req->nvdi_map;
-  a.task_id = req->task_id;
-  a.task_wait = host_task_wait (&req->host);
-  a.show = 1;
-  a.res = res;
   import_stream (&a);
 out:
   close_host (x);
@@ -1213,28 +1214,20 @@ Xva_client_copy (const struct Xva_copy_req *req,
     goto out;
   }
   memset (&ea, 0, sizeof ea);
-  ea.x = from;
-  ea.g = &g;
+  side_init (&ea.s, from, &g, &req->from, NULL, 1, &eres);
   ea.vm_ref = vref;
   ea.compress = req->compress;
-  ea.task_wait = host_task_wait (&req->from);
   ea.sink = sink;
-  ea.show = 1;
-  ea.res = &eres;
   if (pthread_create (&th, NULL, copy_export_main, &ea) != 0) {
     res_fail (res, XVA_ENOMEM, "cannot start a thread");
     goto out;
   }
   started = 1;
   memset (&ia, 0, sizeof ia);
-  ia.x = to;
-  ia.g = &g;
+  side_init (&ia.s, to, &g, &req->to, NULL, 0, res);
   ia.src = src;
   ia.check = 0; /* the export side checks every byte */
   ia.sr_uuid = req->sr_uuid;
-  ia.task_wait = host_task_wait (&req->to);
-  ia.show = 0;
-  ia.res = res;
   import_stream (&ia);
   /* Unblocks the export if the upload stopped early. */
   Xva_source_free (src);

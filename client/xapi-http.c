@@ -98,6 +98,29 @@ reply_error (struct Xva_xapi *x, const char *what, struct Xva_http_reply *r)
                         n > 0 ? (n > 300 ? "..." : b) : "", n > 0 ? ")" : "");
 }
 
+/* A tick of a transfer: 1 (stop, with *stopped set) when the caller's
+ * stop hook says so or, every TICK_SECONDS since *last, when tick
+ * (NULL: none) returns nonzero; else 0. */
+static int
+transfer_tick (const struct Xva_xapi *x, int (*tick) (void *opaque),
+               void *opaque, double *last, int *stopped)
+{
+  double t = Xva_xapi_now ();
+
+  if (Xva_xapi_stopped (x)) {
+    *stopped = 1;
+    return 1;
+  }
+  if (t - *last >= TICK_SECONDS) {
+    *last = t;
+    if (tick != NULL && tick (opaque) != 0) {
+      *stopped = 1;
+      return 1;
+    }
+  }
+  return 0;
+}
+
 /* ------------------------------------------------------------------ */
 /* GET                                                                  */
 
@@ -150,24 +173,13 @@ get_progress (void *opaque, curl_off_t dt, curl_off_t dn, curl_off_t ut,
               curl_off_t un)
 {
   struct get_ctx *g = opaque;
-  double t = Xva_xapi_now ();
 
   (void) dt;
   (void) dn;
   (void) ut;
   (void) un;
-  if (Xva_xapi_stopped (g->x)) {
-    g->stopped = 1;
-    return 1;
-  }
-  if (t - g->last_tick >= TICK_SECONDS) {
-    g->last_tick = t;
-    if (g->cb->tick != NULL && g->cb->tick (g->cb->opaque) != 0) {
-      g->stopped = 1;
-      return 1;
-    }
-  }
-  return 0;
+  return transfer_tick (g->x, g->cb->tick, g->cb->opaque, &g->last_tick,
+                        &g->stopped);
 }
 
 int
@@ -288,20 +300,8 @@ struct put_conn {
 static int
 put_tick (struct put_conn *pc)
 {
-  double t = Xva_xapi_now ();
-
-  if (Xva_xapi_stopped (pc->x)) {
-    pc->stopped = 1;
-    return 1;
-  }
-  if (t - pc->last_tick >= TICK_SECONDS) {
-    pc->last_tick = t;
-    if (pc->src->tick != NULL && pc->src->tick (pc->src->opaque) != 0) {
-      pc->stopped = 1;
-      return 1;
-    }
-  }
-  return 0;
+  return transfer_tick (pc->x, pc->src->tick, pc->src->opaque, &pc->last_tick,
+                        &pc->stopped);
 }
 
 /* Parses the response headers in resp once they are complete.  Interim
