@@ -16,6 +16,7 @@
 #include "export/export.h"
 
 #include "format/internal.h"
+#include "format/value.h"
 #include "store/busy.h"
 
 #include <errno.h>
@@ -189,16 +190,6 @@ is_ref (const char *r)
 {
   return r && r[0] && strcmp (r, NULL_REF) != 0
          && strncmp (r, "OpaqueRef:", 10) == 0;
-}
-
-static int
-get_bool (const struct xva_value *rec, const char *key, int dflt)
-{
-  int b;
-
-  if (xva_value_get_bool (xva_value_get (rec, key), &b) < 0)
-    return dflt;
-  return b;
 }
 
 /* ---- The object table -------------------------------------------------- */
@@ -391,7 +382,7 @@ walk_vm (struct walk *w, const char *ref, int snapshots)
     n = xva_value_len (set);
     for (i = 0; i < n && w->status == XVA_OK; i++) {
       long b = add (w, xva_value_string (xva_value_at (set, i)), "VBD");
-      if (b >= 0 && !get_bool (w->v[b].rec, "empty", 0))
+      if (b >= 0 && !Xva_value_bool_or (w->v[b].rec, "empty", 0))
         add_vdi (w, xva_value_get_string (w->v[b].rec, "VDI"), 0);
     }
   }
@@ -432,8 +423,9 @@ walk_vm (struct walk *w, const char *ref, int snapshots)
 /* The id of an exported object of class cls (NULL: any), or
  * OpaqueRef:NULL. */
 static const char *
-map_ref (const struct walk *w, const char *ref, const char *cls)
+map_ref (const void *opaque, const char *ref, const char *cls)
 {
+  const struct walk *w = opaque;
   long i = is_ref (ref) ? lookup (w, ref) : -1;
 
   if (i < 0 || (cls && strcmp (w->v[i].cls, cls) != 0))
@@ -441,48 +433,12 @@ map_ref (const struct walk *w, const char *ref, const char *cls)
   return w->v[i].id;
 }
 
-/* Sets key (only if present) to a new value; takes item. */
-static int
-replace (struct xva_value *rec, const char *key, struct xva_value *item)
-{
-  if (xva_value_get (rec, key) == NULL) {
-    xva_value_free (item);
-    return 0;
-  }
-  if (item == NULL)
-    return -1;
-  return xva_value_set (rec, key, item);
-}
-
-static int
-set_null (struct xva_value *rec, const char *key)
-{
-  return replace (rec, key, xva_value_new_string (NULL_REF));
-}
-
-static int
-set_empty_set (struct xva_value *rec, const char *key)
-{
-  return replace (rec, key, xva_value_new_array ());
-}
-
-static int
-set_empty_map (struct xva_value *rec, const char *key)
-{
-  return replace (rec, key, xva_value_new_struct ());
-}
-
 /* A single reference field: the id of an exported object or null. */
 static int
 rewrite_ref (const struct walk *w, struct xva_value *rec, const char *key,
              const char *cls)
 {
-  const struct xva_value *v = xva_value_get (rec, key);
-
-  if (v == NULL)
-    return 0;
-  return xva_value_set_string (rec, key,
-                               map_ref (w, xva_value_string (v), cls));
+  return Xva_value_map_ref (rec, key, cls, map_ref, w);
 }
 
 /* A set of references: the ids of those exported. */
@@ -490,32 +446,14 @@ static int
 rewrite_set (const struct walk *w, struct xva_value *rec, const char *key,
              const char *cls)
 {
-  const struct xva_value *v = xva_value_get (rec, key);
-  struct xva_value *a;
-  size_t i, n;
-
-  if (v == NULL)
-    return 0;
-  a = xva_value_new_array ();
-  if (a == NULL)
-    return -1;
-  n = xva_value_len (v);
-  for (i = 0; i < n; i++) {
-    const char *id = map_ref (w, xva_value_string (xva_value_at (v, i)), cls);
-    if (strcmp (id, NULL_REF) != 0
-        && xva_value_append (a, xva_value_new_string (id)) < 0) {
-      xva_value_free (a);
-      return -1;
-    }
-  }
-  return xva_value_set (rec, key, a);
+  return Xva_value_map_set (rec, key, cls, map_ref, w);
 }
 
 static int
 clear_ops (struct xva_value *rec)
 {
-  return set_empty_map (rec, "current_operations")
-         | set_empty_set (rec, "allowed_operations");
+  return Xva_value_replace_empty (rec, "current_operations", XVA_TYPE_STRUCT)
+         | Xva_value_replace_empty (rec, "allowed_operations", XVA_TYPE_ARRAY);
 }
 
 static int
@@ -524,16 +462,17 @@ fix_vm (const struct walk *w, struct xva_value *r)
   int e = 0;
 
   if (!w->preserve) {
-    e |= replace (r, "power_state", xva_value_new_string ("Halted"));
-    e |= set_null (r, "suspend_VDI");
+    e |= Xva_value_replace (r, "power_state", xva_value_new_string ("Halted"));
+    e |= Xva_value_replace_null (r, "suspend_VDI");
   }
   if (!w->keep_snapshots) {
-    e |= replace (r, "is_a_snapshot", xva_value_new_bool (0));
-    e |= set_null (r, "snapshot_of");
-    e |= set_empty_set (r, "snapshots");
-    e |= replace (r, "snapshot_time", xva_value_new_date (EPOCH));
-    e |= replace (r, "transportable_snapshot_id", xva_value_new_string (""));
-    e |= set_null (r, "parent");
+    e |= Xva_value_replace (r, "is_a_snapshot", xva_value_new_bool (0));
+    e |= Xva_value_replace_null (r, "snapshot_of");
+    e |= Xva_value_replace_empty (r, "snapshots", XVA_TYPE_ARRAY);
+    e |= Xva_value_replace (r, "snapshot_time", xva_value_new_date (EPOCH));
+    e |= Xva_value_replace (r, "transportable_snapshot_id",
+                            xva_value_new_string (""));
+    e |= Xva_value_replace_null (r, "parent");
   }
   e |= clear_ops (r);
   e |= rewrite_set (w, r, "VBDs", "VBD");
@@ -548,17 +487,8 @@ fix_vm (const struct walk *w, struct xva_value *r)
   e |= rewrite_ref (w, r, "affinity", "host");
   e |= rewrite_ref (w, r, "metrics", "VM_metrics");
   e |= rewrite_ref (w, r, "guest_metrics", "VM_guest_metrics");
-  e |= set_null (r, "suspend_SR");
-  e |= set_null (r, "appliance");
-  e |= set_null (r, "protection_policy");
-  e |= set_null (r, "snapshot_schedule");
-  e |= set_empty_set (r, "consoles");
-  e |= set_empty_set (r, "crash_dumps");
-  e |= set_empty_set (r, "attached_PCIs");
-  e |= set_empty_set (r, "VGPUs");
-  e |= set_empty_set (r, "VTPMs");
-  e |= set_empty_set (r, "VUSBs");
-  e |= set_empty_map (r, "blobs");
+  e |= Xva_value_clear_vm_links (r);
+  e |= Xva_value_replace_empty (r, "blobs", XVA_TYPE_STRUCT);
   return e;
 }
 
@@ -573,9 +503,9 @@ fix_vbd_vif (const struct walk *w, struct xva_value *r, int vbd)
     e |= rewrite_ref (w, r, "VDI", "VDI");
   else
     e |= rewrite_ref (w, r, "network", "network");
-  e |= set_null (r, "metrics");
+  e |= Xva_value_replace_null (r, "metrics");
   if (!w->preserve)
-    e |= replace (r, "currently_attached", xva_value_new_bool (0));
+    e |= Xva_value_replace (r, "currently_attached", xva_value_new_bool (0));
   return e;
 }
 
@@ -619,20 +549,20 @@ fix_object (const struct walk *w, struct xobj *x)
   if (strcmp (x->cls, "network") == 0) {
     e |= clear_ops (r);
     e |= rewrite_set (w, r, "VIFs", "VIF");
-    e |= set_empty_set (r, "PIFs");
-    e |= set_empty_map (r, "blobs");
+    e |= Xva_value_replace_empty (r, "PIFs", XVA_TYPE_ARRAY);
+    e |= Xva_value_replace_empty (r, "blobs", XVA_TYPE_STRUCT);
   }
   else if (strcmp (x->cls, "VDI") == 0) {
     e |= clear_ops (r);
     e |= rewrite_ref (w, r, "SR", "SR");
     e |= rewrite_set (w, r, "VBDs", "VBD");
-    e |= set_empty_set (r, "crash_dumps");
+    e |= Xva_value_replace_empty (r, "crash_dumps", XVA_TYPE_ARRAY);
   }
   else if (strcmp (x->cls, "SR") == 0) {
     e |= clear_ops (r);
     e |= rewrite_set (w, r, "VDIs", "VDI");
-    e |= set_empty_set (r, "PBDs");
-    e |= set_empty_map (r, "blobs");
+    e |= Xva_value_replace_empty (r, "PBDs", XVA_TYPE_ARRAY);
+    e |= Xva_value_replace_empty (r, "blobs", XVA_TYPE_STRUCT);
   }
   return e;
 }
@@ -758,8 +688,8 @@ walk_all (struct walk *w, struct Xva_export *e)
   if (r < 0)
     return fail (w, r, "listing VMs: %s", Xva_store_errmsg (w->s));
   for (i = 0; i < l.n && w->status == XVA_OK; i++) {
-    if (get_bool (l.recs[i], "is_default_template", 0)
-        || get_bool (l.recs[i], "is_control_domain", 0))
+    if (Xva_value_bool_or (l.recs[i], "is_default_template", 0)
+        || Xva_value_bool_or (l.recs[i], "is_control_domain", 0))
       continue;
     if (hold (e, l.refs[i]) < 0) {
       fail (w, XVA_ENOMEM, "out of memory");

@@ -124,7 +124,6 @@ add_json_double (struct Xva_vbuf *b, double d)
 static void
 add_json (struct Xva_vbuf *b, const struct xva_value *v)
 {
-  char num[32];
   size_t i, n;
   int64_t iv;
   double d;
@@ -137,8 +136,7 @@ add_json (struct Xva_vbuf *b, const struct xva_value *v)
     break;
   case XVA_TYPE_INT:
     xva_value_get_int (v, &iv);
-    snprintf (num, sizeof num, "%lld", (long long) iv);
-    Xva_vbuf_adds (b, num);
+    Xva_vbuf_addi (b, iv);
     break;
   case XVA_TYPE_BOOL:
     xva_value_get_bool (v, &bv);
@@ -181,17 +179,7 @@ add_json (struct Xva_vbuf *b, const struct xva_value *v)
 int
 xva_value_to_json (const struct xva_value *v, char **out, size_t *len)
 {
-  struct Xva_vbuf b = { NULL, 0, 0, 0 };
-
-  if (out == NULL)
-    return XVA_EINVAL;
-  *out = NULL;
-  if (len)
-    *len = 0;
-  if (v == NULL)
-    return XVA_EINVAL;
-  add_json (&b, v);
-  return Xva_vbuf_finish (&b, out, len);
+  return Xva_value_write (v, add_json, NULL, NULL, out, len);
 }
 
 /* ------------------------------------------------------------------ */
@@ -232,16 +220,17 @@ convert (struct walk *w, json_t *j, size_t depth)
     return walk_fail (w, XVA_ELIMIT, "JSON: more than %zu values",
                       w->lim.max_nodes);
   w->nodes++;
+  if ((json_is_object (j) || json_is_array (j))
+      && depth + 1 > w->lim.max_depth)
+    return walk_fail (w, XVA_ELIMIT,
+                      "JSON: objects and arrays nested "
+                      "deeper than %zu",
+                      w->lim.max_depth);
   switch (json_typeof (j)) {
   case JSON_OBJECT: {
     const char *key;
     json_t *item;
 
-    if (depth + 1 > w->lim.max_depth)
-      return walk_fail (w, XVA_ELIMIT,
-                        "JSON: objects and arrays nested "
-                        "deeper than %zu",
-                        w->lim.max_depth);
     v = xva_value_new_struct ();
     if (v == NULL)
       goto nomem;
@@ -276,11 +265,6 @@ convert (struct walk *w, json_t *j, size_t depth)
   case JSON_ARRAY: {
     size_t i;
 
-    if (depth + 1 > w->lim.max_depth)
-      return walk_fail (w, XVA_ELIMIT,
-                        "JSON: objects and arrays nested "
-                        "deeper than %zu",
-                        w->lim.max_depth);
     v = xva_value_new_array ();
     if (v == NULL)
       goto nomem;

@@ -103,39 +103,53 @@ find_ref (const struct xva_meta *m, const struct xva_value *rec,
   return o && strcmp (o->cls, cls) == 0 ? o : NULL;
 }
 
+/* XVA_EFORMAT unless the top-level member name, v, is of type t (a
+ * what). */
+static int
+check_top (const struct xva_value *v, enum xva_type t, const char *name,
+           const char *what, char *err, size_t errlen)
+{
+  if (xva_value_type (v) == t)
+    return XVA_OK;
+  if (v)
+    Xva_value_err (err, errlen, "ova.xml: `%s` is not %s", name, what);
+  else
+    Xva_value_err (err, errlen, "ova.xml: no `%s` member at the top level",
+                   name);
+  return XVA_EFORMAT;
+}
+
 static int
 check_version (struct xva_meta *m, char *err, size_t errlen)
 {
-  static const char *const strings[] = {
-    "hostname", "date", "product_version", "product_brand", "build_number",
+  static const struct {
+    const char *name;
+    int is_int;
+  } fields[] = {
+    { "hostname", 0 },      { "date", 0 },         { "product_version", 0 },
+    { "product_brand", 0 }, { "build_number", 0 }, { "xapi_major", 1 },
+    { "xapi_minor", 1 },
   };
-  static const char *const ints[] = { "xapi_major", "xapi_minor" };
   const struct xva_value *v = m->version;
-  const struct xva_value *vsn;
+  const struct xva_value *f, *vsn;
   int64_t x;
   size_t i;
+  int r;
 
-  if (xva_value_type (v) != XVA_TYPE_STRUCT) {
-    Xva_value_err (err, errlen, "ova.xml: %s",
-                   v ? "`version` is not a "
-                       "struct"
-                     : "no `version` member at the top level");
-    return XVA_EFORMAT;
+  r = check_top (v, XVA_TYPE_STRUCT, "version", "a struct", err, errlen);
+  if (r != XVA_OK)
+    return r;
+  for (i = 0; i < sizeof fields / sizeof fields[0]; i++) {
+    f = xva_value_get (v, fields[i].name);
+    if (fields[i].is_int ? xva_value_get_int (f, &x) < 0
+                         : xva_value_string (f) == NULL) {
+      Xva_value_err (err, errlen, "ova.xml: version.%s is %s", fields[i].name,
+                     f == NULL          ? "missing"
+                     : fields[i].is_int ? "not an integer"
+                                        : "not a string");
+      return XVA_EFORMAT;
+    }
   }
-  for (i = 0; i < sizeof strings / sizeof strings[0]; i++)
-    if (xva_value_get_string (v, strings[i]) == NULL) {
-      Xva_value_err (err, errlen, "ova.xml: version.%s is %s", strings[i],
-                     xva_value_get (v, strings[i]) ? "not a string"
-                                                   : "missing");
-      return XVA_EFORMAT;
-    }
-  for (i = 0; i < sizeof ints / sizeof ints[0]; i++)
-    if (xva_value_get_int (xva_value_get (v, ints[i]), &x) < 0) {
-      Xva_value_err (err, errlen, "ova.xml: version.%s is %s", ints[i],
-                     xva_value_get (v, ints[i]) ? "not an integer"
-                                                : "missing");
-      return XVA_EFORMAT;
-    }
   m->export_vsn = 0;
   vsn = xva_value_get (v, "export_vsn");
   if (vsn && xva_value_get_int (vsn, &m->export_vsn) < 0) {
@@ -159,14 +173,11 @@ check_objects (struct xva_meta *m, const struct xva_value *objects, char *err,
                size_t errlen)
 {
   size_t i;
+  int r;
 
-  if (xva_value_type (objects) != XVA_TYPE_ARRAY) {
-    Xva_value_err (err, errlen, "ova.xml: %s",
-                   objects ? "`objects` is "
-                             "not an array"
-                           : "no `objects` member at the top level");
-    return XVA_EFORMAT;
-  }
+  r = check_top (objects, XVA_TYPE_ARRAY, "objects", "an array", err, errlen);
+  if (r != XVA_OK)
+    return r;
   m->nobjects = xva_value_len (objects);
   if (m->nobjects == 0)
     return XVA_OK;
@@ -493,37 +504,63 @@ xva_meta_disk (const struct xva_meta *m, unsigned i)
 }
 
 /* ------------------------------------------------------------------ */
+/* Editing                                                              */
+
+int
+Xva_value_clear_vm_links (struct xva_value *vm)
+{
+  static const char *const nulls[] = { "suspend_SR", "appliance",
+                                       "protection_policy",
+                                       "snapshot_schedule" };
+  static const char *const sets[] = { "consoles",      "crash_dumps",
+                                      "attached_PCIs", "VGPUs",
+                                      "VTPMs",         "VUSBs" };
+  size_t i;
+  int e = 0;
+
+  for (i = 0; i < sizeof nulls / sizeof nulls[0]; i++)
+    e |= Xva_value_replace_null (vm, nulls[i]);
+  for (i = 0; i < sizeof sets / sizeof sets[0]; i++)
+    e |= Xva_value_replace_empty (vm, sets[i], XVA_TYPE_ARRAY);
+  return e;
+}
+
+/* ------------------------------------------------------------------ */
 /* Building                                                             */
+
+/* Fills buf[got..n) from getrandom (fd < 0) or from fd until done or
+ * the source fails; returns how many bytes of buf are filled. */
+static size_t
+fill_random (unsigned char *buf, size_t got, size_t n, int fd)
+{
+  ssize_t r;
+
+  while (got < n) {
+    r = fd < 0 ? getrandom (buf + got, n - got, 0)
+               : read (fd, buf + got, n - got);
+    if (r < 0 && errno == EINTR)
+      continue;
+    if (r <= 0)
+      break;
+    got += (size_t) r;
+  }
+  return got;
+}
 
 /* Fills buf with n random bytes; 0 or -1. */
 static int
 random_bytes (unsigned char *buf, size_t n)
 {
-  size_t got = 0;
-  ssize_t r;
+  size_t got;
   int fd;
 
-  while (got < n) {
-    r = getrandom (buf + got, n - got, 0);
-    if (r < 0 && errno == EINTR)
-      continue;
-    if (r <= 0)
-      break;
-    got += (size_t) r;
-  }
+  got = fill_random (buf, 0, n, -1);
   if (got == n)
     return 0;
   fd = open ("/dev/urandom", O_RDONLY | O_CLOEXEC);
   if (fd < 0)
     return -1;
-  while (got < n) {
-    r = read (fd, buf + got, n - got);
-    if (r < 0 && errno == EINTR)
-      continue;
-    if (r <= 0)
-      break;
-    got += (size_t) r;
-  }
+  got = fill_random (buf, got, n, fd);
   close (fd);
   return got == n ? 0 : -1;
 }
@@ -690,9 +727,24 @@ put_ops (struct build *b, struct xva_value *r)
   put_map (b, r, "current_operations");
 }
 
+/* The fields a named record starts with (label NULL: out of memory). */
 static void
-put_qos (struct build *b, struct xva_value *r)
+put_named (struct build *b, struct xva_value *r, const char *label)
 {
+  put_uuid (b, r);
+  put (b, r, "name_label", label ? xva_value_new_string (label) : NULL);
+  put_s (b, r, "name_description", "");
+  put_ops (b, r);
+}
+
+/* A device's (VBD's, VIF's) fields after its other_config. */
+static void
+put_device_state (struct build *b, struct xva_value *r)
+{
+  put_b (b, r, "currently_attached", 0);
+  put_i (b, r, "status_code", 0);
+  put_s (b, r, "status_detail", "");
+  put_map (b, r, "runtime_properties");
   put_s (b, r, "qos_algorithm_type", "");
   put_map (b, r, "qos_algorithm_params");
   put_arr (b, r, "qos_supported_algorithms");
@@ -837,11 +889,7 @@ build_vbd (struct build *b, unsigned i, unsigned vdi_ref)
   if (i == 0)
     put_s (b, oc, "owner", "");
   put (b, r, "other_config", oc);
-  put_b (b, r, "currently_attached", 0);
-  put_i (b, r, "status_code", 0);
-  put_s (b, r, "status_detail", "");
-  put_map (b, r, "runtime_properties");
-  put_qos (b, r);
+  put_device_state (b, r);
   return r;
 }
 
@@ -863,11 +911,7 @@ build_vif (struct build *b, unsigned i, unsigned network_ref)
     put_s (b, r, "MAC", mac);
   put_i (b, r, "MTU", 1500);
   put_map (b, r, "other_config");
-  put_b (b, r, "currently_attached", 0);
-  put_i (b, r, "status_code", 0);
-  put_s (b, r, "status_detail", "");
-  put_map (b, r, "runtime_properties");
-  put_qos (b, r);
+  put_device_state (b, r);
   put_b (b, r, "MAC_autogenerated", 1);
   put_s (b, r, "locking_mode", "network_default");
   put_arr (b, r, "ipv4_allowed");
@@ -886,10 +930,7 @@ build_network (struct build *b, unsigned vif0, unsigned nvifs)
 {
   struct xva_value *r = xva_value_new_struct ();
 
-  put_uuid (b, r);
-  put_s (b, r, "name_label", "Pool-wide network associated with eth0");
-  put_s (b, r, "name_description", "");
-  put_ops (b, r);
+  put_named (b, r, "Pool-wide network associated with eth0");
   put_refs (b, r, "VIFs", vif0, nvifs);
   put_arr (b, r, "PIFs");
   put_i (b, r, "MTU", 1500);
@@ -913,19 +954,16 @@ build_vdi (struct build *b, const struct xva_vm_spec *spec, unsigned i,
   char *label = NULL;
   int64_t size = (int64_t) spec->disk_sizes[i];
 
-  put_uuid (b, r);
   if (spec->disk_names && spec->disk_names[i])
-    put_s (b, r, "name_label", spec->disk_names[i]);
+    put_named (b, r, spec->disk_names[i]);
   else {
     size_t n = strlen (spec->name) + 32;
     label = malloc (n);
     if (label)
       snprintf (label, n, "%s disk %u", spec->name, i);
-    put (b, r, "name_label", label ? xva_value_new_string (label) : NULL);
+    put_named (b, r, label);
     free (label);
   }
-  put_s (b, r, "name_description", "");
-  put_ops (b, r);
   put_ref (b, r, "SR", sr_ref);
   put_refs (b, r, "VBDs", vbd_ref, 1);
   put_arr (b, r, "crash_dumps");
@@ -966,10 +1004,7 @@ build_sr (struct build *b, const struct xva_vm_spec *spec, unsigned vdi0)
 
   for (i = 0; i < spec->ndisks; i++)
     total += (int64_t) spec->disk_sizes[i];
-  put_uuid (b, r);
-  put_s (b, r, "name_label", "Local storage");
-  put_s (b, r, "name_description", "");
-  put_ops (b, r);
+  put_named (b, r, "Local storage");
   put_refs (b, r, "VDIs", vdi0, spec->ndisks);
   put_arr (b, r, "PBDs");
   put_i (b, r, "virtual_allocation", total);

@@ -71,6 +71,16 @@ worker_main (void *arg)
   return NULL;
 }
 
+unsigned
+Xva_pool_threads (unsigned threads)
+{
+  if (threads == 0) {
+    long n = sysconf (_SC_NPROCESSORS_ONLN);
+    threads = n > 0 ? (unsigned) n : 1;
+  }
+  return threads > 64 ? 64 : threads;
+}
+
 struct Xva_pool *
 Xva_pool_new (unsigned threads, size_t capacity,
               void (*run) (void *ctx, void *job), void *ctx)
@@ -78,12 +88,7 @@ Xva_pool_new (unsigned threads, size_t capacity,
   struct Xva_pool *p;
   unsigned i;
 
-  if (threads == 0) {
-    long n = sysconf (_SC_NPROCESSORS_ONLN);
-    threads = n > 0 ? (unsigned) n : 1;
-  }
-  if (threads > 64)
-    threads = 64;
+  threads = Xva_pool_threads (threads);
   if (capacity == 0)
     capacity = 1;
   p = calloc (1, sizeof *p);

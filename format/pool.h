@@ -15,6 +15,9 @@ struct Xva_pool;
  * in flight at most.  NULL when out of memory or threads fail. */
 struct Xva_pool *Xva_pool_new (unsigned threads, size_t capacity,
                                void (*run) (void *ctx, void *job), void *ctx);
+/* The threads a pool of `threads` runs: 0 becomes one per online core,
+ * and 64 at most. */
+unsigned Xva_pool_threads (unsigned threads);
 /* Stops the workers (jobs still queued are not run).  NULL is fine. */
 void Xva_pool_free (struct Xva_pool *p);
 

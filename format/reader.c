@@ -537,15 +537,9 @@ hash_job (void *ctx, void *job)
 static int
 start_pool (struct xva_reader *r)
 {
-  unsigned threads = r->o.threads;
+  unsigned threads = Xva_pool_threads (r->o.threads);
   size_t cap;
 
-  if (threads == 0) {
-    long n = sysconf (_SC_NPROCESSORS_ONLN);
-    threads = n > 0 ? (unsigned) n : 1;
-  }
-  if (threads > 64)
-    threads = 64;
   cap = threads > 1 ? 2 * (size_t) threads + 2 : 1;
   r->jobs = calloc (cap, sizeof *r->jobs);
   r->spare = calloc (cap + 1, sizeof *r->spare);

@@ -87,6 +87,15 @@ Xva_vbuf_addc (struct Xva_vbuf *b, char c)
   Xva_vbuf_add (b, &c, 1);
 }
 
+void
+Xva_vbuf_addi (struct Xva_vbuf *b, int64_t i)
+{
+  char num[24];
+
+  snprintf (num, sizeof num, "%lld", (long long) i);
+  Xva_vbuf_adds (b, num);
+}
+
 int
 Xva_vbuf_finish (struct Xva_vbuf *b, char **out, size_t *len)
 {
@@ -120,6 +129,27 @@ Xva_vbuf_free (struct Xva_vbuf *b)
   free (b->p);
   b->p = NULL;
   b->len = b->cap = 0;
+}
+
+int
+Xva_value_write (const struct xva_value *v, Xva_value_add_fn add,
+                 const char *head, const char *tail, char **out, size_t *len)
+{
+  struct Xva_vbuf b = { NULL, 0, 0, 0 };
+
+  if (out == NULL)
+    return XVA_EINVAL;
+  *out = NULL;
+  if (len)
+    *len = 0;
+  if (v == NULL)
+    return XVA_EINVAL;
+  if (head)
+    Xva_vbuf_adds (&b, head);
+  add (&b, v);
+  if (tail)
+    Xva_vbuf_adds (&b, tail);
+  return Xva_vbuf_finish (&b, out, len);
 }
 
 void
@@ -199,12 +229,19 @@ new_text (enum xva_type type, const char *s, size_t n)
   return v;
 }
 
-struct xva_value *
-xva_value_new_string (const char *s)
+/* A STRING or DATE value of the C string s (NULL: empty). */
+static struct xva_value *
+new_cstr (enum xva_type type, const char *s)
 {
   if (s == NULL)
     s = "";
-  return new_text (XVA_TYPE_STRING, s, strlen (s));
+  return new_text (type, s, strlen (s));
+}
+
+struct xva_value *
+xva_value_new_string (const char *s)
+{
+  return new_cstr (XVA_TYPE_STRING, s);
 }
 
 struct xva_value *
@@ -248,9 +285,7 @@ xva_value_new_double (double d)
 struct xva_value *
 xva_value_new_date (const char *iso8601)
 {
-  if (iso8601 == NULL)
-    iso8601 = "";
-  return new_text (XVA_TYPE_DATE, iso8601, strlen (iso8601));
+  return new_cstr (XVA_TYPE_DATE, iso8601);
 }
 
 struct xva_value *
@@ -523,27 +558,59 @@ xva_value_get_string (const struct xva_value *v, const char *key)
   return xva_value_string (xva_value_get (v, key));
 }
 
+int
+Xva_value_bool_or (const struct xva_value *rec, const char *key, int dflt)
+{
+  int b;
+
+  if (xva_value_get_bool (xva_value_get (rec, key), &b) < 0)
+    return dflt;
+  return b;
+}
+
+int64_t
+Xva_value_int_or (const struct xva_value *rec, const char *key, int64_t dflt)
+{
+  int64_t i;
+
+  if (xva_value_get_int (xva_value_get (rec, key), &i) < 0)
+    return dflt;
+  return i;
+}
+
 /* ------------------------------------------------------------------ */
 /* Changes                                                              */
+
+/* The entries p (of *cap entries of size bytes) grown to twice as many
+ * (at least 4), with *cap updated; NULL (p and *cap as they were) when
+ * out of memory or at MAX_ENTRIES. */
+static void *
+grow_entries (void *p, uint32_t *cap, size_t size)
+{
+  uint32_t ncap = *cap ? *cap * 2 : 4;
+
+  if (*cap >= MAX_ENTRIES)
+    return NULL;
+  p = realloc (p, (size_t) ncap * size);
+  if (p != NULL)
+    *cap = ncap;
+  return p;
+}
 
 int
 xva_value_append (struct xva_value *array, struct xva_value *item)
 {
+  struct xva_value **p;
+
   if (item == NULL)
     return -1;
   if (array == NULL || array->type != XVA_TYPE_ARRAY || array == item)
     goto fail;
   if (array->u.a.n == array->u.a.cap) {
-    uint32_t cap = array->u.a.cap ? array->u.a.cap * 2 : 4;
-    struct xva_value **p;
-
-    if (array->u.a.cap >= MAX_ENTRIES)
-      goto fail;
-    p = realloc (array->u.a.items, (size_t) cap * sizeof *p);
+    p = grow_entries (array->u.a.items, &array->u.a.cap, sizeof *p);
     if (p == NULL)
       goto fail;
     array->u.a.items = p;
-    array->u.a.cap = cap;
   }
   array->u.a.items[array->u.a.n++] = item;
   return 0;
@@ -559,7 +626,9 @@ set_member (struct xva_value *st, const char *key, char *owned,
 {
   int64_t i;
   char *k = owned;
+  struct member *m;
   size_t klen;
+  int grown = 0;
 
   if (item == NULL || st == NULL || key == NULL || st->type != XVA_TYPE_STRUCT
       || st == item)
@@ -579,26 +648,18 @@ set_member (struct xva_value *st, const char *key, char *owned,
     memcpy (k, key, klen + 1);
   }
   if (st->u.s.n == st->u.s.cap) {
-    uint32_t cap = st->u.s.cap ? st->u.s.cap * 2 : 4;
-    struct member *m;
-
-    if (st->u.s.cap >= MAX_ENTRIES)
-      goto fail;
-    m = realloc (st->u.s.m, (size_t) cap * sizeof *m);
+    m = grow_entries (st->u.s.m, &st->u.s.cap, sizeof *m);
     if (m == NULL)
       goto fail;
     st->u.s.m = m;
-    st->u.s.cap = cap;
-    st->u.s.m[st->u.s.n].key = k;
-    st->u.s.m[st->u.s.n].val = item;
-    st->u.s.n++;
-    index_rebuild (st); /* without an index lookups stay right */
-    return 0;
+    grown = 1;
   }
   st->u.s.m[st->u.s.n].key = k;
   st->u.s.m[st->u.s.n].val = item;
   st->u.s.n++;
-  if (st->u.s.index)
+  if (grown)
+    index_rebuild (st); /* without an index lookups stay right */
+  else if (st->u.s.index)
     st->u.s.index[index_slot (st, k)] = st->u.s.n;
   return 0;
 fail:
@@ -639,6 +700,73 @@ int
 xva_value_set_bool (struct xva_value *st, const char *key, int b)
 {
   return xva_value_set (st, key, xva_value_new_bool (b));
+}
+
+int
+Xva_value_replace (struct xva_value *rec, const char *key,
+                   struct xva_value *item)
+{
+  if (xva_value_get (rec, key) == NULL) {
+    xva_value_free (item);
+    return 0;
+  }
+  if (item == NULL)
+    return -1;
+  return xva_value_set (rec, key, item);
+}
+
+int
+Xva_value_replace_null (struct xva_value *rec, const char *key)
+{
+  return Xva_value_replace (rec, key,
+                            xva_value_new_string (XVA_VALUE_NULL_REF));
+}
+
+int
+Xva_value_replace_empty (struct xva_value *rec, const char *key,
+                         enum xva_type type)
+{
+  return Xva_value_replace (rec, key,
+                            type == XVA_TYPE_STRUCT ? xva_value_new_struct ()
+                                                    : xva_value_new_array ());
+}
+
+int
+Xva_value_map_ref (struct xva_value *rec, const char *key, const char *cls,
+                   Xva_value_ref_fn map, const void *opaque)
+{
+  const struct xva_value *v = xva_value_get (rec, key);
+
+  if (v == NULL)
+    return 0;
+  return xva_value_set_string (rec, key,
+                               map (opaque, xva_value_string (v), cls));
+}
+
+int
+Xva_value_map_set (struct xva_value *rec, const char *key, const char *cls,
+                   Xva_value_ref_fn map, const void *opaque)
+{
+  const struct xva_value *v = xva_value_get (rec, key);
+  struct xva_value *a;
+  const char *to;
+  size_t i, n;
+
+  if (v == NULL)
+    return 0;
+  a = xva_value_new_array ();
+  if (a == NULL)
+    return -1;
+  n = xva_value_len (v);
+  for (i = 0; i < n; i++) {
+    to = map (opaque, xva_value_string (xva_value_at (v, i)), cls);
+    if (strcmp (to, XVA_VALUE_NULL_REF) != 0
+        && xva_value_append (a, xva_value_new_string (to)) < 0) {
+      xva_value_free (a);
+      return -1;
+    }
+  }
+  return xva_value_set (rec, key, a);
 }
 
 int

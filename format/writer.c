@@ -359,14 +359,8 @@ process_slot (void *ctx, void *job)
 static int
 start_pool (struct xva_writer *w)
 {
-  unsigned threads = w->o.threads, i;
+  unsigned threads = Xva_pool_threads (w->o.threads), i;
 
-  if (threads == 0) {
-    long ncpu = sysconf (_SC_NPROCESSORS_ONLN);
-    threads = ncpu > 0 ? (unsigned) ncpu : 1;
-  }
-  if (threads > 64)
-    threads = 64;
   w->nslots = threads > 1 ? 2 * threads + 2 : 1;
   w->slots = calloc (w->nslots, sizeof *w->slots);
   if (!w->slots)

@@ -85,8 +85,7 @@ Xva_value_xml_append (struct Xva_vbuf *b, const struct xva_value *v)
     break;
   case XVA_TYPE_INT:
     xva_value_get_int (v, &iv);
-    snprintf (num, sizeof num, "%lld", (long long) iv);
-    Xva_vbuf_adds (b, num);
+    Xva_vbuf_addi (b, iv);
     break;
   case XVA_TYPE_BOOL:
     xva_value_get_bool (v, &bv);
@@ -135,37 +134,16 @@ Xva_value_xml_append (struct Xva_vbuf *b, const struct xva_value *v)
 int
 xva_value_to_xml (const struct xva_value *v, char **out, size_t *len)
 {
-  struct Xva_vbuf b = { NULL, 0, 0, 0 };
-
-  if (out == NULL)
-    return XVA_EINVAL;
-  *out = NULL;
-  if (len)
-    *len = 0;
-  if (v == NULL)
-    return XVA_EINVAL;
-  Xva_value_xml_append (&b, v);
-  return Xva_vbuf_finish (&b, out, len);
+  return Xva_value_write (v, Xva_value_xml_append, NULL, NULL, out, len);
 }
 
 int
 xva_xmlrpc_format_response (const struct xva_value *v, char **out, size_t *len)
 {
-  struct Xva_vbuf b = { NULL, 0, 0, 0 };
-
-  if (out == NULL)
-    return XVA_EINVAL;
-  *out = NULL;
-  if (len)
-    *len = 0;
-  if (v == NULL)
-    return XVA_EINVAL;
-  Xva_vbuf_adds (&b,
-                 "<?xml version=\"1.0\"?>"
-                 "<methodResponse><params><param>");
-  Xva_value_xml_append (&b, v);
-  Xva_vbuf_adds (&b, "</param></params></methodResponse>");
-  return Xva_vbuf_finish (&b, out, len);
+  return Xva_value_write (v, Xva_value_xml_append,
+                          "<?xml version=\"1.0\"?>"
+                          "<methodResponse><params><param>",
+                          "</param></params></methodResponse>", out, len);
 }
 
 int
@@ -811,11 +789,17 @@ on_end (void *ctx, const xmlChar *localname, const xmlChar *prefix,
   }
 }
 
-static xmlEntityPtr
-on_get_entity (void *ctx, const xmlChar *name)
+static void
+on_reference (void *ctx, const xmlChar *name)
 {
   fail (ctx, XVA_EFORMAT, "entity reference &%.64s; is not allowed",
         (const char *) name);
+}
+
+static xmlEntityPtr
+on_get_entity (void *ctx, const xmlChar *name)
+{
+  on_reference (ctx, name);
   return NULL;
 }
 
@@ -842,25 +826,15 @@ on_entity_decl (void *ctx, const xmlChar *name, int type,
         (const char *) name);
 }
 
+/* Any other entity declaration is stopped the same way. */
+
 static void
 on_unparsed_entity_decl (void *ctx, const xmlChar *name,
                          const xmlChar *public_id, const xmlChar *system_id,
                          const xmlChar *notation)
 {
-  (void) public_id;
-  (void) system_id;
   (void) notation;
-  fail (ctx, XVA_EFORMAT,
-        "the DOCTYPE declares entity %.64s: entity "
-        "declarations are not allowed",
-        (const char *) name);
-}
-
-static void
-on_reference (void *ctx, const xmlChar *name)
-{
-  fail (ctx, XVA_EFORMAT, "entity reference &%.64s; is not allowed",
-        (const char *) name);
+  on_entity_decl (ctx, name, 0, public_id, system_id, NULL);
 }
 
 static void
@@ -1022,13 +996,22 @@ restore:
   return p->status;
 }
 
-static void
-parser_init (struct parser *p, enum mode mode, int for_meta)
+/* Parses xml in mode into p (set up here); on failure the message
+ * goes to err. */
+static int
+parse (struct parser *p, enum mode mode, int for_meta, const char *xml,
+       size_t len, const struct xva_limits *lim, char *err, size_t errlen)
 {
+  int r;
+
   memset (p, 0, sizeof *p);
   p->mode = mode;
   p->for_meta = for_meta;
   p->status = XVA_OK;
+  r = parse_doc (p, xml, len, lim);
+  if (r != XVA_OK)
+    Xva_value_err (err, errlen, "%s", p->msg);
+  return r;
 }
 
 int
@@ -1042,12 +1025,9 @@ Xva_value_parse_xml (const char *xml, size_t len, const struct xva_limits *lim,
   if (out == NULL)
     return XVA_EINVAL;
   *out = NULL;
-  parser_init (&p, MODE_VALUE, for_meta);
-  r = parse_doc (&p, xml, len, lim);
-  if (r != XVA_OK) {
-    Xva_value_err (err, errlen, "%s", p.msg);
+  r = parse (&p, MODE_VALUE, for_meta, xml, len, lim, err, errlen);
+  if (r != XVA_OK)
     return r;
-  }
   *out = p.result;
   return XVA_OK;
 }
@@ -1071,12 +1051,9 @@ xva_xmlrpc_parse_call (const char *xml, size_t len,
     return XVA_EINVAL;
   *method = NULL;
   *params = NULL;
-  parser_init (&p, MODE_CALL, 0);
-  r = parse_doc (&p, xml, len, lim);
-  if (r != XVA_OK) {
-    Xva_value_err (err, errlen, "%s", p.msg);
+  r = parse (&p, MODE_CALL, 0, xml, len, lim, err, errlen);
+  if (r != XVA_OK)
     return r;
-  }
   *method = p.method;
   *params = p.result;
   return XVA_OK;
@@ -1095,12 +1072,9 @@ xva_xmlrpc_parse_response (const char *xml, size_t len,
   if (out == NULL)
     return XVA_EINVAL;
   *out = NULL;
-  parser_init (&p, MODE_RESPONSE, 0);
-  r = parse_doc (&p, xml, len, lim);
-  if (r != XVA_OK) {
-    Xva_value_err (err, errlen, "%s", p.msg);
+  r = parse (&p, MODE_RESPONSE, 0, xml, len, lim, err, errlen);
+  if (r != XVA_OK)
     return r;
-  }
   if (!p.fault) {
     *out = p.result;
     return XVA_OK;

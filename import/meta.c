@@ -14,6 +14,7 @@
  * - With restore, a VBD or VIF uuid that an object of the store
  *   already has (other than one of the replaced VM's) is replaced by
  *   a new one rather than duplicated. */
+#include "format/value.h"
 #include "import/import-priv.h"
 
 #include "store/busy.h"
@@ -100,26 +101,6 @@ Xva_import_new_mac (char *out)
   return 0;
 }
 
-static int
-get_bool (const struct xva_value *rec, const char *key, int dflt)
-{
-  int b;
-
-  if (xva_value_get_bool (xva_value_get (rec, key), &b) < 0)
-    return dflt;
-  return b;
-}
-
-static int64_t
-get_int (const struct xva_value *rec, const char *key, int64_t dflt)
-{
-  int64_t i;
-
-  if (xva_value_get_int (xva_value_get (rec, key), &i) < 0)
-    return dflt;
-  return i;
-}
-
 static const char *
 get_str (const struct xva_value *rec, const char *key)
 {
@@ -143,7 +124,7 @@ cmp_id (const void *a, const void *b)
 
 /* The object of class cls (NULL: any) with that id, or NULL. */
 static struct im_obj *
-find (struct Xva_import *im, const char *id, const char *cls)
+find (const struct Xva_import *im, const char *id, const char *cls)
 {
   struct im_id key, *hit;
 
@@ -161,10 +142,17 @@ find (struct Xva_import *im, const char *id, const char *cls)
 /* The ref an archive reference becomes: the object's in the store, or
  * null. */
 static const char *
-target (struct Xva_import *im, const char *id, const char *cls)
+target (const struct Xva_import *im, const char *id, const char *cls)
 {
   const struct im_obj *o = find (im, id, cls);
   return o && o->act != IM_NONE ? o->ref : IM_NULL_REF;
+}
+
+/* target as a Xva_value_ref_fn (opaque: the import). */
+static const char *
+target_of (const void *opaque, const char *id, const char *cls)
+{
+  return target (opaque, id, cls);
 }
 
 static int
@@ -182,17 +170,6 @@ put (struct xva_value *rec, const char *key, struct xva_value *item)
   return item ? xva_value_set (rec, key, item) : -1;
 }
 
-/* Sets key only if present; takes item. */
-static int
-edit (struct xva_value *rec, const char *key, struct xva_value *item)
-{
-  if (xva_value_get (rec, key) == NULL) {
-    xva_value_free (item);
-    return 0;
-  }
-  return put (rec, key, item);
-}
-
 static int
 put_str (struct xva_value *rec, const char *key, const char *s)
 {
@@ -200,60 +177,10 @@ put_str (struct xva_value *rec, const char *key, const char *s)
 }
 
 static int
-edit_null (struct xva_value *rec, const char *key)
-{
-  return edit (rec, key, xva_value_new_string (IM_NULL_REF));
-}
-
-static int
-edit_empty_set (struct xva_value *rec, const char *key)
-{
-  return edit (rec, key, xva_value_new_array ());
-}
-
-static int
 clear_ops (struct xva_value *rec)
 {
   return put (rec, "current_operations", xva_value_new_struct ())
          | put (rec, "allowed_operations", xva_value_new_array ());
-}
-
-/* A reference field (if present) mapped through the plan. */
-static int
-map_field (struct Xva_import *im, struct xva_value *rec, const char *key,
-           const char *cls)
-{
-  const struct xva_value *v = xva_value_get (rec, key);
-
-  if (v == NULL)
-    return 0;
-  return put_str (rec, key, target (im, xva_value_string (v), cls));
-}
-
-/* A set field (if present) mapped through the plan, nulls dropped. */
-static int
-map_set (struct Xva_import *im, struct xva_value *rec, const char *key,
-         const char *cls)
-{
-  const struct xva_value *v = xva_value_get (rec, key);
-  struct xva_value *a;
-  size_t i, n;
-
-  if (v == NULL)
-    return 0;
-  a = xva_value_new_array ();
-  if (a == NULL)
-    return -1;
-  n = xva_value_len (v);
-  for (i = 0; i < n; i++) {
-    const char *t = target (im, xva_value_string (xva_value_at (v, i)), cls);
-    if (strcmp (t, IM_NULL_REF) != 0
-        && xva_value_append (a, xva_value_new_string (t)) < 0) {
-      xva_value_free (a);
-      return -1;
-    }
-  }
-  return put (rec, key, a);
 }
 
 /* The refs of created objects of class cls whose field `key` names the
@@ -315,8 +242,8 @@ check_version (struct Xva_import *im, const struct xva_meta *m)
   const struct xva_value *theirs = xva_meta_version (m);
   int64_t tmaj, tmin;
 
-  tmaj = get_int (theirs, "xapi_major", 0);
-  tmin = get_int (theirs, "xapi_minor", 0);
+  tmaj = Xva_value_int_or (theirs, "xapi_major", 0);
+  tmin = Xva_value_int_or (theirs, "xapi_minor", 0);
   if (tmaj > IMPORT_XAPI_MAJOR_MAX
       || (tmaj == IMPORT_XAPI_MAJOR_MAX && tmin > IMPORT_XAPI_MINOR_MAX))
     return Xva_import_fail (im, XVA_EVERSION, 400,
@@ -499,7 +426,7 @@ plan_replace (struct Xva_import *im, struct im_obj *o)
   char vs[2][32];
   struct xva_value *old = NULL;
   const char *ps, *params[3];
-  int64_t oldv, newv = get_int (o->snap, "version", 0);
+  int64_t oldv, newv = Xva_value_int_or (o->snap, "version", 0);
   int r;
 
   r = Xva_store_find_uuid (im->s, NULL, "VM", get_str (o->snap, "uuid"), ref,
@@ -527,7 +454,7 @@ plan_replace (struct Xva_import *im, struct im_obj *o)
                          get_str (o->snap, "uuid"), ps);
     goto out;
   }
-  oldv = get_int (old, "version", 0);
+  oldv = Xva_value_int_or (old, "version", 0);
   if (oldv >= newv && !im->force) {
     snprintf (vs[0], sizeof vs[0], "%" PRId64, oldv);
     snprintf (vs[1], sizeof vs[1], "%" PRId64, newv);
@@ -597,7 +524,8 @@ check_mac_seed (struct Xva_import *im, struct cache *c, const struct im_obj *o)
                                           "mac_seed");
     int replaced = 0;
 
-    if (s == NULL || strcmp (s, seed) != 0 || get_bool (v, "is_a_snapshot", 0)
+    if (s == NULL || strcmp (s, seed) != 0
+        || Xva_value_bool_or (v, "is_a_snapshot", 0)
         || strcmp (get_str (v, "uuid"), uuid) == 0)
       continue;
     for (k = 0; k < im->nrepl; k++)
@@ -625,7 +553,7 @@ plan_vms (struct Xva_import *im, struct cache *c)
 
     if (strcmp (o->cls, "VM") != 0)
       continue;
-    o->snapshot = get_bool (o->snap, "is_a_snapshot", 0);
+    o->snapshot = Xva_value_bool_or (o->snap, "is_a_snapshot", 0);
     if (Xva_store_new_ref (o->ref) < 0)
       return nomem (im);
     if (im->restore) {
@@ -713,10 +641,10 @@ plan_devices (struct Xva_import *im)
     if (vbd) {
       const char *type = get_str (o->snap, "type");
       vdi = find (im, xva_value_get_string (o->snap, "VDI"), "VDI");
-      if (!get_bool (o->snap, "empty", 0) && !vdi_usable (vdi)
+      if (!Xva_value_bool_or (o->snap, "empty", 0) && !vdi_usable (vdi)
           && strcasecmp (type, "CD") != 0)
         continue; /* a Disk without its VDI */
-      if (!get_bool (o->snap, "empty", 0))
+      if (!Xva_value_bool_or (o->snap, "empty", 0))
         use_vdi (vdi);
     }
     else {
@@ -838,7 +766,7 @@ make_vm (struct Xva_import *im, struct im_obj *o)
       xva_value_free (oc);
       return -1;
     }
-    if (!get_bool (o->snap, "is_a_template", 0)) {
+    if (!Xva_value_bool_or (o->snap, "is_a_template", 0)) {
       if (generation_id (gen, sizeof gen) < 0)
         e |= -1;
       else
@@ -856,27 +784,18 @@ make_vm (struct Xva_import *im, struct im_obj *o)
   e |= clear_ops (r);
   e |= put (r, "VBDs", created_set (im, "VBD", "VM", o->id));
   e |= put (r, "VIFs", created_set (im, "VIF", "VM", o->id));
-  e |= map_set (im, r, "snapshots", "VM");
-  e |= map_set (im, r, "children", "VM");
-  e |= map_field (im, r, "snapshot_of", "VM");
-  e |= map_field (im, r, "parent", "VM");
-  e |= map_field (im, r, "affinity", "host");
+  e |= Xva_value_map_set (r, "snapshots", "VM", target_of, im);
+  e |= Xva_value_map_set (r, "children", "VM", target_of, im);
+  e |= Xva_value_map_ref (r, "snapshot_of", "VM", target_of, im);
+  e |= Xva_value_map_ref (r, "parent", "VM", target_of, im);
+  e |= Xva_value_map_ref (r, "affinity", "host", target_of, im);
   e |= put_str (r, "resident_on", IM_NULL_REF);
   e |= put_str (r, "metrics", IM_NULL_REF);
   e |= put_str (r, "guest_metrics", IM_NULL_REF);
-  e |= edit_null (r, "scheduled_to_be_resident_on");
-  e |= edit_null (r, "appliance");
-  e |= edit_null (r, "protection_policy");
-  e |= edit_null (r, "snapshot_schedule");
-  e |= edit_null (r, "suspend_SR");
-  e |= edit_empty_set (r, "consoles");
-  e |= edit_empty_set (r, "crash_dumps");
-  e |= edit_empty_set (r, "VUSBs");
-  e |= edit_empty_set (r, "VTPMs");
-  e |= edit_empty_set (r, "VGPUs");
-  e |= edit_empty_set (r, "attached_PCIs");
-  e |= edit_empty_set (r, "groups");
-  e |= edit (r, "domid", xva_value_new_int (-1));
+  e |= Xva_value_replace_null (r, "scheduled_to_be_resident_on");
+  e |= Xva_value_clear_vm_links (r);
+  e |= Xva_value_replace_empty (r, "groups", XVA_TYPE_ARRAY);
+  e |= Xva_value_replace (r, "domid", xva_value_new_int (-1));
   return e;
 }
 
@@ -887,7 +806,7 @@ make_vbd (struct Xva_import *im, struct im_obj *o)
   const char *vdi = IM_NULL_REF;
   int e = 0;
 
-  if (!get_bool (o->snap, "empty", 0))
+  if (!Xva_value_bool_or (o->snap, "empty", 0))
     vdi = target (im, xva_value_get_string (o->snap, "VDI"), "VDI");
   e |= put_str (r, "uuid", o->uuid);
   e |= put_str (r, "VM",
@@ -897,7 +816,7 @@ make_vbd (struct Xva_import *im, struct im_obj *o)
   e |= put_str (r, "device", "");
   e |= put (r, "currently_attached", xva_value_new_bool (0));
   e |= clear_ops (r);
-  e |= edit_null (r, "metrics");
+  e |= Xva_value_replace_null (r, "metrics");
   return e;
 }
 
@@ -922,9 +841,9 @@ make_vif (struct Xva_import *im, struct im_obj *o)
   }
   e |= put (r, "currently_attached", xva_value_new_bool (0));
   e |= clear_ops (r);
-  e |= edit_null (r, "metrics");
-  e |= edit_empty_set (r, "ipv4_allowed");
-  e |= edit_empty_set (r, "ipv6_allowed");
+  e |= Xva_value_replace_null (r, "metrics");
+  e |= Xva_value_replace_empty (r, "ipv4_allowed", XVA_TYPE_ARRAY);
+  e |= Xva_value_replace_empty (r, "ipv6_allowed", XVA_TYPE_ARRAY);
   return e;
 }
 
@@ -936,8 +855,8 @@ make_network (struct Xva_import *im, struct im_obj *o)
 
   e |= put_str (r, "uuid", o->uuid);
   e |= put (r, "VIFs", created_set (im, "VIF", "network", o->id));
-  e |= edit_empty_set (r, "PIFs");
-  e |= edit (r, "blobs", xva_value_new_struct ());
+  e |= Xva_value_replace_empty (r, "PIFs", XVA_TYPE_ARRAY);
+  e |= Xva_value_replace (r, "blobs", xva_value_new_struct ());
   e |= clear_ops (r);
   return e;
 }
@@ -963,12 +882,12 @@ make_vdi (struct Xva_import *im, struct im_obj *o)
   e |= put_str (r, "SR", im->sr_ref);
   e |= put (r, "VBDs", created_set (im, "VBD", "VDI", o->id));
   e |= clear_ops (r);
-  e |= edit_empty_set (r, "crash_dumps");
-  e |= edit_empty_set (r, "snapshots");
-  e |= edit_null (r, "snapshot_of");
-  e |= edit_null (r, "parent");
-  e |= edit_null (r, "metadata_of_pool");
-  e |= edit (r, "missing", xva_value_new_bool (0));
+  e |= Xva_value_replace_empty (r, "crash_dumps", XVA_TYPE_ARRAY);
+  e |= Xva_value_replace_empty (r, "snapshots", XVA_TYPE_ARRAY);
+  e |= Xva_value_replace_null (r, "snapshot_of");
+  e |= Xva_value_replace_null (r, "parent");
+  e |= Xva_value_replace_null (r, "metadata_of_pool");
+  e |= Xva_value_replace (r, "missing", xva_value_new_bool (0));
   return e;
 }
 
@@ -1069,7 +988,7 @@ stage (struct Xva_import *im)
 
     if (strcmp (o->cls, "VDI") != 0 || o->act != IM_CREATE)
       continue;
-    size = get_int (o->snap, "virtual_size", -1);
+    size = Xva_value_int_or (o->snap, "virtual_size", -1);
     if (size < 0 || size > MAX_SIZE)
       return Xva_import_fail (im, XVA_EFORMAT, 400, "IMPORT_ERROR", NULL, 0,
                               "VDI %s: bad virtual_size", o->id);

@@ -659,6 +659,29 @@ mark_link (const struct Xva_event_snap *before,
     mod[e - now->e[k]] = 1;
 }
 
+/* The del (gone set) or add events of class k: its entries in before
+ * and not now, or in now and not before; each marks what it links to. */
+static void
+emit_diff (struct Xva_srv *srv, const struct Xva_event_snap *before,
+           const struct Xva_event_snap *now, int gone, size_t k,
+           unsigned char *const *mod)
+{
+  const struct Xva_event_snap *from = gone ? before : now;
+  const struct Xva_event_snap *other = gone ? now : before;
+  size_t i;
+
+  for (i = 0; i < from->n[k]; i++) {
+    const struct snap_ent *e = &from->e[k][i];
+
+    if (snap_find (other, k, e->ref) != NULL)
+      continue;
+    Xva_event_add (srv, snap_classes[k].cls, e->ref, gone ? "del" : "add");
+    if (snap_classes[k].link != NULL)
+      mark_link (before, now, snap_classes[k].target, e->link,
+                 mod[snap_classes[k].target]);
+  }
+}
+
 void
 Xva_event_snap_emit (struct Xva_srv *srv, struct Xva_event_snap *before)
 {
@@ -680,28 +703,10 @@ Xva_event_snap_emit (struct Xva_srv *srv, struct Xva_event_snap *before)
       goto out;
   /* Gone: devices before their VM and disks. */
   for (k = NSNAP; k-- > 0;)
-    for (i = 0; i < before->n[k]; i++) {
-      const struct snap_ent *e = &before->e[k][i];
-
-      if (snap_find (now, k, e->ref) != NULL)
-        continue;
-      Xva_event_add (srv, snap_classes[k].cls, e->ref, "del");
-      if (snap_classes[k].link != NULL)
-        mark_link (before, now, snap_classes[k].target, e->link,
-                   mod[snap_classes[k].target]);
-    }
+    emit_diff (srv, before, now, 1, k, mod);
   /* New. */
   for (k = 0; k < NSNAP; k++)
-    for (i = 0; i < now->n[k]; i++) {
-      const struct snap_ent *e = &now->e[k][i];
-
-      if (snap_find (before, k, e->ref) != NULL)
-        continue;
-      Xva_event_add (srv, snap_classes[k].cls, e->ref, "add");
-      if (snap_classes[k].link != NULL)
-        mark_link (before, now, snap_classes[k].target, e->link,
-                   mod[snap_classes[k].target]);
-    }
+    emit_diff (srv, before, now, 0, k, mod);
   /* Those whose lists changed. */
   for (k = 0; k < NSNAP; k++)
     for (i = 0; mod[k] != NULL && i < now->n[k]; i++)

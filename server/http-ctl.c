@@ -15,24 +15,10 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "format/value.h"
 #include "server/http-priv.h"
 
 #define CTL_TIMEOUT_S 60
-
-static void set_err (char *err, size_t errlen, const char *fmt, ...)
-  XVA_HTTP_PRINTF (3, 4);
-
-static void
-set_err (char *err, size_t errlen, const char *fmt, ...)
-{
-  va_list ap;
-
-  if (err == NULL || errlen == 0)
-    return;
-  va_start (ap, fmt);
-  vsnprintf (err, errlen, fmt, ap);
-  va_end (ap);
-}
 
 /* The address of the socket at path.  A path too long for sun_path is
  * reached through its directory, opened into *dirfd (the caller closes
@@ -116,27 +102,27 @@ Xva_http_unix_listen (const char *path, char *err, size_t errlen)
 
   if (lstat (path, &st) == 0) {
     if (!S_ISSOCK (st.st_mode)) {
-      set_err (err, errlen, "%s exists and is not a socket", path);
+      Xva_value_err (err, errlen, "%s exists and is not a socket", path);
       return -1;
     }
     if (unix_connect (path, &probe) == 0) {
       close (probe);
-      set_err (err, errlen, "%s: another server listens there", path);
+      Xva_value_err (err, errlen, "%s: another server listens there", path);
       return -1;
     }
     if (unlink (path) < 0 && errno != ENOENT) {
-      set_err (err, errlen, "cannot remove the stale %s: %s", path,
-               strerror (errno));
+      Xva_value_err (err, errlen, "cannot remove the stale %s: %s", path,
+                     strerror (errno));
       return -1;
     }
   }
   if (unix_addr (path, &sun, &dirfd) < 0) {
-    set_err (err, errlen, "%s: %s", path, strerror (errno));
+    Xva_value_err (err, errlen, "%s: %s", path, strerror (errno));
     return -1;
   }
   fd = socket (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0) {
-    set_err (err, errlen, "socket: %s", strerror (errno));
+    Xva_value_err (err, errlen, "socket: %s", strerror (errno));
     goto fail;
   }
   /* Nobody but us may connect: the socket is trusted.  The umask covers
@@ -145,16 +131,16 @@ Xva_http_unix_listen (const char *path, char *err, size_t errlen)
   r = bind (fd, (const struct sockaddr *) &sun, sizeof sun);
   umask (old);
   if (r < 0) {
-    set_err (err, errlen, "bind %s: %s", path, strerror (errno));
+    Xva_value_err (err, errlen, "bind %s: %s", path, strerror (errno));
     goto fail;
   }
   if (chmod (path, 0600) < 0) {
-    set_err (err, errlen, "chmod %s: %s", path, strerror (errno));
+    Xva_value_err (err, errlen, "chmod %s: %s", path, strerror (errno));
     unlink (path);
     goto fail;
   }
   if (listen (fd, 64) < 0) {
-    set_err (err, errlen, "listen %s: %s", path, strerror (errno));
+    Xva_value_err (err, errlen, "listen %s: %s", path, strerror (errno));
     unlink (path);
     goto fail;
   }
@@ -278,7 +264,7 @@ sr_create_remote (const char *dir, const char *name, char *uuid_out, char *err,
 
   if ((size_t) snprintf (path, sizeof path, "%s/%s", dir, XVA_SERVE_CTL_NAME)
       >= sizeof path) {
-    set_err (err, errlen, "data directory path too long");
+    Xva_value_err (err, errlen, "data directory path too long");
     return XVA_EINVAL;
   }
   enclen = strlen (name) * 3 + 1;
@@ -288,7 +274,7 @@ sr_create_remote (const char *dir, const char *name, char *uuid_out, char *err,
   resp = malloc (XVA_HTTP_CTL_MAX + 1);
   if (enc == NULL || req == NULL || resp == NULL
       || url_encode (name, enc, enclen) < 0) {
-    set_err (err, errlen, "out of memory");
+    Xva_value_err (err, errlen, "out of memory");
     goto out;
   }
   n = snprintf (req, reqlen,
@@ -297,21 +283,21 @@ sr_create_remote (const char *dir, const char *name, char *uuid_out, char *err,
                 "Connection: close\r\n\r\n",
                 enc);
   if (n < 0 || (size_t) n >= reqlen) {
-    set_err (err, errlen, "out of memory");
+    Xva_value_err (err, errlen, "out of memory");
     goto out;
   }
   if (unix_connect (path, &fd) < 0) {
-    set_err (err, errlen,
-             "%s is in use, but its server cannot be reached "
-             "at %s: %s",
-             dir, path, strerror (errno));
+    Xva_value_err (err, errlen,
+                   "%s is in use, but its server cannot be reached "
+                   "at %s: %s",
+                   dir, path, strerror (errno));
     s = XVA_ENET;
     goto out;
   }
   setsockopt (fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
   setsockopt (fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
   if (write_all (fd, req, (size_t) n) < 0) {
-    set_err (err, errlen, "%s: %s", path, strerror (errno));
+    Xva_value_err (err, errlen, "%s: %s", path, strerror (errno));
     s = XVA_ENET;
     goto out;
   }
@@ -321,7 +307,7 @@ sr_create_remote (const char *dir, const char *name, char *uuid_out, char *err,
     if (r < 0 && errno == EINTR)
       continue;
     if (r < 0) {
-      set_err (err, errlen, "%s: %s", path, strerror (errno));
+      Xva_value_err (err, errlen, "%s: %s", path, strerror (errno));
       s = XVA_ENET;
       goto out;
     }
@@ -329,14 +315,14 @@ sr_create_remote (const char *dir, const char *name, char *uuid_out, char *err,
       break;
     got += (size_t) r;
     if (got == XVA_HTTP_CTL_MAX) {
-      set_err (err, errlen, "%s: reply too long", path);
+      Xva_value_err (err, errlen, "%s: reply too long", path);
       s = XVA_ENET;
       goto out;
     }
   }
   resp[got] = '\0';
   if (sscanf (resp, "HTTP/1.%*1[01] %3u", &status) != 1) {
-    set_err (err, errlen, "%s: not an HTTP reply", path);
+    Xva_value_err (err, errlen, "%s: not an HTTP reply", path);
     s = XVA_ENET;
     goto out;
   }
@@ -347,15 +333,15 @@ sr_create_remote (const char *dir, const char *name, char *uuid_out, char *err,
 
     while (bl > 0 && (body[bl - 1] == '\n' || body[bl - 1] == '\r'))
       bl--;
-    set_err (err, errlen, "the server refused (%u): %.*s", status, (int) bl,
-             body);
+    Xva_value_err (err, errlen, "the server refused (%u): %.*s", status,
+                   (int) bl, body);
     s = XVA_ESERVER;
     goto out;
   }
   if (xva_value_from_json (body, strlen (body), NULL, &v, NULL, 0) != XVA_OK
       || (u = xva_value_get_string (v, "uuid")) == NULL
       || strlen (u) != XVA_STORE_UUID_LEN) {
-    set_err (err, errlen, "%s: unexpected reply", path);
+    Xva_value_err (err, errlen, "%s: unexpected reply", path);
     s = XVA_ESERVER;
     goto out;
   }
@@ -381,43 +367,43 @@ Xva_serve_sr_create (const char *dir, const char *name, char *uuid_out,
   int s;
 
   if (dir == NULL || dir[0] == '\0' || !name_ok (name)) {
-    set_err (err, errlen,
-             "need a data directory and a name of 1 to %d "
-             "bytes of UTF-8 text",
-             XVA_STORE_NAME_MAX);
+    Xva_value_err (err, errlen,
+                   "need a data directory and a name of 1 to %d "
+                   "bytes of UTF-8 text",
+                   XVA_STORE_NAME_MAX);
     return XVA_EINVAL;
   }
   /* Never create a data directory here: only a server initialises. */
   if ((size_t) snprintf (db, sizeof db, "%s/xva.db", dir) >= sizeof db) {
-    set_err (err, errlen, "data directory path too long");
+    Xva_value_err (err, errlen, "data directory path too long");
     return XVA_EINVAL;
   }
   if (stat (db, &sb) < 0) {
-    set_err (err, errlen,
-             "%s is not a data directory (no xva.db: start "
-             "'xva serve --data %s' once first)",
-             dir, dir);
+    Xva_value_err (err, errlen,
+                   "%s is not a data directory (no xva.db: start "
+                   "'xva serve --data %s' once first)",
+                   dir, dir);
     return XVA_EINVAL;
   }
   s = Xva_store_open (dir, &st, msg, sizeof msg);
   if (s == XVA_ESTATE)
     return sr_create_remote (dir, name, uuid_out, err, errlen);
   if (s != XVA_OK) {
-    set_err (err, errlen, "cannot open %s: %s", dir, msg);
+    Xva_value_err (err, errlen, "cannot open %s: %s", dir, msg);
     return s;
   }
   s = Xva_store_initialised (st);
   if (s != 1) {
-    set_err (err, errlen,
-             "%s is not initialised (start 'xva serve --data "
-             "%s' once first)",
-             dir, dir);
+    Xva_value_err (err, errlen,
+                   "%s is not initialised (start 'xva serve --data "
+                   "%s' once first)",
+                   dir, dir);
     s = XVA_EINVAL;
     goto out;
   }
   s = Xva_store_sr_create (st, name, ref, uuid_out);
   if (s != XVA_OK)
-    set_err (err, errlen, "%s", Xva_store_errmsg (st));
+    Xva_value_err (err, errlen, "%s", Xva_store_errmsg (st));
 out:
   Xva_store_close (st);
   return s;

@@ -174,6 +174,9 @@ void Xva_http_logf (struct Xva_serve *sv, const char *fmt, ...)
 const char *Xva_http_arg (struct Xva_http_req *r, const char *key);
 /* 1 when the query parameter is exactly "true". */
 int Xva_http_arg_true (struct Xva_http_req *r, const char *key);
+/* 1 and the value in *n when the request's Content-Length header is a
+ * decimal number that fits; 0 when it is absent or anything else. */
+int Xva_http_content_length (struct Xva_http_req *r, unsigned long long *n);
 /* Queues a response of status with a copy of body[0..len) (may be
  * empty), Content-Type ctype (NULL: none), the task-id header when the
  * request has a task, and Cache-Control no-cache, no-store.  MHD_YES or

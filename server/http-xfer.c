@@ -119,8 +119,6 @@ typedef ssize_t (*tls_send_fn) (void *session, const void *buf, size_t n);
 static int
 fake_length (struct Xva_http_req *r)
 {
-  const char *cl;
-  char *end;
   unsigned long long n;
 
   if (MHD_lookup_connection_value (r->conn, MHD_HEADER_KIND,
@@ -130,13 +128,7 @@ fake_length (struct Xva_http_req *r)
                                       MHD_HTTP_HEADER_EXPECT)
            != NULL)
     return 0;
-  cl = MHD_lookup_connection_value (r->conn, MHD_HEADER_KIND,
-                                    MHD_HTTP_HEADER_CONTENT_LENGTH);
-  if (cl == NULL || cl[0] < '0' || cl[0] > '9')
-    return 0;
-  errno = 0;
-  n = strtoull (cl, &end, 10);
-  return errno == 0 && *end == '\0' && n == XVA_HTTP_FAKE_LENGTH;
+  return Xva_http_content_length (r, &n) && n == XVA_HTTP_FAKE_LENGTH;
 }
 
 /* Waits until fd takes bytes, up to the deadline.  0 or -1. */

@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "format/value.h"
 #include "server/http-priv.h"
 
 #define TLS_FILE_MAX ((size_t) 1 << 20)
@@ -60,21 +61,6 @@ Xva_http_logf (struct Xva_serve *sv, const char *fmt, ...)
   vsnprintf (line, sizeof line, fmt, ap);
   va_end (ap);
   log_line (sv, line);
-}
-
-static void set_err (char *err, size_t errlen, const char *fmt, ...)
-  XVA_HTTP_PRINTF (3, 4);
-
-static void
-set_err (char *err, size_t errlen, const char *fmt, ...)
-{
-  va_list ap;
-
-  if (err == NULL || errlen == 0)
-    return;
-  va_start (ap, fmt);
-  vsnprintf (err, errlen, fmt, ap);
-  va_end (ap);
 }
 
 /* The server state's log sink. */
@@ -475,39 +461,35 @@ path_is (const char *url, const char *route)
   return strncmp (url, route, n) == 0 && (url[n] == '\0' || url[n] == '/');
 }
 
+/* The transfer routes, in the order they are tried: each serves its
+ * method there and XML-RPC on POST. */
+static const struct {
+  const char *path;
+  const char *method;
+  const char *allow;
+  enum Xva_http_route route;
+} transfer_routes[] = {
+  { "/export_metadata", "GET", "GET, POST", XVA_ROUTE_EXPORT_METADATA },
+  { "/export", "GET", "GET, POST", XVA_ROUTE_EXPORT },
+  { "/import_metadata", "PUT", "PUT, POST", XVA_ROUTE_IMPORT_METADATA },
+  { "/import", "PUT", "PUT, POST", XVA_ROUTE_IMPORT },
+};
+
 static enum Xva_http_route
 find_route (const struct Xva_http_req *r, const char *url, const char *method,
             const char **allow)
 {
-  int is_get = strcmp (method, "GET") == 0;
-  int is_put = strcmp (method, "PUT") == 0;
   int is_post = strcmp (method, "POST") == 0;
+  size_t i;
 
   *allow = "POST";
-  if (path_is (url, "/export_metadata")) {
-    *allow = "GET, POST";
-    return is_get    ? XVA_ROUTE_EXPORT_METADATA
-           : is_post ? XVA_ROUTE_XMLRPC
-                     : XVA_ROUTE_NONE;
-  }
-  if (path_is (url, "/export")) {
-    *allow = "GET, POST";
-    return is_get    ? XVA_ROUTE_EXPORT
-           : is_post ? XVA_ROUTE_XMLRPC
-                     : XVA_ROUTE_NONE;
-  }
-  if (path_is (url, "/import_metadata")) {
-    *allow = "PUT, POST";
-    return is_put    ? XVA_ROUTE_IMPORT_METADATA
-           : is_post ? XVA_ROUTE_XMLRPC
-                     : XVA_ROUTE_NONE;
-  }
-  if (path_is (url, "/import")) {
-    *allow = "PUT, POST";
-    return is_put    ? XVA_ROUTE_IMPORT
-           : is_post ? XVA_ROUTE_XMLRPC
-                     : XVA_ROUTE_NONE;
-  }
+  for (i = 0; i < sizeof transfer_routes / sizeof transfer_routes[0]; i++)
+    if (path_is (url, transfer_routes[i].path)) {
+      *allow = transfer_routes[i].allow;
+      if (strcmp (method, transfer_routes[i].method) == 0)
+        return transfer_routes[i].route;
+      return is_post ? XVA_ROUTE_XMLRPC : XVA_ROUTE_NONE;
+    }
   if (!is_post)
     return XVA_ROUTE_NONE;
   if (path_is (url, "/jsonrpc"))
@@ -615,11 +597,25 @@ route_label (enum Xva_http_route route)
 
 /* The xen-api npm client's probe: the import PUT without task_id and
  * with an empty body, declared as 0 bytes or as its fake 1 PiB. */
+int
+Xva_http_content_length (struct Xva_http_req *r, unsigned long long *n)
+{
+  const char *cl;
+  char *end;
+
+  cl = MHD_lookup_connection_value (r->conn, MHD_HEADER_KIND,
+                                    MHD_HTTP_HEADER_CONTENT_LENGTH);
+  if (cl == NULL || cl[0] < '0' || cl[0] > '9')
+    return 0;
+  errno = 0;
+  *n = strtoull (cl, &end, 10);
+  return errno == 0 && *end == '\0';
+}
+
 static int
 is_probe (struct Xva_http_req *r)
 {
-  const char *cl, *te;
-  char *end;
+  const char *te;
   unsigned long long n;
 
   if (Xva_http_arg (r, "task_id") != NULL
@@ -628,15 +624,7 @@ is_probe (struct Xva_http_req *r)
     return 0;
   te = MHD_lookup_connection_value (r->conn, MHD_HEADER_KIND,
                                     MHD_HTTP_HEADER_TRANSFER_ENCODING);
-  if (te != NULL)
-    return 0;
-  cl = MHD_lookup_connection_value (r->conn, MHD_HEADER_KIND,
-                                    MHD_HTTP_HEADER_CONTENT_LENGTH);
-  if (cl == NULL || cl[0] < '0' || cl[0] > '9')
-    return 0;
-  errno = 0;
-  n = strtoull (cl, &end, 10);
-  if (errno != 0 || *end != '\0')
+  if (te != NULL || !Xva_http_content_length (r, &n))
     return 0;
   return n == 0 || n == XVA_HTTP_FAKE_LENGTH;
 }
@@ -962,7 +950,8 @@ listen_tcp (struct Xva_serve *sv, const char *spec, int tls, char *err,
   int g;
 
   if (split_listen (spec, host, sizeof host, port, sizeof port) < 0) {
-    set_err (err, errlen, "bad listen address '%s' (want ADDR:PORT)", spec);
+    Xva_value_err (err, errlen, "bad listen address '%s' (want ADDR:PORT)",
+                   spec);
     return XVA_EINVAL;
   }
   memset (&hints, 0, sizeof hints);
@@ -971,7 +960,8 @@ listen_tcp (struct Xva_serve *sv, const char *spec, int tls, char *err,
   hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
   g = getaddrinfo (host[0] != '\0' ? host : NULL, port, &hints, &ai);
   if (g != 0 || ai == NULL) {
-    set_err (err, errlen, "listen address '%s': %s", spec, gai_strerror (g));
+    Xva_value_err (err, errlen, "listen address '%s': %s", spec,
+                   gai_strerror (g));
     return XVA_EINVAL;
   }
   memset (l, 0, sizeof *l);
@@ -983,8 +973,8 @@ listen_tcp (struct Xva_serve *sv, const char *spec, int tls, char *err,
                          | (tls ? MHD_USE_TLS : 0),
                        ai->ai_addr);
   if (l->d == NULL) {
-    set_err (err, errlen, "cannot listen on %s%s", spec,
-             tls ? " (TLS: check the certificate and key)" : "");
+    Xva_value_err (err, errlen, "cannot listen on %s%s", spec,
+                   tls ? " (TLS: check the certificate and key)" : "");
     freeaddrinfo (ai);
     return XVA_EIO;
   }
@@ -1009,7 +999,7 @@ listen_unix (struct Xva_serve *sv, const char *path, int is_ctl, char *err,
   struct Xva_http_listener *l = &sv->ls[sv->nls];
 
   if (strlen (path) >= sizeof l->path) {
-    set_err (err, errlen, "socket path too long: %s", path);
+    Xva_value_err (err, errlen, "socket path too long: %s", path);
     return XVA_EINVAL;
   }
   memset (l, 0, sizeof *l);
@@ -1022,7 +1012,7 @@ listen_unix (struct Xva_serve *sv, const char *path, int is_ctl, char *err,
   snprintf (l->path, sizeof l->path, "%s", path);
   l->d = start_daemon (sv, l, 0, NULL);
   if (l->d == NULL) {
-    set_err (err, errlen, "cannot serve on %s", path);
+    Xva_value_err (err, errlen, "cannot serve on %s", path);
     close (l->fd);
     unlink (l->path);
     return XVA_EIO;
@@ -1043,12 +1033,12 @@ read_pem (const char *path, size_t *len, char *err, size_t errlen)
 
   fd = open (path, O_RDONLY | O_CLOEXEC);
   if (fd < 0) {
-    set_err (err, errlen, "%s: %s", path, strerror (errno));
+    Xva_value_err (err, errlen, "%s: %s", path, strerror (errno));
     return NULL;
   }
   buf = malloc (TLS_FILE_MAX + 1);
   if (buf == NULL) {
-    set_err (err, errlen, "out of memory");
+    Xva_value_err (err, errlen, "out of memory");
     goto fail;
   }
   for (;;) {
@@ -1056,14 +1046,15 @@ read_pem (const char *path, size_t *len, char *err, size_t errlen)
     if (got < 0 && errno == EINTR)
       continue;
     if (got < 0) {
-      set_err (err, errlen, "%s: %s", path, strerror (errno));
+      Xva_value_err (err, errlen, "%s: %s", path, strerror (errno));
       goto fail;
     }
     if (got == 0)
       break;
     n += (size_t) got;
     if (n > TLS_FILE_MAX) {
-      set_err (err, errlen, "%s: larger than %zu bytes", path, TLS_FILE_MAX);
+      Xva_value_err (err, errlen, "%s: larger than %zu bytes", path,
+                     TLS_FILE_MAX);
       goto fail;
     }
   }
@@ -1099,21 +1090,21 @@ open_store (struct Xva_serve *sv, const struct Xva_serve_opts *o, char *err,
 
     if ((size_t) snprintf (db, sizeof db, "%s/xva.db", o->data_dir) < sizeof db
         && stat (db, &sb) < 0 && errno == ENOENT) {
-      set_err (err, errlen,
-               "%s is a new data directory: give root's "
-               "password with --password-file or XVA_PASSWORD",
-               o->data_dir);
+      Xva_value_err (err, errlen,
+                     "%s is a new data directory: give root's "
+                     "password with --password-file or XVA_PASSWORD",
+                     o->data_dir);
       return XVA_EINVAL;
     }
   }
   s = Xva_store_open (o->data_dir, &sv->store, msg, sizeof msg);
   if (s == XVA_ESTATE) {
-    set_err (err, errlen, "%s is in use by another process (%s)", o->data_dir,
-             msg);
+    Xva_value_err (err, errlen, "%s is in use by another process (%s)",
+                   o->data_dir, msg);
     return s;
   }
   if (s != XVA_OK) {
-    set_err (err, errlen, "cannot open %s: %s", o->data_dir, msg);
+    Xva_value_err (err, errlen, "cannot open %s: %s", o->data_dir, msg);
     return s;
   }
   Xva_store_last_sweep (sv->store, &rep);
@@ -1124,22 +1115,23 @@ open_store (struct Xva_serve *sv, const struct Xva_serve_opts *o, char *err,
                    rep.staging_dirs, rep.orphan_images, rep.failures);
   s = Xva_store_initialised (sv->store);
   if (s < 0) {
-    set_err (err, errlen, "%s: %s", o->data_dir, Xva_store_errmsg (sv->store));
+    Xva_value_err (err, errlen, "%s: %s", o->data_dir,
+                   Xva_store_errmsg (sv->store));
     return s;
   }
   if (s == 1)
     return XVA_OK;
   if (o->root_password == NULL || o->root_password[0] == '\0') {
-    set_err (err, errlen,
-             "%s is a new data directory: give root's password "
-             "with --password-file or XVA_PASSWORD",
-             o->data_dir);
+    Xva_value_err (err, errlen,
+                   "%s is a new data directory: give root's password "
+                   "with --password-file or XVA_PASSWORD",
+                   o->data_dir);
     return XVA_EINVAL;
   }
   s = Xva_store_init (sv->store, o->root_password);
   if (s != XVA_OK) {
-    set_err (err, errlen, "cannot initialise %s: %s", o->data_dir,
-             Xva_store_errmsg (sv->store));
+    Xva_value_err (err, errlen, "cannot initialise %s: %s", o->data_dir,
+                   Xva_store_errmsg (sv->store));
     return s;
   }
   Xva_http_logf (sv, "initialised a new data directory %s", o->data_dir);
@@ -1157,20 +1149,21 @@ Xva_serve_start (const struct Xva_serve_opts *o, struct Xva_serve **out,
 
   *out = NULL;
   if (o == NULL || o->data_dir == NULL || o->data_dir[0] == '\0') {
-    set_err (err, errlen, "no data directory");
+    Xva_value_err (err, errlen, "no data directory");
     return XVA_EINVAL;
   }
   if (o->nlisten > XVA_SERVE_MAX_LISTEN) {
-    set_err (err, errlen, "at most %d listen addresses", XVA_SERVE_MAX_LISTEN);
+    Xva_value_err (err, errlen, "at most %d listen addresses",
+                   XVA_SERVE_MAX_LISTEN);
     return XVA_EINVAL;
   }
   if ((o->tls_cert == NULL) != (o->tls_key == NULL)) {
-    set_err (err, errlen, "TLS needs both a certificate and a key");
+    Xva_value_err (err, errlen, "TLS needs both a certificate and a key");
     return XVA_EINVAL;
   }
   if (o->tls_cert != NULL) {
     if (MHD_is_feature_supported (MHD_FEATURE_TLS) != MHD_YES) {
-      set_err (err, errlen, "this libmicrohttpd has no TLS support");
+      Xva_value_err (err, errlen, "this libmicrohttpd has no TLS support");
       return XVA_EINVAL;
     }
     tls = 1;
@@ -1178,23 +1171,23 @@ Xva_serve_start (const struct Xva_serve_opts *o, struct Xva_serve **out,
   if ((size_t) snprintf (ctl, sizeof ctl, "%s/%s", o->data_dir,
                          XVA_SERVE_CTL_NAME)
       >= sizeof ctl) {
-    set_err (err, errlen, "data directory path too long");
+    Xva_value_err (err, errlen, "data directory path too long");
     return XVA_EINVAL;
   }
   sv = calloc (1, sizeof *sv);
   if (sv == NULL) {
-    set_err (err, errlen, "out of memory");
+    Xva_value_err (err, errlen, "out of memory");
     return XVA_ENOMEM;
   }
   if (pthread_mutex_init (&sv->lock, NULL) != 0) {
     free (sv);
-    set_err (err, errlen, "out of memory");
+    Xva_value_err (err, errlen, "out of memory");
     return XVA_ENOMEM;
   }
   if (Xva_http_guard_init (sv) != 0) {
     pthread_mutex_destroy (&sv->lock);
     free (sv);
-    set_err (err, errlen, "out of memory");
+    Xva_value_err (err, errlen, "out of memory");
     return XVA_ENOMEM;
   }
   sv->log = o->log;
@@ -1221,11 +1214,11 @@ Xva_serve_start (const struct Xva_serve_opts *o, struct Xva_serve **out,
     goto fail;
   s = Xva_srv_new (sv->store, srv_log, sv, &sv->srv, msg, sizeof msg);
   if (s != XVA_OK) {
-    set_err (err, errlen, "cannot start the server state: %s", msg);
+    Xva_value_err (err, errlen, "cannot start the server state: %s", msg);
     goto fail;
   }
   if (Xva_http_guard_start (sv) != 0) {
-    set_err (err, errlen, "cannot start a thread");
+    Xva_value_err (err, errlen, "cannot start a thread");
     s = XVA_ENOMEM;
     goto fail;
   }

@@ -12,59 +12,71 @@
 
 /* ---- Getters ------------------------------------------------------------ */
 
+/* Replies with the refs of l (an array), or with a struct of its refs
+ * and exported records when records; when vm is not NULL, only the
+ * refs whose record's `VM` field is vm.  Frees l. */
+static int
+list_reply (struct Xva_rpc_ctx *c, struct Xva_store_list *l, int records,
+            const char *vm)
+{
+  struct xva_value *v;
+  const char *owner;
+  size_t i;
+  int r = 0;
+
+  v = records ? xva_value_new_struct () : xva_value_new_array ();
+  for (i = 0; v != NULL && i < l->n; i++) {
+    if (vm != NULL) {
+      owner = xva_value_get_string (l->recs[i], "VM");
+      if (owner == NULL || strcmp (owner, vm) != 0)
+        continue;
+    }
+    if (records)
+      r = xva_value_set (v, l->refs[i], Xva_rec_export (c->cls, l->recs[i]));
+    else
+      r = xva_value_append (v, xva_value_new_string (l->refs[i]));
+    if (r < 0) {
+      xva_value_free (v);
+      v = NULL;
+    }
+  }
+  Xva_store_list_free (l);
+  return Xva_rpc_ok (c, v);
+}
+
+/* <class>.get_all (records 0) and get_all_records (1). */
+static int
+get_all (struct Xva_rpc_ctx *c, int records)
+{
+  struct Xva_store_list l;
+  int r;
+
+  r = Xva_store_list (c->srv->store, NULL, c->cls->name, records, &l);
+  if (r < 0)
+    return Xva_rpc_store_fail (c, r);
+  return list_reply (c, &l, records, NULL);
+}
+
 int
 Xva_m_get_all (struct Xva_rpc_ctx *c)
 {
-  struct Xva_store_list l;
-  struct xva_value *a;
-  size_t i;
-  int r;
-
-  r = Xva_store_list (c->srv->store, NULL, c->cls->name, 0, &l);
-  if (r < 0)
-    return Xva_rpc_store_fail (c, r);
-  a = xva_value_new_array ();
-  for (i = 0; a != NULL && i < l.n; i++)
-    if (xva_value_append (a, xva_value_new_string (l.refs[i])) < 0) {
-      xva_value_free (a);
-      a = NULL;
-    }
-  Xva_store_list_free (&l);
-  return Xva_rpc_ok (c, a);
+  return get_all (c, 0);
 }
 
 int
 Xva_m_get_all_records (struct Xva_rpc_ctx *c)
 {
-  struct Xva_store_list l;
-  struct xva_value *st;
-  size_t i;
-  int r;
-
-  r = Xva_store_list (c->srv->store, NULL, c->cls->name, 1, &l);
-  if (r < 0)
-    return Xva_rpc_store_fail (c, r);
-  st = xva_value_new_struct ();
-  for (i = 0; st != NULL && i < l.n; i++)
-    if (xva_value_set (st, l.refs[i], Xva_rec_export (c->cls, l.recs[i]))
-        < 0) {
-      xva_value_free (st);
-      st = NULL;
-    }
-  Xva_store_list_free (&l);
-  return Xva_rpc_ok (c, st);
+  return get_all (c, 1);
 }
 
 int
 Xva_m_get_record (struct Xva_rpc_ctx *c)
 {
-  const char *ref = Xva_rpc_arg (c, 1);
+  const char *ref;
   struct xva_value *rec;
   int r;
 
-  if (ref == NULL)
-    return Xva_rpc_type_error (c, "self");
-  r = Xva_rpc_get_typed (c, ref, &rec);
+  r = Xva_rpc_self (c, "self", &ref, &rec);
   if (r < 0)
     return r;
   return Xva_rpc_ok (c, rec);
@@ -96,8 +108,6 @@ Xva_m_get_by_name_label (struct Xva_rpc_ctx *c)
 {
   struct Xva_store_list l = { 0, NULL, NULL };
   const char *name = Xva_rpc_arg (c, 1);
-  struct xva_value *a;
-  size_t i;
   int r;
 
   if (name == NULL)
@@ -107,26 +117,17 @@ Xva_m_get_by_name_label (struct Xva_rpc_ctx *c)
     if (r < 0)
       return Xva_rpc_store_fail (c, r);
   }
-  a = xva_value_new_array ();
-  for (i = 0; a != NULL && i < l.n; i++)
-    if (xva_value_append (a, xva_value_new_string (l.refs[i])) < 0) {
-      xva_value_free (a);
-      a = NULL;
-    }
-  Xva_store_list_free (&l);
-  return Xva_rpc_ok (c, a);
+  return list_reply (c, &l, 0, NULL);
 }
 
 int
 Xva_m_get_field (struct Xva_rpc_ctx *c)
 {
-  const char *ref = Xva_rpc_arg (c, 1);
+  const char *ref;
   struct xva_value *rec, *v;
   int r;
 
-  if (ref == NULL)
-    return Xva_rpc_type_error (c, "self");
-  r = Xva_rpc_get_typed (c, ref, &rec);
+  r = Xva_rpc_self (c, "self", &ref, &rec);
   if (r < 0)
     return r;
   v = xva_value_get (rec, c->field);
@@ -140,7 +141,7 @@ Xva_m_get_field (struct Xva_rpc_ctx *c)
 int
 Xva_m_pool_set_default_sr (struct Xva_rpc_ctx *c)
 {
-  char got[XVA_STORE_CLASS_MAX + 1], shown[XVA_SRV_REF_MAX + 1];
+  char shown[XVA_SRV_REF_MAX + 1];
   const char *pool = Xva_rpc_arg (c, 1), *sr = Xva_rpc_arg (c, 2);
   struct Xva_store *s = c->srv->store;
   struct Xva_store_txn *t = NULL;
@@ -157,9 +158,8 @@ Xva_m_pool_set_default_sr (struct Xva_rpc_ctx *c)
   if (strcmp (sr, XVA_SRV_NULL_REF) != 0) {
     r = XVA_ENOTFOUND;
     if (sr[0] != '\0' && strlen (sr) <= XVA_SRV_REF_MAX)
-      r = Xva_store_get (s, NULL, sr, got, NULL);
-    if (r == XVA_ENOTFOUND || r == XVA_EINVAL
-        || (r == XVA_OK && strcmp (got, "SR") != 0)) {
+      r = Xva_rpc_get_class (s, NULL, sr, "SR", NULL);
+    if (r == XVA_ENOTFOUND) {
       Xva_srv_clean (shown, sizeof shown, sr);
       return Xva_rpc_fail (c, "HANDLE_INVALID", "SR", shown, NULL);
     }
@@ -198,8 +198,7 @@ static int
 map_update (struct Xva_rpc_ctx *c, const char *ref, const char *key,
             const char *value)
 {
-  char got[XVA_STORE_CLASS_MAX + 1], shown[XVA_SRV_REF_MAX + 1];
-  char kshown[XVA_SRV_MAP_KEY_MAX + 1];
+  char shown[XVA_SRV_REF_MAX + 1], kshown[XVA_SRV_MAP_KEY_MAX + 1];
   struct Xva_store *s = c->srv->store;
   struct Xva_store_txn *t = NULL;
   struct xva_value *rec = NULL, *map;
@@ -210,9 +209,7 @@ map_update (struct Xva_rpc_ctx *c, const char *ref, const char *key,
     return r;
   r = Xva_store_begin (s, &t);
   if (r == XVA_OK)
-    r = Xva_store_get (s, t, ref, got, &rec);
-  if (r == XVA_OK && strcmp (got, c->cls->name) != 0)
-    r = XVA_ENOTFOUND;
+    r = Xva_rpc_get_class (s, t, ref, c->cls->name, &rec);
   if (r < 0)
     goto out;
   map = xva_value_get (rec, c->field);
@@ -310,31 +307,17 @@ Xva_m_map_remove (struct Xva_rpc_ctx *c)
 static int
 devices_of (struct Xva_rpc_ctx *c, const char *cls)
 {
-  const char *vm = Xva_rpc_arg (c, 1);
   struct Xva_store_list l;
-  struct xva_value *a;
-  size_t i;
+  const char *vm;
   int r;
 
-  if (vm == NULL)
-    return Xva_rpc_type_error (c, "self");
-  r = Xva_rpc_get_typed (c, vm, NULL);
+  r = Xva_rpc_self (c, "self", &vm, NULL);
   if (r < 0)
     return r;
   r = Xva_store_list (c->srv->store, NULL, cls, 1, &l);
   if (r < 0)
     return Xva_rpc_store_fail (c, r);
-  a = xva_value_new_array ();
-  for (i = 0; a != NULL && i < l.n; i++) {
-    const char *owner = xva_value_get_string (l.recs[i], "VM");
-    if (owner && strcmp (owner, vm) == 0
-        && xva_value_append (a, xva_value_new_string (l.refs[i])) < 0) {
-      xva_value_free (a);
-      a = NULL;
-    }
-  }
-  Xva_store_list_free (&l);
-  return Xva_rpc_ok (c, a);
+  return list_reply (c, &l, 0, vm);
 }
 
 int
@@ -414,17 +397,13 @@ static int
 drop_from_field (struct Xva_store *s, struct Xva_store_txn *t, const char *ref,
                  const char *cls, const char *field, const struct strset *drop)
 {
-  char got[XVA_STORE_CLASS_MAX + 1];
   struct xva_value *rec = NULL, *old, *nv = NULL;
   size_t i;
   int r, changed = 0;
 
-  r = Xva_store_get (s, t, ref, got, &rec);
-  if (r == XVA_ENOTFOUND || r == XVA_EINVAL
-      || (r == XVA_OK && strcmp (got, cls) != 0)) {
-    xva_value_free (rec);
+  r = Xva_rpc_get_class (s, t, ref, cls, &rec);
+  if (r == XVA_ENOTFOUND)
     return 0;
-  }
   if (r < 0)
     return r;
   old = xva_value_get (rec, field);
@@ -490,7 +469,7 @@ plan_vdi (struct Xva_store *s, struct Xva_store_txn *t, const char *vm,
           const char *vdi, const struct Xva_store_list *vbds,
           struct destroy *d)
 {
-  char got[XVA_STORE_CLASS_MAX + 1], file[2 * XVA_STORE_UUID_LEN + 2];
+  char file[2 * XVA_STORE_UUID_LEN + 2];
   struct xva_value *rec = NULL, *sr = NULL;
   const char *sr_ref, *sr_uuid, *loc, *ct;
   size_t i;
@@ -502,17 +481,14 @@ plan_vdi (struct Xva_store *s, struct Xva_store_txn *t, const char *vm,
     if (used && strcmp (used, vdi) == 0 && !(owner && strcmp (owner, vm) == 0))
       return set_add (&d->mod_vdis, vdi); /* shared: kept */
   }
-  r = Xva_store_get (s, t, vdi, got, &rec);
-  if (r == XVA_ENOTFOUND || r == XVA_EINVAL
-      || (r == XVA_OK && strcmp (got, "VDI") != 0)) {
-    xva_value_free (rec);
+  r = Xva_rpc_get_class (s, t, vdi, "VDI", &rec);
+  if (r == XVA_ENOTFOUND)
     return 0; /* a dangling ref: nothing to remove */
-  }
   if (r < 0)
     return r;
   sr_ref = xva_value_get_string (rec, "SR");
-  if (!is_null_ref (sr_ref) && Xva_store_get (s, t, sr_ref, got, &sr) == XVA_OK
-      && strcmp (got, "SR") == 0) {
+  if (!is_null_ref (sr_ref)
+      && Xva_rpc_get_class (s, t, sr_ref, "SR", &sr) == XVA_OK) {
     ct = xva_value_get_string (sr, "content_type");
     if (ct && strcasecmp (ct, "iso") == 0) {
       r = set_add (&d->mod_vdis, vdi); /* an ISO library: kept */
@@ -601,9 +577,8 @@ destroy_in (struct Xva_store *s, struct Xva_store_txn *t, const char *vm,
       goto out;
   for (i = 0; aux[i] != NULL; i++) {
     x = xva_value_get_string (rec, aux[i]);
-    if (!is_null_ref (x) && strlen (x) <= XVA_SRV_REF_MAX
-        && Xva_store_get (s, t, x, got, NULL) == XVA_OK
-        && strcmp (got, aux_cls[i]) == 0) {
+    if (!is_null_ref (x)
+        && Xva_rpc_get_class (s, t, x, aux_cls[i], NULL) == XVA_OK) {
       if ((r = Xva_store_delete (s, t, x)) < 0
           || (r = set_add (&d->others, x)) < 0)
         goto out;
@@ -661,7 +636,7 @@ int
 Xva_m_vm_destroy (struct Xva_rpc_ctx *c)
 {
   char state[32];
-  const char *vm = Xva_rpc_arg (c, 1), *ps;
+  const char *vm, *ps;
   struct Xva_store *s = c->srv->store;
   struct Xva_store_txn *t = NULL;
   struct xva_value *rec = NULL;
@@ -669,9 +644,7 @@ Xva_m_vm_destroy (struct Xva_rpc_ctx *c)
   int r, ctl = 0;
   size_t i;
 
-  if (vm == NULL)
-    return Xva_rpc_type_error (c, "self");
-  r = Xva_rpc_get_typed (c, vm, &rec);
+  r = Xva_rpc_self (c, "self", &vm, &rec);
   if (r < 0)
     return r;
   ps = xva_value_get_string (rec, "power_state");

@@ -191,10 +191,38 @@ Xva_rpc_type_error (struct Xva_rpc_ctx *c, const char *name)
 }
 
 int
+Xva_rpc_self (struct Xva_rpc_ctx *c, const char *name, const char **ref,
+              struct xva_value **rec)
+{
+  *ref = Xva_rpc_arg (c, 1);
+  if (*ref == NULL)
+    return Xva_rpc_type_error (c, name);
+  return Xva_rpc_get_typed (c, *ref, rec);
+}
+
+int
+Xva_rpc_get_class (struct Xva_store *s, struct Xva_store_txn *t,
+                   const char *ref, const char *cls, struct xva_value **rec)
+{
+  char got[XVA_STORE_CLASS_MAX + 1];
+  int r;
+
+  r = Xva_store_get (s, t, ref, got, rec);
+  if (r == XVA_EINVAL || (r == XVA_OK && strcmp (got, cls) != 0)) {
+    if (rec) {
+      xva_value_free (*rec);
+      *rec = NULL;
+    }
+    r = XVA_ENOTFOUND;
+  }
+  return r;
+}
+
+int
 Xva_rpc_get_typed (struct Xva_rpc_ctx *c, const char *ref,
                    struct xva_value **rec)
 {
-  char got[XVA_STORE_CLASS_MAX + 1], shown[ECHO_MAX];
+  char shown[ECHO_MAX];
   struct xva_value *raw = NULL;
   int r;
 
@@ -202,10 +230,9 @@ Xva_rpc_get_typed (struct Xva_rpc_ctx *c, const char *ref,
     *rec = NULL;
   r = XVA_ENOTFOUND;
   if (ref[0] != '\0' && strlen (ref) <= XVA_SRV_REF_MAX)
-    r = Xva_store_get (c->srv->store, NULL, ref, got, rec ? &raw : NULL);
-  if (r == XVA_EINVAL || r == XVA_ENOTFOUND
-      || (r == XVA_OK && strcmp (got, c->cls->name) != 0)) {
-    xva_value_free (raw);
+    r = Xva_rpc_get_class (c->srv->store, NULL, ref, c->cls->name,
+                           rec ? &raw : NULL);
+  if (r == XVA_ENOTFOUND) {
     Xva_srv_clean (shown, sizeof shown, ref);
     return Xva_rpc_fail (c, "HANDLE_INVALID", c->cls->name, shown, NULL);
   }

@@ -196,6 +196,13 @@ int Xva_rpc_ok_str (struct Xva_rpc_ctx *c, const char *s);
 const char *Xva_rpc_arg (const struct Xva_rpc_ctx *c, size_t i);
 /* FIELD_TYPE_ERROR [name]. */
 int Xva_rpc_type_error (struct Xva_rpc_ctx *c, const char *name);
+/* Xva_store_get of ref (in t, may be NULL) that gives XVA_ENOTFOUND
+ * also for a malformed ref (XVA_EINVAL) and for an object of a class
+ * other than cls.  *rec (rec may be NULL) is the stored record, NULL
+ * when not found; the caller frees it. */
+int Xva_rpc_get_class (struct Xva_store *s, struct Xva_store_txn *t,
+                       const char *ref, const char *cls,
+                       struct xva_value **rec);
 /* The record of ref if it is of class c->cls (*rec exported, may be
  * NULL: existence check); else HANDLE_INVALID [class, ref]. */
 int Xva_rpc_get_typed (struct Xva_rpc_ctx *c, const char *ref,
@@ -219,6 +226,11 @@ int Xva_m_vm_destroy (struct Xva_rpc_ctx *c);
  * (self, key) on the map field c->field. */
 int Xva_m_map_add (struct Xva_rpc_ctx *c);
 int Xva_m_map_remove (struct Xva_rpc_ctx *c);
+/* Param 1 into *ref, an object of class c->cls: FIELD_TYPE_ERROR
+ * [name] when it is not a string, else as Xva_rpc_get_typed (rec may
+ * be NULL). */
+int Xva_rpc_self (struct Xva_rpc_ctx *c, const char *name, const char **ref,
+                  struct xva_value **rec);
 /* task.c */
 int Xva_m_task_create (struct Xva_rpc_ctx *c);
 int Xva_m_task_cancel (struct Xva_rpc_ctx *c);

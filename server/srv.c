@@ -370,9 +370,8 @@ Xva_srv_free (struct Xva_srv *srv)
   if (srv == NULL)
     return;
   /* Long polls return at once; running calls are waited for. */
+  Xva_srv_close_polls (srv);
   pthread_mutex_lock (&srv->elock);
-  srv->closing = 1;
-  pthread_cond_broadcast (&srv->econd);
   while (srv->active > 0)
     pthread_cond_wait (&srv->econd, &srv->elock);
   pthread_mutex_unlock (&srv->elock);

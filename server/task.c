@@ -744,16 +744,14 @@ int
 Xva_m_task_cancel (struct Xva_rpc_ctx *c)
 {
   char op[XVA_STORE_REF_MAX + 1];
-  const char *ref = Xva_rpc_arg (c, 1);
+  const char *ref;
   struct add_cancel ac;
   struct Xva_task_rt *rt;
   Xva_task_cancel_fn fn = NULL;
   void *opaque = NULL;
   int r, attached = 0;
 
-  if (ref == NULL)
-    return Xva_rpc_type_error (c, "task");
-  r = Xva_rpc_get_typed (c, ref, NULL);
+  r = Xva_rpc_self (c, "task", &ref, NULL);
   if (r < 0)
     return r;
   pthread_mutex_lock (&c->srv->tlock);
@@ -808,13 +806,11 @@ Xva_m_task_cancel (struct Xva_rpc_ctx *c)
 int
 Xva_m_task_destroy (struct Xva_rpc_ctx *c)
 {
-  const char *ref = Xva_rpc_arg (c, 1);
+  const char *ref;
   struct Xva_task_rt *rt;
   int r;
 
-  if (ref == NULL)
-    return Xva_rpc_type_error (c, "self");
-  r = Xva_rpc_get_typed (c, ref, NULL);
+  r = Xva_rpc_self (c, "self", &ref, NULL);
   if (r < 0)
     return r;
   pthread_mutex_lock (&c->srv->tlock);
