@@ -47,9 +47,12 @@ install: build
 	cmake --install $(BUILD)
 
 # libFuzzer targets (clang, ASan+UBSan) for FUZZ_SECONDS each, from
-# seed corpora made with `xva pack` and tests/gen/xvagen.py.
+# seed corpora made with `xva pack` and tests/gen/xvagen.py.  The same
+# clang build compiles the whole tree first, so clang's warnings are
+# errors too.
 fuzz: build
 	CC=clang CXX=clang++ cmake -S . -B $(FUZZ) -DXVA_WERROR=ON -DXVA_FUZZ=ON
+	cmake --build $(FUZZ) -j $(JOBS)
 	cmake --build $(FUZZ) -j $(JOBS) --target fuzz-all
 	tests/fuzz/mkcorpus.sh tests/fuzz/corpus $(BUILD)/xva
 	tests/fuzz/run.sh $(FUZZ) $(FUZZ_SECONDS)
