@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include <sanitizer/asan_interface.h>
 #include <xxhash.h>
@@ -48,5 +49,24 @@ fuzz_hash (uint64_t h, const void *p, size_t n)
 }
 
 #define FUZZ_HASH_INIT 0xCBF29CE484222325u
+
+/* A growing byte buffer (an archive or a request being built). */
+struct fz_buf {
+  unsigned char *p;
+  size_t len, cap;
+};
+
+static inline void
+fz_put (struct fz_buf *b, const void *p, size_t n)
+{
+  if (b->len + n > b->cap) {
+    b->cap = (b->len + n) * 2 + 4096;
+    b->p = realloc (b->p, b->cap);
+    FUZZ_CHECK (b->p != NULL);
+  }
+  if (n > 0)
+    memcpy (b->p + b->len, p, n);
+  b->len += n;
+}
 
 #endif

@@ -237,33 +237,15 @@ recipe_parse (const uint8_t *data, size_t size, struct recipe *rc)
 
 /* ---- The archive -------------------------------------------------------- */
 
-struct buf {
-  unsigned char *p;
-  size_t len, cap;
-};
-
 static void
-put (struct buf *b, const void *p, size_t n)
-{
-  if (b->len + n > b->cap) {
-    b->cap = (b->len + n) * 2 + 4096;
-    b->p = realloc (b->p, b->cap);
-    FUZZ_CHECK (b->p != NULL);
-  }
-  if (n > 0)
-    memcpy (b->p + b->len, p, n);
-  b->len += n;
-}
-
-static void
-put_entry (struct buf *b, const char *name, const void *data, size_t n)
+put_entry (struct fz_buf *b, const char *name, const void *data, size_t n)
 {
   unsigned char h[XVA_TAR_BLOCK], zero[XVA_TAR_BLOCK] = { 0 };
 
   FUZZ_CHECK (Xva_tar_header (h, name, n, 0) == 0);
-  put (b, h, sizeof h);
-  put (b, data, n);
-  put (b, zero, Xva_tar_pad (n));
+  fz_put (b, h, sizeof h);
+  fz_put (b, data, n);
+  fz_put (b, zero, Xva_tar_pad (n));
 }
 
 /* The last ova.xml made, for the next recipe with the same disks
@@ -278,7 +260,7 @@ static struct {
 
 /* 0, or -1 when ova.xml cannot be made for these sizes. */
 static int
-build (const struct recipe *rc, struct buf *b, char ids[][XVA_ID_MAX + 1])
+build (const struct recipe *rc, struct fz_buf *b, char ids[][XVA_ID_MAX + 1])
 {
   struct xva_vm_spec spec;
   struct xva_value *root;
@@ -337,7 +319,7 @@ have_xml:
   }
   if (rc->end_marker) {
     unsigned char zero[2 * XVA_TAR_BLOCK] = { 0 };
-    put (b, zero, sizeof zero);
+    fz_put (b, zero, sizeof zero);
   }
   return 0;
 }
@@ -380,7 +362,7 @@ sink_pwrite (void *opaque, unsigned disk, const void *buf, size_t n,
  * the result against the model. */
 static void
 read_check (const struct recipe *rc, const struct model *m,
-            const struct buf *b, uint64_t *rng)
+            const struct fz_buf *b, uint64_t *rng)
 {
   struct xva_reader_opts o;
   struct xva_sink_io io;
@@ -460,7 +442,7 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
   char ids[MAX_DISKS][XVA_ID_MAX + 1];
   struct recipe rc;
   struct model m;
-  struct buf b = { 0 };
+  struct fz_buf b = { 0 };
   uint64_t rng;
   size_t i;
 

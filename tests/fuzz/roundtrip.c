@@ -77,28 +77,6 @@ src_extent (void *opaque, unsigned disk, uint64_t off, uint64_t *start,
   return 0;
 }
 
-/* The archive in memory. */
-struct buf {
-  unsigned char *p;
-  size_t len, cap;
-};
-
-static void
-buf_add (struct buf *b, const void *p, size_t n)
-{
-  if (b->len + n > b->cap) {
-    size_t cap = b->cap ? b->cap : 65536;
-    while (cap < b->len + n)
-      cap *= 2;
-    b->p = realloc (b->p, cap);
-    FUZZ_CHECK (b->p != NULL);
-    b->cap = cap;
-  }
-  if (n)
-    memcpy (b->p + b->len, p, n);
-  b->len += n;
-}
-
 /* The reader's side: disks by userdevice. */
 struct sink {
   const struct layout *l;
@@ -264,7 +242,7 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
   struct xva_meta *meta = NULL;
   struct xva_writer *w;
   struct xva_reader *r;
-  struct buf arc = { NULL, 0, 0 };
+  struct fz_buf arc = { NULL, 0, 0 };
   struct sink s;
   unsigned char tmp[70000];
   unsigned opts, feedopts, d;
@@ -301,7 +279,7 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
       rc = xva_writer_next (w, &b, &blen);
       if (rc == XVA_OK) {
         FUZZ_CHECK (blen > 0);
-        buf_add (&arc, b, blen);
+        fz_put (&arc, b, blen);
       }
     }
     else {
@@ -311,7 +289,7 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
       FUZZ_CHECK (o.pos <= o.size);
       if (rc == XVA_OK)
         FUZZ_CHECK (o.pos == o.size);
-      buf_add (&arc, tmp, o.pos);
+      fz_put (&arc, tmp, o.pos);
     }
     if (rc != XVA_OK)
       break;

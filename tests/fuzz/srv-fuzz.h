@@ -51,11 +51,6 @@ PKCS5_PBKDF2_HMAC (const char *pass, int passlen, const unsigned char *salt,
 }
 #define FZ_DISK_SIZE 4096
 
-struct fz_buf {
-  unsigned char *p;
-  size_t len, cap;
-};
-
 /* The server's log sink in the targets: a log line never holds a
  * control character (one line per event, nothing forged). */
 static inline void
@@ -70,19 +65,6 @@ fz_log_line (void *opaque, const char *line)
       fprintf (stderr, "log line with a control character: %s\n", line);
       abort ();
     }
-}
-
-static inline void
-fz_put (struct fz_buf *b, const void *p, size_t n)
-{
-  if (b->len + n > b->cap) {
-    b->cap = (b->len + n) * 2 + 4096;
-    b->p = realloc (b->p, b->cap);
-    FUZZ_CHECK (b->p != NULL);
-  }
-  if (n > 0)
-    memcpy (b->p + b->len, p, n);
-  b->len += n;
 }
 
 static inline int
